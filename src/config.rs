@@ -1,0 +1,468 @@
+//! Owns the gateway's configuration: the TOML file, its defaults, the `IMAP2GRAPH_<SECTION>_<KEY>`
+//! environment overrides, and the checks that run before anything listens.
+//!
+//! A configuration error names the key (or the environment variable) and says what is wrong, so
+//! an operator can fix it without reading code; the process exits non-zero before listening.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::login::{ClientId, MailboxName, Tenant};
+
+const ENV_PREFIX: &str = "IMAP2GRAPH_";
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("configuration: {key}: {problem}")]
+pub struct ConfigError {
+    /// The key as `section.key`, or the environment variable that set it.
+    pub key: String,
+    pub problem: String,
+}
+
+impl ConfigError {
+    fn new(key: impl Into<String>, problem: impl Into<String>) -> Self {
+        ConfigError {
+            key: key.into(),
+            problem: problem.into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub imap: ImapConfig,
+    pub tls: TlsConfig,
+    pub graph: GraphConfig,
+    pub identity: IdentityConfig,
+    pub store: StoreConfig,
+    pub cache: CacheConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ImapConfig {
+    /// Address of the implicit-TLS IMAP listener.
+    pub listen: String,
+    /// Connections open at once, over all clients.
+    pub max_connections: usize,
+    /// Connections open at once from one client address.
+    pub max_connections_per_ip: usize,
+    /// Seconds a connection may stay unauthenticated.
+    pub prelogin_timeout_secs: u64,
+    /// Seconds an authenticated connection may stay silent (RFC 3501 asks for at least 30 min).
+    pub idle_timeout_secs: u64,
+    /// Largest literal (e.g. an APPENDed message) in bytes.
+    pub max_literal_bytes: u32,
+    /// Largest command line, literals excluded, in bytes.
+    pub max_command_bytes: u32,
+    /// Seconds given to open sessions after SIGTERM before the process exits anyway.
+    pub shutdown_grace_secs: u64,
+    /// Show folders Graph marks hidden (`isHidden`).
+    pub show_hidden_folders: bool,
+}
+
+impl Default for ImapConfig {
+    fn default() -> Self {
+        ImapConfig {
+            listen: "0.0.0.0:993".into(),
+            max_connections: 1000,
+            max_connections_per_ip: 100,
+            prelogin_timeout_secs: 60,
+            idle_timeout_secs: 30 * 60,
+            max_literal_bytes: 50 * 1024 * 1024,
+            max_command_bytes: 64 * 1024,
+            shutdown_grace_secs: 10,
+            show_hidden_folders: false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TlsConfig {
+    /// PEM certificate chain.
+    pub cert: Option<PathBuf>,
+    /// PEM private key.
+    pub key: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GraphConfig {
+    pub base_url: String,
+    /// Seconds one Graph request may take.
+    pub timeout_secs: u64,
+    /// Graph requests in flight per mailbox, over all sessions (Outlook allows 4).
+    pub max_concurrency_per_mailbox: usize,
+    /// Retries of a throttled or failed request before the IMAP command fails.
+    pub max_retries: u32,
+    /// Longest wait for one `Retry-After`, in seconds; a longer one fails the command instead.
+    pub max_retry_after_secs: u64,
+}
+
+impl Default for GraphConfig {
+    fn default() -> Self {
+        GraphConfig {
+            base_url: "https://graph.microsoft.com/v1.0".into(),
+            timeout_secs: 60,
+            max_concurrency_per_mailbox: 4,
+            max_retries: 4,
+            max_retry_after_secs: 30,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IdentityConfig {
+    pub authority: String,
+    /// When not empty, only these tenants (domains or GUIDs) may log in.
+    pub allowed_tenants: Vec<String>,
+    /// When not empty, only these application (client) ids may log in.
+    pub allowed_client_ids: Vec<String>,
+    /// Mailbox opened when a login names none: application (client) id → mailbox.
+    pub default_mailbox: BTreeMap<String, String>,
+}
+
+impl Default for IdentityConfig {
+    fn default() -> Self {
+        IdentityConfig {
+            authority: "https://login.microsoftonline.com".into(),
+            allowed_tenants: Vec::new(),
+            allowed_client_ids: Vec::new(),
+            default_mailbox: BTreeMap::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StoreConfig {
+    /// The SQLite file holding UIDs.
+    pub path: PathBuf,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig {
+            path: PathBuf::from("imap2graph.sqlite"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CacheConfig {
+    /// Bytes of message bodies (MIME) kept in memory.
+    pub body_bytes: u64,
+    /// Seconds a body stays cached after it was last loaded.
+    pub body_ttl_secs: u64,
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        CacheConfig {
+            body_bytes: 256 * 1024 * 1024,
+            body_ttl_secs: 3600,
+        }
+    }
+}
+
+impl Config {
+    /// Reads the file, applies environment overrides and checks the result.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|err| ConfigError::new(path.display().to_string(), err.to_string()))?;
+        Self::from_toml_and_env(&text, std::env::vars())
+    }
+
+    /// The file's text plus overrides from `vars` (the process environment in production).
+    pub fn from_toml_and_env(
+        text: &str,
+        vars: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Config, ConfigError> {
+        let mut table: toml::Table = toml::from_str(text).map_err(|err| {
+            ConfigError::new("file", err.message().to_string() + &span_hint(text, err.span()))
+        })?;
+        apply_env_overrides(&mut table, vars)?;
+        let config: Config = toml::Value::Table(table)
+            .try_into()
+            .map_err(|err: toml::de::Error| ConfigError::new("file", err.message().to_string()))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.listen_addr()?;
+        check_upstream_url("graph.base_url", &self.graph.base_url)?;
+        check_upstream_url("identity.authority", &self.identity.authority)?;
+        for tenant in &self.identity.allowed_tenants {
+            Tenant::parse(tenant).map_err(|err| {
+                ConfigError::new("identity.allowed_tenants", format!("{tenant:?}: {err}"))
+            })?;
+        }
+        for client in &self.identity.allowed_client_ids {
+            ClientId::parse(client).map_err(|err| {
+                ConfigError::new("identity.allowed_client_ids", format!("{client:?}: {err}"))
+            })?;
+        }
+        for (client, mailbox) in &self.identity.default_mailbox {
+            ClientId::parse(client).map_err(|err| {
+                ConfigError::new("identity.default_mailbox", format!("{client:?}: {err}"))
+            })?;
+            if !mailbox.contains('@') {
+                return Err(ConfigError::new(
+                    "identity.default_mailbox",
+                    format!("{mailbox:?} must be a full address"),
+                ));
+            }
+            MailboxName::parse(mailbox, &Tenant::parse("example.invalid").expect("valid"))
+                .map_err(|err| {
+                    ConfigError::new("identity.default_mailbox", format!("{mailbox:?}: {err}"))
+                })?;
+        }
+        let positive = [
+            ("imap.max_connections", self.imap.max_connections as u64),
+            ("imap.max_connections_per_ip", self.imap.max_connections_per_ip as u64),
+            ("imap.prelogin_timeout_secs", self.imap.prelogin_timeout_secs),
+            ("imap.idle_timeout_secs", self.imap.idle_timeout_secs),
+            ("imap.max_literal_bytes", self.imap.max_literal_bytes as u64),
+            ("imap.max_command_bytes", self.imap.max_command_bytes as u64),
+            ("graph.timeout_secs", self.graph.timeout_secs),
+            (
+                "graph.max_concurrency_per_mailbox",
+                self.graph.max_concurrency_per_mailbox as u64,
+            ),
+            ("cache.body_bytes", self.cache.body_bytes),
+        ];
+        for (key, value) in positive {
+            if value == 0 {
+                return Err(ConfigError::new(key, "must be greater than zero"));
+            }
+        }
+        if self.imap.max_command_bytes < 1024 {
+            return Err(ConfigError::new("imap.max_command_bytes", "must be at least 1024"));
+        }
+        Ok(())
+    }
+
+    pub fn listen_addr(&self) -> Result<SocketAddr, ConfigError> {
+        self.imap.listen.parse().map_err(|_| {
+            ConfigError::new(
+                "imap.listen",
+                format!("{:?} is not an address:port", self.imap.listen),
+            )
+        })
+    }
+
+    pub fn prelogin_timeout(&self) -> Duration {
+        Duration::from_secs(self.imap.prelogin_timeout_secs)
+    }
+
+    pub fn idle_timeout(&self) -> Duration {
+        Duration::from_secs(self.imap.idle_timeout_secs)
+    }
+
+    /// Parsed `identity.default_mailbox` entry for an application, if any.
+    pub fn default_mailbox_for(&self, client: &ClientId) -> Option<MailboxName> {
+        self.identity
+            .default_mailbox
+            .iter()
+            .find(|(id, _)| id.eq_ignore_ascii_case(client.as_str()))
+            .and_then(|(_, mailbox)| {
+                MailboxName::parse(mailbox, &Tenant::parse("example.invalid").ok()?).ok()
+            })
+    }
+
+    pub fn tenant_allowed(&self, tenant: &Tenant) -> bool {
+        let list = &self.identity.allowed_tenants;
+        list.is_empty() || list.iter().any(|t| t.eq_ignore_ascii_case(tenant.as_str()))
+    }
+
+    pub fn client_allowed(&self, client: &ClientId) -> bool {
+        let list = &self.identity.allowed_client_ids;
+        list.is_empty() || list.iter().any(|c| c.eq_ignore_ascii_case(client.as_str()))
+    }
+}
+
+/// An upstream must be https, or http to a loopback address (the emulator).
+fn check_upstream_url(key: &str, url: &str) -> Result<(), ConfigError> {
+    let parsed = reqwest::Url::parse(url)
+        .map_err(|err| ConfigError::new(key, format!("{url:?} is not a URL: {err}")))?;
+    match parsed.scheme() {
+        "https" => Ok(()),
+        "http" => {
+            let loopback = match parsed.host() {
+                Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+                Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
+                Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
+                None => false,
+            };
+            if loopback {
+                Ok(())
+            } else {
+                Err(ConfigError::new(
+                    key,
+                    format!("{url:?}: http:// is accepted only for a loopback address; use https://"),
+                ))
+            }
+        }
+        other => Err(ConfigError::new(key, format!("scheme {other:?} is not supported"))),
+    }
+}
+
+/// Applies `IMAP2GRAPH_<SECTION>_<KEY>` variables. The value's type follows the key's default
+/// (numbers, booleans, comma-separated lists, `k=v,k=v` maps, else text).
+fn apply_env_overrides(
+    table: &mut toml::Table,
+    vars: impl IntoIterator<Item = (String, String)>,
+) -> Result<(), ConfigError> {
+    let defaults = toml::Value::try_from(Config::default()).expect("defaults serialise");
+    let defaults = defaults.as_table().expect("config is a table");
+    for (name, value) in vars {
+        let Some(rest) = name.strip_prefix(ENV_PREFIX) else {
+            continue;
+        };
+        let rest = rest.to_ascii_lowercase();
+        let Some((section, key)) = defaults.keys().find_map(|section| {
+            let key = rest.strip_prefix(section.as_str())?.strip_prefix('_')?;
+            Some((section.clone(), key.to_string()))
+        }) else {
+            // Not a configuration key (for example IMAP2GRAPH_CONFIG, read by the command line).
+            continue;
+        };
+        let expected = defaults.get(&section).and_then(|s| s.get(&key));
+        let parsed = parse_env_value(&value, expected)
+            .map_err(|problem| ConfigError::new(name.clone(), problem))?;
+        let section_table = table
+            .entry(section.clone())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        let Some(section_table) = section_table.as_table_mut() else {
+            return Err(ConfigError::new(section, "must be a table"));
+        };
+        section_table.insert(key, parsed);
+    }
+    Ok(())
+}
+
+fn parse_env_value(value: &str, expected: Option<&toml::Value>) -> Result<toml::Value, String> {
+    Ok(match expected {
+        Some(toml::Value::Integer(_)) => toml::Value::Integer(
+            value
+                .trim()
+                .parse()
+                .map_err(|_| format!("{value:?} is not a whole number"))?,
+        ),
+        Some(toml::Value::Boolean(_)) => toml::Value::Boolean(match value.trim() {
+            "true" | "1" | "yes" => true,
+            "false" | "0" | "no" => false,
+            _ => return Err(format!("{value:?} is not true or false")),
+        }),
+        Some(toml::Value::Array(_)) => toml::Value::Array(
+            value
+                .split(',')
+                .map(str::trim)
+                .filter(|item| !item.is_empty())
+                .map(|item| toml::Value::String(item.to_string()))
+                .collect(),
+        ),
+        Some(toml::Value::Table(_)) => {
+            let mut map = toml::Table::new();
+            for pair in value.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+                let (k, v) = pair
+                    .split_once('=')
+                    .ok_or_else(|| format!("{pair:?} is not key=value"))?;
+                map.insert(k.trim().to_string(), toml::Value::String(v.trim().to_string()));
+            }
+            toml::Value::Table(map)
+        }
+        _ => toml::Value::String(value.to_string()),
+    })
+}
+
+fn span_hint(text: &str, span: Option<std::ops::Range<usize>>) -> String {
+    match span {
+        Some(span) => {
+            let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
+            format!(" (line {line})")
+        }
+        None => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_are_production_values() {
+        let config = Config::from_toml_and_env("", env(&[])).unwrap();
+        assert_eq!(config.imap.listen, "0.0.0.0:993");
+        assert_eq!(config.graph.base_url, "https://graph.microsoft.com/v1.0");
+        assert_eq!(config.identity.authority, "https://login.microsoftonline.com");
+        assert_eq!(config.imap.prelogin_timeout_secs, 60);
+        assert_eq!(config.imap.idle_timeout_secs, 1800);
+    }
+
+    #[test]
+    fn environment_overrides_file() {
+        let text = "[imap]\nlisten = \"127.0.0.1:1993\"\nmax_connections = 5\n";
+        let config = Config::from_toml_and_env(
+            text,
+            env(&[
+                ("IMAP2GRAPH_IMAP_MAX_CONNECTIONS", "7"),
+                ("IMAP2GRAPH_GRAPH_BASE_URL", "http://127.0.0.1:9994/v1.0"),
+                ("IMAP2GRAPH_IDENTITY_ALLOWED_TENANTS", "contoso.example, fabrikam.example"),
+                (
+                    "IMAP2GRAPH_IDENTITY_DEFAULT_MAILBOX",
+                    "11111111-2222-3333-4444-555555555555=alice@contoso.example",
+                ),
+                ("IMAP2GRAPH_CONFIG", "ignored.toml"),
+                ("OTHER", "x"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(config.imap.listen, "127.0.0.1:1993");
+        assert_eq!(config.imap.max_connections, 7);
+        assert_eq!(config.graph.base_url, "http://127.0.0.1:9994/v1.0");
+        assert_eq!(config.identity.allowed_tenants.len(), 2);
+        let client = ClientId::parse("11111111-2222-3333-4444-555555555555").unwrap();
+        assert_eq!(
+            config.default_mailbox_for(&client).unwrap().as_str(),
+            "alice@contoso.example"
+        );
+    }
+
+    #[test]
+    fn errors_name_the_key() {
+        let err = Config::from_toml_and_env("[imap]\nlisten = \"nowhere\"\n", env(&[])).unwrap_err();
+        assert_eq!(err.key, "imap.listen");
+        let err = Config::from_toml_and_env(
+            "[graph]\nbase_url = \"http://graph.example.com/v1.0\"\n",
+            env(&[]),
+        )
+        .unwrap_err();
+        assert_eq!(err.key, "graph.base_url");
+        assert!(err.problem.contains("loopback"));
+        let err = Config::from_toml_and_env("[imap]\nlistn = \"x\"\n", env(&[])).unwrap_err();
+        assert!(err.to_string().contains("listn"), "{err}");
+        let err =
+            Config::from_toml_and_env("", env(&[("IMAP2GRAPH_IMAP_MAX_CONNECTIONS", "many")]))
+                .unwrap_err();
+        assert_eq!(err.key, "IMAP2GRAPH_IMAP_MAX_CONNECTIONS");
+        let err = Config::from_toml_and_env("[imap]\nmax_connections = 0\n", env(&[])).unwrap_err();
+        assert_eq!(err.key, "imap.max_connections");
+    }
+}

@@ -1,0 +1,11 @@
+//! imap2graph: an IMAP server whose mail store is Microsoft Graph.
+//!
+//! The layers, from the socket down (see DESIGN.md): `listener` accepts TLS connections,
+//! `connection` frames IMAP commands, `session` runs the IMAP state machine, `hub` is the shared
+//! per-mailbox view of Graph, `graph` speaks HTTP to Graph and the identity platform, and `store`
+//! keeps UIDs durable. The emulator lives in its own crate and is wired in only by the binary.
+
+pub mod config;
+pub mod login;
+pub mod secret;
+pub mod store;
