@@ -6,6 +6,8 @@
 //! keeps UIDs durable. The emulator lives in its own crate and is wired in only by the binary.
 
 pub mod config;
+pub mod graph;
+pub mod hub;
 pub mod login;
 pub mod secret;
 pub mod store;

@@ -1,0 +1,452 @@
+//! Owns requests to Graph: URL building (every part from a login or from Graph percent-encoded),
+//! `$select`/`$top` paging that follows `@odata.nextLink` verbatim, `$batch`, the per-mailbox
+//! limit of requests in flight, and the retry policy:
+//! - 429 and 503 wait for `Retry-After` (seconds, possibly fractional) and try again, a bounded
+//!   number of times, with jitter when Graph gives no delay
+//!   (https://learn.microsoft.com/en-us/graph/throttling);
+//! - a 401 forgets the token and tries once more with a fresh one;
+//! - transport errors are retried only for requests that are safe to repeat.
+//!
+//! Every request sends `Prefer: IdType="ImmutableId"` so a message keeps its id across moves
+//! (https://learn.microsoft.com/en-us/graph/outlook-immutable-id).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock, Weak};
+use std::time::Duration;
+
+use bytes::Bytes;
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use reqwest::{Method, StatusCode};
+use serde::de::DeserializeOwned;
+use tokio::sync::Semaphore;
+
+use super::error::{parse_graph_error, GraphError};
+use super::model::{BatchResponses, MailFolder, MessageSummary, Page, FOLDER_SELECT, LAST_VERB_PROPERTY, MESSAGE_SELECT};
+use super::token::{describe_transport_error, Credentials, TokenCache};
+use crate::config::GraphConfig;
+use crate::login::MailboxName;
+
+/// Characters left as they are in a path segment or query value: RFC 3986 unreserved.
+const COMPONENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+
+/// Graph's limit of requests in one `$batch` (https://learn.microsoft.com/en-us/graph/json-batching).
+pub const MAX_BATCH: usize = 20;
+
+/// Largest page Graph serves for messages and folders.
+const PAGE_SIZE: u32 = 1000;
+
+const IMMUTABLE_IDS: &str = "IdType=\"ImmutableId\"";
+
+pub fn encode(component: &str) -> String {
+    utf8_percent_encode(component, COMPONENT).to_string()
+}
+
+/// The well-known folder names the gateway maps to SPECIAL-USE attributes.
+pub const WELL_KNOWN_FOLDERS: [&str; 6] =
+    ["inbox", "sentitems", "drafts", "deleteditems", "junkemail", "archive"];
+
+/// Shared by every mailbox of the process: the HTTP pool, the token cache and the limiters.
+#[derive(Clone)]
+pub struct GraphClient {
+    inner: Arc<ClientInner>,
+}
+
+struct ClientInner {
+    http: reqwest::Client,
+    base_url: String,
+    tokens: TokenCache,
+    config: GraphConfig,
+    limiters: Mutex<HashMap<String, Weak<Semaphore>>>,
+}
+
+impl GraphClient {
+    pub fn new(config: &GraphConfig, authority: &str) -> Result<GraphClient, GraphError> {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(config.timeout_secs))
+            .connect_timeout(Duration::from_secs(10))
+            .pool_idle_timeout(Duration::from_secs(90))
+            .user_agent(concat!("imap2graph/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|err| GraphError::Unavailable(describe_transport_error(&err)))?;
+        Ok(GraphClient {
+            inner: Arc::new(ClientInner {
+                tokens: TokenCache::new(http.clone(), authority),
+                http,
+                base_url: config.base_url.trim_end_matches('/').to_string(),
+                config: config.clone(),
+                limiters: Mutex::new(HashMap::new()),
+            }),
+        })
+    }
+
+    /// Checks the credentials by obtaining (or reusing) a token.
+    pub async fn authenticate(&self, credentials: &Credentials) -> Result<(), GraphError> {
+        self.inner.tokens.token(credentials).await.map(|_| ())
+    }
+
+    /// The handle through which one mailbox is read and written. Handles of one mailbox share
+    /// one limiter of requests in flight, whichever session or hub holds them.
+    pub fn mailbox(&self, credentials: Credentials, mailbox: MailboxName) -> MailboxGraph {
+        let limiter = {
+            let mut limiters = self.inner.limiters.lock().unwrap_or_else(|e| e.into_inner());
+            limiters.retain(|_, weak| weak.strong_count() > 0);
+            let key = format!("{}/{}", credentials.client_id, mailbox);
+            match limiters.get(&key).and_then(Weak::upgrade) {
+                Some(limiter) => limiter,
+                None => {
+                    let limiter =
+                        Arc::new(Semaphore::new(self.inner.config.max_concurrency_per_mailbox));
+                    limiters.insert(key, Arc::downgrade(&limiter));
+                    limiter
+                }
+            }
+        };
+        MailboxGraph {
+            client: self.clone(),
+            user_path: format!("{}/users/{}", self.inner.base_url, encode(mailbox.as_str())),
+            mailbox,
+            credentials: RwLock::new(credentials),
+            limiter,
+        }
+    }
+}
+
+/// Graph as one mailbox sees it.
+pub struct MailboxGraph {
+    client: GraphClient,
+    mailbox: MailboxName,
+    /// `{base}/users/{mailbox}`.
+    user_path: String,
+    /// The credentials of the latest successful login to this mailbox.
+    credentials: RwLock<Credentials>,
+    limiter: Arc<Semaphore>,
+}
+
+/// A request that can be sent again: method, absolute URL, optional JSON body.
+struct RequestSpec {
+    method: Method,
+    url: String,
+    json: Option<serde_json::Value>,
+    extra_prefer: Option<String>,
+    idempotent: bool,
+}
+
+impl MailboxGraph {
+    pub fn mailbox(&self) -> &MailboxName {
+        &self.mailbox
+    }
+
+    pub fn set_credentials(&self, credentials: Credentials) {
+        *self.credentials.write().unwrap_or_else(|e| e.into_inner()) = credentials;
+    }
+
+    fn credentials(&self) -> Credentials {
+        self.credentials.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Ids of the well-known folders, in one `$batch`. A folder the mailbox lacks (an archive
+    /// that was never enabled) is simply absent. Fails when the mailbox cannot be opened.
+    pub async fn well_known_folders(&self) -> Result<HashMap<String, String>, GraphError> {
+        let relative = |name: &str| {
+            format!("/users/{}/mailFolders/{name}?$select=id", encode(self.mailbox.as_str()))
+        };
+        let urls: Vec<String> = WELL_KNOWN_FOLDERS.iter().map(|name| relative(name)).collect();
+        let answers = self.batch_get(urls).await?;
+        let mut ids = HashMap::new();
+        for (name, answer) in WELL_KNOWN_FOLDERS.iter().zip(answers) {
+            match answer {
+                Ok(body) => {
+                    if let Some(id) = body.get("id").and_then(|v| v.as_str()) {
+                        ids.insert(name.to_string(), id.to_string());
+                    }
+                }
+                Err(err) if *name == "inbox" => return Err(err),
+                Err(err) if err.is_not_found() => {}
+                Err(err) if err.is_mailbox_refused() => return Err(err),
+                Err(err) => return Err(err),
+            }
+        }
+        Ok(ids)
+    }
+
+    /// The folders directly under the root of the mailbox.
+    pub async fn list_root_folders(&self, include_hidden: bool) -> Result<Vec<MailFolder>, GraphError> {
+        let url = format!(
+            "{}/mailFolders?$select={}&$top={PAGE_SIZE}{}",
+            self.user_path,
+            FOLDER_SELECT,
+            if include_hidden { "&includeHiddenFolders=true" } else { "" }
+        );
+        self.list_all(url).await
+    }
+
+    pub async fn list_child_folders(
+        &self,
+        folder_id: &str,
+        include_hidden: bool,
+    ) -> Result<Vec<MailFolder>, GraphError> {
+        let url = format!(
+            "{}/mailFolders/{}/childFolders?$select={}&$top={PAGE_SIZE}{}",
+            self.user_path,
+            encode(folder_id),
+            FOLDER_SELECT,
+            if include_hidden { "&includeHiddenFolders=true" } else { "" }
+        );
+        self.list_all(url).await
+    }
+
+    /// Every message of a folder, with the fields that give its flags and INTERNALDATE.
+    pub async fn list_messages(&self, folder_id: &str) -> Result<Vec<MessageSummary>, GraphError> {
+        let expand = encode(&format!(
+            "singleValueExtendedProperties($filter=id eq '{LAST_VERB_PROPERTY}')"
+        ));
+        let url = format!(
+            "{}/mailFolders/{}/messages?$select={MESSAGE_SELECT}&$expand={expand}&$top={PAGE_SIZE}",
+            self.user_path,
+            encode(folder_id),
+        );
+        self.list_all(url).await
+    }
+
+    /// The message's MIME, byte for byte as Exchange holds it.
+    pub async fn message_mime(&self, message_id: &str) -> Result<Bytes, GraphError> {
+        let url = format!("{}/messages/{}/$value", self.user_path, encode(message_id));
+        let (_, body) = self
+            .execute(RequestSpec {
+                method: Method::GET,
+                url,
+                json: None,
+                extra_prefer: None,
+                idempotent: true,
+            })
+            .await?;
+        Ok(body)
+    }
+
+    /// Follows `@odata.nextLink` to the end, verbatim, as Graph asks.
+    async fn list_all<T: DeserializeOwned>(&self, first: String) -> Result<Vec<T>, GraphError> {
+        let mut items = Vec::new();
+        let mut next = Some(first);
+        while let Some(url) = next.take() {
+            if !url.starts_with(&self.client.inner.base_url) {
+                return Err(GraphError::Decode(
+                    "@odata.nextLink points outside the configured Graph endpoint".into(),
+                ));
+            }
+            let page: Page<T> = self
+                .get_json(url, Some(format!("odata.maxpagesize={PAGE_SIZE}")))
+                .await?;
+            items.extend(page.value);
+            next = page.next_link;
+        }
+        Ok(items)
+    }
+
+    async fn get_json<T: DeserializeOwned>(
+        &self,
+        url: String,
+        extra_prefer: Option<String>,
+    ) -> Result<T, GraphError> {
+        let (_, body) = self
+            .execute(RequestSpec {
+                method: Method::GET,
+                url,
+                json: None,
+                extra_prefer,
+                idempotent: true,
+            })
+            .await?;
+        serde_json::from_slice(&body).map_err(|err| GraphError::Decode(err.to_string()))
+    }
+
+    /// GETs many relative URLs through `$batch`, 20 at a time; answers in the order asked.
+    /// Sub-requests that were throttled are sent again in a later batch.
+    pub async fn batch_get(
+        &self,
+        relative_urls: Vec<String>,
+    ) -> Result<Vec<Result<serde_json::Value, GraphError>>, GraphError> {
+        let mut results: Vec<Option<Result<serde_json::Value, GraphError>>> =
+            (0..relative_urls.len()).map(|_| None).collect();
+        let mut pending: Vec<usize> = (0..relative_urls.len()).collect();
+        let mut round = 0u32;
+        while !pending.is_empty() {
+            let mut throttled = Vec::new();
+            let mut wait = Duration::ZERO;
+            for chunk in pending.chunks(MAX_BATCH) {
+                let requests: Vec<serde_json::Value> = chunk
+                    .iter()
+                    .map(|&index| {
+                        serde_json::json!({
+                            "id": index.to_string(),
+                            "method": "GET",
+                            "url": relative_urls[index],
+                            "headers": { "Prefer": IMMUTABLE_IDS },
+                        })
+                    })
+                    .collect();
+                let (_, body) = self
+                    .execute(RequestSpec {
+                        method: Method::POST,
+                        url: format!("{}/$batch", self.client.inner.base_url),
+                        json: Some(serde_json::json!({ "requests": requests })),
+                        extra_prefer: None,
+                        idempotent: true,
+                    })
+                    .await?;
+                let parsed: BatchResponses = serde_json::from_slice(&body)
+                    .map_err(|err| GraphError::Decode(format!("$batch answer: {err}")))?;
+                for response in parsed.responses {
+                    let Some(index) = response.id.parse::<usize>().ok().filter(|i| chunk.contains(i))
+                    else {
+                        continue;
+                    };
+                    if matches!(response.status, 429 | 503) && round < self.client.inner.config.max_retries {
+                        wait = wait.max(Duration::from_secs(1));
+                        throttled.push(index);
+                        continue;
+                    }
+                    results[index] = Some(if (200..300).contains(&response.status) {
+                        Ok(response.body.unwrap_or(serde_json::Value::Null))
+                    } else {
+                        let body = response.body.map(|b| b.to_string()).unwrap_or_default();
+                        Err(parse_graph_error(response.status, body.as_bytes()))
+                    });
+                }
+            }
+            pending = throttled;
+            if !pending.is_empty() {
+                round += 1;
+                tokio::time::sleep(wait + jitter()).await;
+            }
+        }
+        Ok(results
+            .into_iter()
+            .map(|r| r.unwrap_or_else(|| Err(GraphError::Decode("$batch left a request unanswered".into()))))
+            .collect())
+    }
+
+    /// Sends one request under the mailbox's limiter, with the retry policy of this module.
+    async fn execute(&self, spec: RequestSpec) -> Result<(StatusCode, Bytes), GraphError> {
+        let inner = &self.client.inner;
+        let mut refreshed_token = false;
+        let mut attempt = 0u32;
+        loop {
+            let credentials = self.credentials();
+            let token = inner.tokens.token(&credentials).await?;
+            let outcome = {
+                let _permit = self
+                    .limiter
+                    .acquire()
+                    .await
+                    .map_err(|_| GraphError::Unavailable("shutting down".into()))?;
+                let mut request = inner
+                    .http
+                    .request(spec.method.clone(), &spec.url)
+                    .bearer_auth(token.expose())
+                    .header("Prefer", IMMUTABLE_IDS);
+                if let Some(prefer) = &spec.extra_prefer {
+                    request = request.header("Prefer", prefer);
+                }
+                if let Some(json) = &spec.json {
+                    request = request.json(json);
+                }
+                match request.send().await {
+                    Ok(response) => {
+                        let status = response.status();
+                        let retry_after = response
+                            .headers()
+                            .get(reqwest::header::RETRY_AFTER)
+                            .and_then(|v| v.to_str().ok())
+                            .and_then(parse_retry_after);
+                        match response.bytes().await {
+                            Ok(body) => Ok((status, retry_after, body)),
+                            Err(err) => Err(describe_transport_error(&err)),
+                        }
+                    }
+                    Err(err) => Err(describe_transport_error(&err)),
+                }
+            };
+            match outcome {
+                Ok((status, _, body)) if status.is_success() => return Ok((status, body)),
+                Ok((StatusCode::UNAUTHORIZED, _, _)) if !refreshed_token => {
+                    refreshed_token = true;
+                    inner.tokens.invalidate(&credentials).await;
+                }
+                Ok((status, retry_after, body))
+                    if matches!(status.as_u16(), 429 | 503 | 504) =>
+                {
+                    if attempt >= inner.config.max_retries {
+                        return Err(GraphError::Unavailable(format!(
+                            "Graph answered {status} {} times",
+                            attempt + 1
+                        )));
+                    }
+                    let delay = retry_after.unwrap_or_else(|| backoff(attempt));
+                    if delay > Duration::from_secs(inner.config.max_retry_after_secs) {
+                        let err = parse_graph_error(status.as_u16(), &body);
+                        return Err(GraphError::Unavailable(format!(
+                            "throttled for {:.1} s: {err}",
+                            delay.as_secs_f64()
+                        )));
+                    }
+                    tracing::debug!(mailbox = %self.mailbox, status = status.as_u16(), delay_ms = delay.as_millis() as u64, "Graph asked to wait");
+                    attempt += 1;
+                    tokio::time::sleep(delay).await;
+                }
+                Ok((status, _, body)) => return Err(parse_graph_error(status.as_u16(), &body)),
+                Err(description) => {
+                    if !spec.idempotent || attempt >= inner.config.max_retries {
+                        return Err(GraphError::Unavailable(description));
+                    }
+                    tracing::debug!(mailbox = %self.mailbox, error = %description, "Graph request failed; retrying");
+                    let delay = backoff(attempt);
+                    attempt += 1;
+                    tokio::time::sleep(delay).await;
+                }
+            }
+        }
+    }
+}
+
+/// `Retry-After` as seconds (Graph may send fractions such as `1.5`).
+fn parse_retry_after(value: &str) -> Option<Duration> {
+    let seconds: f64 = value.trim().parse().ok()?;
+    (seconds.is_finite() && seconds >= 0.0).then(|| Duration::from_secs_f64(seconds.min(86_400.0)))
+}
+
+/// Exponential backoff with full jitter: up to 0.2 s, 0.4 s, 0.8 s … capped at 5 s.
+fn backoff(attempt: u32) -> Duration {
+    let ceiling = (200u64 << attempt.min(5)).min(5_000);
+    Duration::from_millis(fastrand::u64(ceiling / 2..=ceiling))
+}
+
+fn jitter() -> Duration {
+    Duration::from_millis(fastrand::u64(0..250))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_takes_fractions() {
+        assert_eq!(parse_retry_after("2"), Some(Duration::from_secs(2)));
+        assert_eq!(parse_retry_after(" 1.5 "), Some(Duration::from_millis(1500)));
+        assert_eq!(parse_retry_after("-1"), None);
+        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), None);
+    }
+
+    #[test]
+    fn components_are_percent_encoded() {
+        assert_eq!(encode("alice@contoso.example"), "alice%40contoso.example");
+        assert_eq!(encode("AAMk/a+b=="), "AAMk%2Fa%2Bb%3D%3D");
+        assert_eq!(encode("../x?y#z"), "..%2Fx%3Fy%23z");
+    }
+
+    #[test]
+    fn backoff_is_bounded() {
+        for attempt in 0..20 {
+            assert!(backoff(attempt) <= Duration::from_secs(5));
+        }
+    }
+}

@@ -1,0 +1,474 @@
+//! Owns the mailbox hub: one per Graph mailbox (and application) per process, shared by every
+//! session of that mailbox. It holds the folder tree, gives each folder's messages their UIDs
+//! through the uid store, and keeps message bodies in a byte-bounded cache, so that sessions ask
+//! it for folders, messages and bodies and never see HTTP.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use moka::future::Cache;
+
+use crate::config::Config;
+use crate::graph::model::{MailFolder, MessageSummary};
+use crate::graph::{Credentials, GraphClient, GraphError, MailboxGraph};
+use crate::login::MailboxName;
+use crate::store::{StoreError, UidStore};
+
+/// A folder tree this young is served from memory.
+const FOLDER_TREE_FRESHNESS: Duration = Duration::from_secs(5);
+/// A folder listing this young is served from memory (a session's SELECT right after LIST).
+const FOLDER_INDEX_FRESHNESS: Duration = Duration::from_secs(1);
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum HubError {
+    #[error(transparent)]
+    Graph(#[from] GraphError),
+    #[error("{0}")]
+    Store(String),
+}
+
+impl From<StoreError> for HubError {
+    fn from(err: StoreError) -> Self {
+        HubError::Store(err.to_string())
+    }
+}
+
+/// SPECIAL-USE attributes (RFC 6154) of Graph's well-known folders.
+pub fn special_use(well_known: &str) -> Option<&'static str> {
+    Some(match well_known {
+        "sentitems" => "\\Sent",
+        "drafts" => "\\Drafts",
+        "deleteditems" => "\\Trash",
+        "junkemail" => "\\Junk",
+        "archive" => "\\Archive",
+        _ => return None,
+    })
+}
+
+/// One folder as IMAP names it.
+#[derive(Debug, Clone)]
+pub struct Folder {
+    pub id: String,
+    /// Full IMAP name in UTF-8 with `/` between levels; the inbox is `INBOX`.
+    pub name: String,
+    pub well_known: Option<String>,
+    pub has_children: bool,
+    pub total: u32,
+    pub unread: u32,
+}
+
+impl Folder {
+    pub fn special_use(&self) -> Option<&'static str> {
+        self.well_known.as_deref().and_then(special_use)
+    }
+}
+
+/// Every folder of the mailbox, parents before children.
+#[derive(Debug, Clone, Default)]
+pub struct FolderTree {
+    pub folders: Vec<Folder>,
+}
+
+impl FolderTree {
+    /// The folder of that IMAP name; `INBOX` in any case, other names exactly (RFC 3501 5.1).
+    pub fn find(&self, name: &str) -> Option<&Folder> {
+        let name = normalise_inbox(name);
+        self.folders.iter().find(|folder| folder.name == name)
+    }
+}
+
+/// `inbox`, `Inbox/x` → `INBOX`, `INBOX/x`: INBOX is case-insensitive, also as a prefix.
+pub fn normalise_inbox(name: &str) -> String {
+    let (head, tail) = match name.split_once('/') {
+        Some((head, tail)) => (head, Some(tail)),
+        None => (name, None),
+    };
+    if head.eq_ignore_ascii_case("INBOX") {
+        match tail {
+            Some(tail) => format!("INBOX/{tail}"),
+            None => "INBOX".into(),
+        }
+    } else {
+        name.to_string()
+    }
+}
+
+/// What IMAP shows of a message's state.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MessageFlags {
+    pub seen: bool,
+    pub flagged: bool,
+    pub answered: bool,
+    pub forwarded: bool,
+    pub draft: bool,
+    pub deleted: bool,
+    pub keywords: Vec<String>,
+}
+
+impl MessageFlags {
+    fn from_graph(summary: &MessageSummary) -> Self {
+        let verb = summary.last_verb();
+        MessageFlags {
+            seen: summary.is_read,
+            flagged: summary.is_flagged(),
+            // PR_LAST_VERB_EXECUTED: 102 EXCHIVERB_REPLYTOSENDER, 103 EXCHIVERB_REPLYTOALL,
+            // 104 EXCHIVERB_FORWARD ([MS-OXOMSG] 2.2.1.5).
+            answered: matches!(verb, Some(102 | 103)),
+            forwarded: verb == Some(104),
+            draft: summary.is_draft,
+            deleted: false,
+            keywords: summary
+                .categories
+                .iter()
+                .filter(|c| is_keyword_atom(c))
+                .cloned()
+                .collect(),
+        }
+    }
+}
+
+/// Categories that can be shown as IMAP keywords: non-empty atoms without `\` (RFC 3501 flag-keyword).
+/// Others (with spaces, say) stay in Graph untouched and are not shown.
+pub fn is_keyword_atom(text: &str) -> bool {
+    !text.is_empty()
+        && text.bytes().all(|b| {
+            b > b' ' && b < 0x7f && !matches!(b, b'(' | b')' | b'{' | b'%' | b'*' | b'"' | b'\\' | b']')
+        })
+}
+
+/// One message of a folder's index.
+#[derive(Debug, Clone)]
+pub struct MessageMeta {
+    pub uid: u32,
+    pub id: Arc<str>,
+    pub flags: MessageFlags,
+    pub internal_date: DateTime<Utc>,
+    /// Exact RFC822.SIZE once learned from the body.
+    pub size: Option<u64>,
+}
+
+/// A folder's messages as of one listing, ordered by UID.
+#[derive(Debug, Clone)]
+pub struct FolderSnapshot {
+    pub folder_id: String,
+    pub uid_validity: u32,
+    pub uid_next: u32,
+    pub messages: Vec<MessageMeta>,
+}
+
+struct CachedTree {
+    tree: Arc<FolderTree>,
+    at: Instant,
+}
+
+struct CachedIndex {
+    snapshot: Arc<FolderSnapshot>,
+    at: Instant,
+}
+
+pub struct MailboxHub {
+    graph: MailboxGraph,
+    store: UidStore,
+    bodies: Cache<Arc<str>, Bytes>,
+    include_hidden: bool,
+    /// Well-known name → folder id.
+    well_known: HashMap<String, String>,
+    tree: tokio::sync::Mutex<Option<CachedTree>>,
+    indexes: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Option<CachedIndex>>>>>,
+}
+
+impl MailboxHub {
+    pub fn mailbox(&self) -> &MailboxName {
+        self.graph.mailbox()
+    }
+
+    /// The folder tree, listed again when older than a few seconds or when `refresh` asks.
+    pub async fn folders(&self, refresh: bool) -> Result<Arc<FolderTree>, HubError> {
+        let mut cached = self.tree.lock().await;
+        if let Some(cached) = cached.as_ref() {
+            if !refresh && cached.at.elapsed() < FOLDER_TREE_FRESHNESS {
+                return Ok(cached.tree.clone());
+            }
+        }
+        let tree = Arc::new(self.list_folder_tree().await?);
+        *cached = Some(CachedTree {
+            tree: tree.clone(),
+            at: Instant::now(),
+        });
+        Ok(tree)
+    }
+
+    async fn list_folder_tree(&self) -> Result<FolderTree, HubError> {
+        let by_id: HashMap<&str, &str> = self
+            .well_known
+            .iter()
+            .map(|(name, id)| (id.as_str(), name.as_str()))
+            .collect();
+        let mut folders = Vec::new();
+        // Breadth first: each level's parents are known before their children are named.
+        let mut level: Vec<(String, MailFolder)> = self
+            .graph
+            .list_root_folders(self.include_hidden)
+            .await?
+            .into_iter()
+            .map(|folder| (String::new(), folder))
+            .collect();
+        while !level.is_empty() {
+            let mut next = Vec::new();
+            for (parent_name, folder) in level {
+                let well_known = by_id.get(folder.id.as_str()).map(|s| s.to_string());
+                let leaf = sanitise_display_name(&folder.display_name);
+                let name = if parent_name.is_empty() {
+                    if well_known.as_deref() == Some("inbox") {
+                        "INBOX".to_string()
+                    } else if leaf.eq_ignore_ascii_case("INBOX") {
+                        // A user folder named "Inbox" beside the real one cannot be INBOX.
+                        format!("{leaf}_")
+                    } else {
+                        leaf
+                    }
+                } else {
+                    format!("{parent_name}/{leaf}")
+                };
+                let has_children = folder.child_folder_count.unwrap_or(0) > 0;
+                if has_children {
+                    for child in self
+                        .graph
+                        .list_child_folders(&folder.id, self.include_hidden)
+                        .await?
+                    {
+                        next.push((name.clone(), child));
+                    }
+                }
+                folders.push(Folder {
+                    id: folder.id,
+                    name,
+                    well_known,
+                    has_children,
+                    total: folder.total_item_count.unwrap_or(0),
+                    unread: folder.unread_item_count.unwrap_or(0),
+                });
+            }
+            level = next;
+        }
+        folders.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(FolderTree { folders })
+    }
+
+    /// The folder's messages with their UIDs, listed from Graph (or from a listing made within
+    /// the last second). New messages get UIDs in ascending receivedDateTime order.
+    pub async fn folder_snapshot(&self, folder_id: &str) -> Result<Arc<FolderSnapshot>, HubError> {
+        let slot = {
+            let mut indexes = self.indexes.lock().unwrap_or_else(|e| e.into_inner());
+            indexes.entry(folder_id.to_string()).or_default().clone()
+        };
+        let mut cached = slot.lock().await;
+        if let Some(cached) = cached.as_ref() {
+            if cached.at.elapsed() < FOLDER_INDEX_FRESHNESS {
+                return Ok(cached.snapshot.clone());
+            }
+        }
+        let snapshot = Arc::new(self.list_folder(folder_id).await?);
+        *cached = Some(CachedIndex {
+            snapshot: snapshot.clone(),
+            at: Instant::now(),
+        });
+        Ok(snapshot)
+    }
+
+    async fn list_folder(&self, folder_id: &str) -> Result<FolderSnapshot, HubError> {
+        let mailbox = self.mailbox().as_str();
+        let mut summaries = self.graph.list_messages(folder_id).await?;
+        let known = self.store.messages(mailbox, folder_id).await?;
+        summaries.sort_by(|a, b| {
+            a.received_date_time
+                .cmp(&b.received_date_time)
+                .then_with(|| a.id.cmp(&b.id))
+        });
+        summaries.dedup_by(|a, b| a.id == b.id);
+        let new_ids: Vec<String> = summaries
+            .iter()
+            .filter(|s| !known.contains_key(&s.id))
+            .map(|s| s.id.clone())
+            .collect();
+        let present: std::collections::HashSet<&str> =
+            summaries.iter().map(|s| s.id.as_str()).collect();
+        let gone_ids: Vec<String> = known
+            .keys()
+            .filter(|id| !present.contains(id.as_str()))
+            .cloned()
+            .collect();
+        let (assigned, uids) = self
+            .store
+            .reconcile(mailbox, folder_id, new_ids, gone_ids)
+            .await?;
+        let mut messages: Vec<MessageMeta> = summaries
+            .iter()
+            .filter_map(|summary| {
+                let (uid, size) = match known.get(&summary.id) {
+                    Some(stored) => (stored.uid, stored.size),
+                    None => (*assigned.get(&summary.id)?, None),
+                };
+                Some(MessageMeta {
+                    uid,
+                    id: Arc::from(summary.id.as_str()),
+                    flags: MessageFlags::from_graph(summary),
+                    internal_date: summary.received_date_time.unwrap_or_default(),
+                    size,
+                })
+            })
+            .collect();
+        messages.sort_by_key(|m| m.uid);
+        Ok(FolderSnapshot {
+            folder_id: folder_id.to_string(),
+            uid_validity: uids.uid_validity,
+            uid_next: uids.uid_next,
+            messages,
+        })
+    }
+
+    /// The message's MIME, from the cache or from Graph. The first time a body is seen its exact
+    /// size is written to the uid store, so RFC822.SIZE never needs the body again.
+    pub async fn body(&self, folder_id: &str, message: &MessageMeta) -> Result<Bytes, HubError> {
+        let graph = &self.graph;
+        let id = message.id.clone();
+        let body = self
+            .bodies
+            .try_get_with(id.clone(), async move { graph.message_mime(&id).await })
+            .await
+            .map_err(|err: Arc<GraphError>| HubError::Graph((*err).clone()))?;
+        if message.size != Some(body.len() as u64) {
+            self.store
+                .set_size(self.mailbox().as_str(), folder_id, &message.id, body.len() as u64)
+                .await?;
+        }
+        Ok(body)
+    }
+}
+
+/// A Graph display name as one level of an IMAP name: `/` is the hierarchy delimiter, so a `/`
+/// inside a name is shown as U+2215 (DIVISION SLASH); control characters become spaces.
+fn sanitise_display_name(name: &str) -> String {
+    let cleaned: String = name
+        .chars()
+        .map(|c| match c {
+            '/' => '\u{2215}',
+            c if c.is_control() => ' ',
+            c => c,
+        })
+        .collect();
+    if cleaned.is_empty() {
+        "(unnamed)".into()
+    } else {
+        cleaned
+    }
+}
+
+/// Every hub of the process, by application and mailbox, plus what they share.
+pub struct HubRegistry {
+    config: Arc<Config>,
+    graph: GraphClient,
+    store: UidStore,
+    bodies: Cache<Arc<str>, Bytes>,
+    hubs: Mutex<HashMap<String, Weak<MailboxHub>>>,
+}
+
+impl HubRegistry {
+    pub fn new(config: Arc<Config>, graph: GraphClient, store: UidStore) -> HubRegistry {
+        let bodies = Cache::builder()
+            .max_capacity(config.cache.body_bytes)
+            .weigher(|key: &Arc<str>, body: &Bytes| {
+                (key.len() + body.len()).try_into().unwrap_or(u32::MAX)
+            })
+            .time_to_idle(Duration::from_secs(config.cache.body_ttl_secs))
+            .build();
+        HubRegistry {
+            config,
+            graph,
+            store,
+            bodies,
+            hubs: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn graph(&self) -> &GraphClient {
+        &self.graph
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The hub of this mailbox for this application, opened (and the mailbox checked) if no
+    /// session holds it yet. The credentials are those of the login that just succeeded.
+    pub async fn open(
+        &self,
+        credentials: Credentials,
+        mailbox: MailboxName,
+    ) -> Result<Arc<MailboxHub>, HubError> {
+        let key = format!("{}/{}/{}", credentials.tenant, credentials.client_id, mailbox);
+        if let Some(hub) = self.existing(&key) {
+            hub.graph.set_credentials(credentials);
+            return Ok(hub);
+        }
+        let graph = self.graph.mailbox(credentials, mailbox);
+        let well_known = graph.well_known_folders().await?;
+        let hub = Arc::new(MailboxHub {
+            graph,
+            store: self.store.clone(),
+            bodies: self.bodies.clone(),
+            include_hidden: self.config.imap.show_hidden_folders,
+            well_known,
+            tree: tokio::sync::Mutex::new(None),
+            indexes: Mutex::new(HashMap::new()),
+        });
+        let mut hubs = self.hubs.lock().unwrap_or_else(|e| e.into_inner());
+        hubs.retain(|_, weak| weak.strong_count() > 0);
+        if let Some(existing) = hubs.get(&key).and_then(Weak::upgrade) {
+            // Another login opened it meanwhile: keep one hub per mailbox.
+            return Ok(existing);
+        }
+        hubs.insert(key, Arc::downgrade(&hub));
+        Ok(hub)
+    }
+
+    fn existing(&self, key: &str) -> Option<Arc<MailboxHub>> {
+        self.hubs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(key)
+            .and_then(Weak::upgrade)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inbox_is_case_insensitive_also_as_prefix() {
+        assert_eq!(normalise_inbox("inbox"), "INBOX");
+        assert_eq!(normalise_inbox("Inbox/Projects"), "INBOX/Projects");
+        assert_eq!(normalise_inbox("Inboxes"), "Inboxes");
+        assert_eq!(normalise_inbox("Archive/inbox"), "Archive/inbox");
+    }
+
+    #[test]
+    fn keywords_must_be_atoms() {
+        assert!(is_keyword_atom("Blue"));
+        assert!(is_keyword_atom("$Label1"));
+        assert!(!is_keyword_atom("Red category"));
+        assert!(!is_keyword_atom("\\Seen"));
+        assert!(!is_keyword_atom(""));
+    }
+
+    #[test]
+    fn display_names_cannot_break_the_hierarchy() {
+        assert_eq!(sanitise_display_name("a/b"), "a\u{2215}b");
+        assert_eq!(sanitise_display_name("x\r\ny"), "x  y");
+        assert_eq!(sanitise_display_name(""), "(unnamed)");
+    }
+}
