@@ -6,8 +6,13 @@
 //! keeps UIDs durable. The emulator lives in its own crate and is wired in only by the binary.
 
 pub mod config;
+pub mod connection;
 pub mod graph;
 pub mod hub;
+pub mod listener;
 pub mod login;
 pub mod secret;
+pub mod session;
 pub mod store;
+pub mod tls;
+pub mod wire;

@@ -1,1 +1,228 @@
-fn main() {}
+//! The `imap2graph` binary: parses the command line, sets up logging, and wires the layers
+//! together for `serve`, `demo`, `emulator` and `cert`. The emulator is wired in only here.
+
+mod cli;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::Parser;
+use imap2graph::config::Config;
+use imap2graph::graph::GraphClient;
+use imap2graph::hub::HubRegistry;
+use imap2graph::store::UidStore;
+use imap2graph::{listener, tls};
+use imap2graph_emulator::{demo, Emulator};
+use tokio::sync::watch;
+
+use cli::{Cli, Command};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    tls::install_crypto_provider();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("imap2graph: cannot start the runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli.command)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("imap2graph: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Serve { config } => {
+            let config = Config::load(&config)?;
+            serve(config, shutdown_signal()).await
+        }
+        Command::Demo {
+            imap,
+            graph,
+            data_dir,
+        } => run_demo(imap, graph, data_dir).await,
+        Command::Emulator { listen, seed } => {
+            let emulator = match seed {
+                Some(dir) => Emulator::from_eml_dir(&dir)
+                    .with_context(|| format!("loading the seed from {}", dir.display()))?,
+                None => Emulator::demo(),
+            };
+            let listener = tokio::net::TcpListener::bind(listen)
+                .await
+                .with_context(|| format!("cannot listen on {listen}"))?;
+            let addr = listener.local_addr()?;
+            println!("Graph emulator: http://{addr}");
+            println!("  identity.authority = \"http://{addr}\"");
+            println!("  graph.base_url     = \"http://{addr}/v1.0\"");
+            let (sender, receiver) = watch::channel(false);
+            tokio::spawn(forward_signal(sender));
+            emulator
+                .serve(listener, wait_for(receiver))
+                .await
+                .context("emulator")?;
+            Ok(())
+        }
+        Command::Cert { out, name } => {
+            let (cert, key) = tls::write_self_signed(&out, &name)?;
+            println!("certificate: {}", cert.display());
+            println!("private key: {}", key.display());
+            Ok(())
+        }
+    }
+}
+
+/// The gateway: TLS, uid store, Graph client, hubs, listener; returns after a graceful shutdown.
+async fn serve(config: Config, shutdown: watch::Receiver<bool>) -> anyhow::Result<()> {
+    let cert = config
+        .tls
+        .cert
+        .clone()
+        .context("configuration: tls.cert: a PEM certificate chain is required")?;
+    let key = config
+        .tls
+        .key
+        .clone()
+        .context("configuration: tls.key: a PEM private key is required")?;
+    let tls_config = tls::server_config(&cert, &key).context("configuration: tls")?;
+    let store = UidStore::open(&config.store.path).context("configuration: store.path")?;
+    let graph = GraphClient::new(&config.graph, &config.identity.authority)?;
+    let listen = config.listen_addr()?;
+    let config = Arc::new(config);
+    let registry = Arc::new(HubRegistry::new(config.clone(), graph, store));
+    let listener = listener::bind(listen).await?;
+    let local = listener.local_addr()?;
+    tracing::info!(address = %local, "IMAPS listening");
+    println!("IMAPS: {local}");
+    listener::run(listener, tls_config, registry, &config, shutdown).await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn run_demo(
+    imap: std::net::SocketAddr,
+    graph: std::net::SocketAddr,
+    data_dir: Option<PathBuf>,
+) -> anyhow::Result<()> {
+    let data_dir = data_dir.unwrap_or_else(default_demo_dir);
+    std::fs::create_dir_all(&data_dir)
+        .with_context(|| format!("cannot create the data directory {}", data_dir.display()))?;
+    let mut names = vec!["localhost".to_string(), "127.0.0.1".to_string()];
+    if !imap.ip().is_unspecified() && !names.contains(&imap.ip().to_string()) {
+        names.push(imap.ip().to_string());
+    }
+    let (cert, key) = tls::ensure_self_signed(&data_dir, &names)?;
+
+    let emulator = Emulator::demo();
+    let graph_listener = tokio::net::TcpListener::bind(graph)
+        .await
+        .with_context(|| format!("cannot listen on {graph}"))?;
+    let graph_addr = graph_listener.local_addr()?;
+    let (sender, receiver) = watch::channel(false);
+    tokio::spawn(forward_signal(sender));
+    let emulator_task = tokio::spawn({
+        let receiver = receiver.clone();
+        async move { emulator.serve(graph_listener, wait_for(receiver)).await }
+    });
+
+    let mut config = Config::default();
+    config.imap.listen = imap.to_string();
+    config.tls.cert = Some(cert.clone());
+    config.tls.key = Some(key);
+    config.graph.base_url = format!("http://{graph_addr}/v1.0");
+    config.identity.authority = format!("http://{graph_addr}");
+    config
+        .identity
+        .default_mailbox
+        .insert(demo::CLIENT_ID.to_string(), demo::ALICE.to_string());
+    config.store.path = data_dir.join("uids.sqlite");
+    config.validate()?;
+
+    println!("Graph emulator: http://{graph_addr}");
+    println!("Certificate: {} (self-signed)", cert.display());
+    println!(
+        "Tenant {}, application (client) id {}, secret {}",
+        demo::TENANT,
+        demo::CLIENT_ID,
+        demo::SECRET
+    );
+    println!("Mailboxes: {}, {}", demo::ALICE, demo::VOICEMAIL);
+    println!("Try:");
+    println!(
+        "  curl -k --user '{}/{}/{}:{}' imaps://{}:{}/INBOX",
+        demo::TENANT,
+        demo::CLIENT_ID,
+        demo::ALICE,
+        demo::SECRET,
+        if imap.ip().is_unspecified() { "127.0.0.1".to_string() } else { imap.ip().to_string() },
+        imap.port()
+    );
+    let result = serve(config, receiver).await;
+    emulator_task.abort();
+    result
+}
+
+/// `$XDG_DATA_HOME/imap2graph/demo`, or `~/.local/share/imap2graph/demo`, or the temp dir.
+fn default_demo_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("XDG_DATA_HOME").filter(|d| !d.is_empty()) {
+        return Path::new(&dir).join("imap2graph/demo");
+    }
+    if let Some(home) = std::env::var_os("HOME").filter(|d| !d.is_empty()) {
+        return Path::new(&home).join(".local/share/imap2graph/demo");
+    }
+    std::env::temp_dir().join("imap2graph-demo")
+}
+
+/// A receiver that turns true on SIGTERM or Ctrl-C.
+fn shutdown_signal() -> watch::Receiver<bool> {
+    let (sender, receiver) = watch::channel(false);
+    tokio::spawn(forward_signal(sender));
+    receiver
+}
+
+async fn forward_signal(sender: watch::Sender<bool>) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut terminate = match signal(SignalKind::terminate()) {
+            Ok(terminate) => terminate,
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+                let _ = sender.send(true);
+                return;
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
+    tracing::info!("shutdown requested");
+    let _ = sender.send(true);
+}
+
+async fn wait_for(mut receiver: watch::Receiver<bool>) {
+    while !*receiver.borrow() {
+        if receiver.changed().await.is_err() {
+            // The sender is gone: nobody can ask for shutdown any more, so never return.
+            std::future::pending::<()>().await;
+        }
+    }
+}

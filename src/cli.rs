@@ -1,0 +1,65 @@
+//! Owns the command line: `serve`, `demo`, `emulator` and `cert`, with every flag documented in
+//! `--help`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "imap2graph",
+    version,
+    about = "An IMAP server whose mail store is Microsoft Graph",
+    long_about = "An IMAP server whose mail store is Microsoft Graph.\n\n\
+        IMAP clients log in with an Azure application's credentials (account \
+        `tenant-domain/client-id[/mailbox]`, password = the client secret) and read the mailbox \
+        through Microsoft Graph.\n\n\
+        Logging: set RUST_LOG (e.g. RUST_LOG=debug or RUST_LOG=imap2graph=trace); secrets and \
+        tokens are never logged."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the gateway with a configuration file.
+    Serve {
+        /// TOML configuration file; every key can be overridden by IMAP2GRAPH_<SECTION>_<KEY>.
+        #[arg(long, value_name = "FILE", env = "IMAP2GRAPH_CONFIG")]
+        config: PathBuf,
+    },
+    /// Run the Graph emulator and the gateway in one process, with seeded demo mailboxes.
+    Demo {
+        /// Address of the IMAPS listener.
+        #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9993")]
+        imap: SocketAddr,
+        /// Address of the Graph emulator's HTTP listener (identity platform and Graph).
+        #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9994")]
+        graph: SocketAddr,
+        /// Directory for the uid store and the self-signed certificate (default: the user's data
+        /// directory, e.g. ~/.local/share/imap2graph/demo).
+        #[arg(long, value_name = "DIR")]
+        data_dir: Option<PathBuf>,
+    },
+    /// Run the Graph emulator alone (serves the demo tenant unless --seed is given).
+    Emulator {
+        /// Address of the HTTP listener.
+        #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9994")]
+        listen: SocketAddr,
+        /// Load mailboxes from DIR/<mailbox>/<folder path>/*.eml instead of the demo seed.
+        #[arg(long, value_name = "DIR")]
+        seed: Option<PathBuf>,
+    },
+    /// Write a self-signed certificate and key (PEM) for a host name.
+    Cert {
+        /// Directory to write cert.pem and key.pem into.
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// Host name (or IP address) the certificate is for; may be given more than once.
+        #[arg(long, value_name = "HOST", required = true)]
+        name: Vec<String>,
+    },
+}

@@ -1,0 +1,351 @@
+//! Owns one client connection after TLS: framing IMAP commands out of the byte stream
+//! (lines, synchronising and non-synchronising literals, AUTHENTICATE continuation lines), the
+//! limits on their size, the pre-login and idle timeouts, and the goodbye at shutdown. Each
+//! complete command goes to the [`Session`]; malformed ones get BAD and the connection carries on.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use imap_codec::decode::{AuthenticateDataDecodeError, CommandDecodeError};
+use imap_codec::fragmentizer::{DecodeMessageError, FragmentInfo, Fragmentizer};
+use imap_codec::imap_types::auth::AuthenticateData;
+use imap_codec::imap_types::core::{LiteralMode, Tag};
+use imap_codec::imap_types::IntoStatic;
+use imap_codec::{AuthenticateDataCodec, CommandCodec};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use crate::config::Config;
+use crate::hub::HubRegistry;
+use crate::session::{Flow, ResponseSink, Session};
+
+/// Limits and timeouts of one connection, from the configuration.
+#[derive(Debug, Clone)]
+pub struct ConnectionLimits {
+    pub max_literal_bytes: u32,
+    pub max_command_bytes: u32,
+    pub prelogin_timeout: Duration,
+    pub idle_timeout: Duration,
+}
+
+impl ConnectionLimits {
+    pub fn from_config(config: &Config) -> Self {
+        ConnectionLimits {
+            max_literal_bytes: config.imap.max_literal_bytes,
+            max_command_bytes: config.imap.max_command_bytes,
+            prelogin_timeout: config.prelogin_timeout(),
+            idle_timeout: config.idle_timeout(),
+        }
+    }
+}
+
+/// What the next complete message on the wire is.
+enum Expecting {
+    Command,
+    AuthenticateData(Tag<'static>),
+}
+
+/// Serves one connection until LOGOUT, a timeout, shutdown, or the peer going away.
+pub async fn serve<S>(
+    stream: S,
+    peer: SocketAddr,
+    registry: Arc<HubRegistry>,
+    limits: ConnectionLimits,
+    mut shutdown: watch::Receiver<bool>,
+) -> std::io::Result<()>
+where
+    S: AsyncRead + AsyncWrite + Send + Unpin,
+{
+    let (mut reader, mut writer) = tokio::io::split(stream);
+    let mut session = Session::new(registry, peer);
+    let max_message = limits
+        .max_literal_bytes
+        .saturating_add(limits.max_command_bytes);
+    let mut fragmentizer = Fragmentizer::new(max_message);
+    let mut expecting = Expecting::Command;
+    let prelogin_deadline = Instant::now() + limits.prelogin_timeout;
+    let mut read_buf = vec![0u8; 16 * 1024];
+
+    writer.write_all(&Session::greeting()).await?;
+    writer.flush().await?;
+
+    loop {
+        let Some(fragment) = fragmentizer.progress() else {
+            let deadline = if session.is_authenticated() {
+                Instant::now() + limits.idle_timeout
+            } else {
+                prelogin_deadline
+            };
+            let read = tokio::select! {
+                read = reader.read(&mut read_buf) => read?,
+                _ = tokio::time::sleep_until(deadline) => {
+                    let text: &[u8] = if session.is_authenticated() {
+                        b"* BYE Autologout; idle for too long\r\n"
+                    } else {
+                        b"* BYE Login timed out\r\n"
+                    };
+                    writer.write_all(text).await?;
+                    writer.flush().await?;
+                    tracing::debug!(%peer, "connection timed out");
+                    return Ok(());
+                }
+                _ = shutdown.changed() => {
+                    writer.write_all(b"* BYE Server shutting down\r\n").await?;
+                    writer.flush().await?;
+                    return Ok(());
+                }
+            };
+            if read == 0 {
+                return Ok(());
+            }
+            fragmentizer.enqueue_bytes(&read_buf[..read]);
+            continue;
+        };
+
+        if let FragmentInfo::Line {
+            announcement: Some(announcement),
+            ..
+        } = fragment
+        {
+            let too_big = announcement.length > limits.max_literal_bytes
+                || fragmentizer.is_max_message_size_exceeded();
+            match announcement.mode {
+                LiteralMode::Sync if too_big => {
+                    // Refusing instead of sending `+` lets the client go on (RFC 3501 7.5).
+                    let tag = tag_text(&fragmentizer);
+                    let line = format!(
+                        "{tag} NO [TOOBIG] literal of {} bytes exceeds the limit of {} bytes\r\n",
+                        announcement.length, limits.max_literal_bytes
+                    );
+                    writer.write_all(line.as_bytes()).await?;
+                    writer.flush().await?;
+                    fragmentizer.skip_message();
+                }
+                LiteralMode::Sync => {
+                    writer.write_all(b"+ Ready for literal data\r\n").await?;
+                    writer.flush().await?;
+                }
+                // A non-synchronising literal cannot be refused before it arrives (RFC 7888 4):
+                // its bytes are read and dropped past the limit, and the command fails.
+                LiteralMode::NonSync => {}
+            }
+            continue;
+        }
+        if !fragmentizer.is_message_complete() {
+            continue;
+        }
+
+        let mut sink = ResponseSink::new(&mut writer);
+        let flow = match &expecting {
+            Expecting::Command => match fragmentizer.decode_message(&CommandCodec::default()) {
+                Ok(command) => {
+                    let command = command.into_static();
+                    tracing::debug!(%peer, tag = command.tag.inner(), command = command.body.name(), "command");
+                    session.handle(command, &mut sink).await?
+                }
+                Err(err) => {
+                    let tag = tag_text(&fragmentizer);
+                    let reason = match err {
+                        DecodeMessageError::MessageTooLong { .. } => {
+                            "[TOOBIG] command exceeds the size limit".to_string()
+                        }
+                        DecodeMessageError::DecodingFailure(CommandDecodeError::Failed)
+                        | DecodeMessageError::DecodingRemainder { .. } => {
+                            "syntax error in command".to_string()
+                        }
+                        _ => "command could not be parsed".to_string(),
+                    };
+                    sink.push(format!("{tag} BAD {reason}\r\n").as_bytes());
+                    Flow::Continue
+                }
+            },
+            Expecting::AuthenticateData(tag) => {
+                let tag = tag.clone();
+                match fragmentizer.decode_message(&AuthenticateDataCodec::default()) {
+                    Ok(AuthenticateData::Continue(data)) => {
+                        let data = data.declassify().to_vec();
+                        session.authenticate_data(&tag, Some(data), &mut sink).await
+                    }
+                    Ok(AuthenticateData::Cancel) => {
+                        session.authenticate_data(&tag, None, &mut sink).await
+                    }
+                    Err(DecodeMessageError::DecodingFailure(AuthenticateDataDecodeError::Failed))
+                    | Err(_) => {
+                        sink.push(format!("{} BAD malformed SASL data\r\n", tag.inner()).as_bytes());
+                        Flow::Continue
+                    }
+                }
+            }
+        };
+        expecting = Expecting::Command;
+        match flow {
+            Flow::Continue => {}
+            Flow::AuthenticateData(tag) => {
+                sink.push(b"+ \r\n");
+                expecting = Expecting::AuthenticateData(tag);
+            }
+            Flow::Close => {
+                sink.flush().await?;
+                drop(sink);
+                writer.shutdown().await.ok();
+                return Ok(());
+            }
+        }
+        sink.flush().await?;
+        if *shutdown.borrow() {
+            drop(sink);
+            writer.write_all(b"* BYE Server shutting down\r\n").await?;
+            writer.flush().await?;
+            return Ok(());
+        }
+    }
+}
+
+/// The tag of the message in the fragmentizer, or `*` when it has none we can read.
+fn tag_text(fragmentizer: &Fragmentizer) -> String {
+    fragmentizer
+        .decode_tag()
+        .map(|tag| tag.inner().to_string())
+        .unwrap_or_else(|| "*".to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::graph::GraphClient;
+    use crate::store::UidStore;
+    use tokio::io::{AsyncBufReadExt, BufReader};
+
+    /// A registry whose Graph and identity platform are a closed loopback port.
+    fn offline_registry(dir: &std::path::Path) -> Arc<HubRegistry> {
+        crate::tls::install_crypto_provider();
+        let mut config = Config::default();
+        config.graph.base_url = "http://127.0.0.1:9/v1.0".into();
+        config.identity.authority = "http://127.0.0.1:9".into();
+        config.graph.max_retries = 0;
+        let store = UidStore::open(&dir.join("uids.sqlite")).unwrap();
+        let graph = GraphClient::new(&config.graph, &config.identity.authority).unwrap();
+        Arc::new(HubRegistry::new(Arc::new(config), graph, store))
+    }
+
+    fn limits() -> ConnectionLimits {
+        ConnectionLimits {
+            max_literal_bytes: 1024,
+            max_command_bytes: 1024,
+            prelogin_timeout: Duration::from_secs(30),
+            idle_timeout: Duration::from_secs(30),
+        }
+    }
+
+    /// Sends `input` on a fresh connection and returns everything the server said until it
+    /// closed or went quiet.
+    async fn converse(input: &[u8]) -> String {
+        let dir = tempfile::tempdir().unwrap();
+        let (client, server) = tokio::io::duplex(1 << 16);
+        let (_shutdown_tx, shutdown_rx) = watch::channel(false);
+        let peer: SocketAddr = "127.0.0.1:1".parse().unwrap();
+        let task = tokio::spawn(serve(server, peer, offline_registry(dir.path()), limits(), shutdown_rx));
+        let (read, mut write) = tokio::io::split(client);
+        write.write_all(input).await.unwrap();
+        let mut reader = BufReader::new(read);
+        let mut transcript = String::new();
+        loop {
+            let mut line = String::new();
+            match tokio::time::timeout(Duration::from_secs(5), reader.read_line(&mut line)).await {
+                Ok(Ok(0)) | Err(_) => break,
+                Ok(Ok(_)) => {
+                    let done = line.starts_with("Z ");
+                    transcript.push_str(&line);
+                    if done {
+                        break;
+                    }
+                }
+                Ok(Err(_)) => break,
+            }
+        }
+        drop(write);
+        // The server ends after LOGOUT or when the client goes; a panic would show here.
+        match tokio::time::timeout(Duration::from_secs(5), task).await {
+            Ok(Err(err)) if err.is_panic() => panic!("the connection task panicked: {err}"),
+            _ => transcript,
+        }
+    }
+
+    #[tokio::test]
+    async fn greeting_capability_and_logout() {
+        let transcript = converse(b"a CAPABILITY\r\nZ LOGOUT\r\n").await;
+        assert!(transcript.starts_with("* OK [CAPABILITY IMAP4rev1"), "{transcript}");
+        assert!(transcript.contains("* CAPABILITY IMAP4rev1 SASL-IR LITERAL+ AUTH=PLAIN"), "{transcript}");
+        assert!(transcript.contains("a OK CAPABILITY completed"), "{transcript}");
+        assert!(transcript.contains("* BYE"), "{transcript}");
+        assert!(transcript.contains("Z OK LOGOUT completed"), "{transcript}");
+    }
+
+    #[tokio::test]
+    async fn malformed_commands_get_bad_and_the_connection_survives() {
+        let transcript = converse(
+            b"a NOSUCHCOMMAND\r\n\r\nb FETCH\r\nc SELECT INBOX\r\n\x00\xff garbage\r\nd NOOP\r\nZ LOGOUT\r\n",
+        )
+        .await;
+        assert!(transcript.contains("a BAD"), "{transcript}");
+        assert!(transcript.contains("b BAD"), "{transcript}");
+        assert!(transcript.contains("c BAD SELECT is not valid before login"), "{transcript}");
+        assert!(transcript.contains("d OK NOOP completed"), "{transcript}");
+        assert!(transcript.contains("Z OK LOGOUT"), "{transcript}");
+    }
+
+    #[tokio::test]
+    async fn literals_sync_nonsync_and_too_big() {
+        // A synchronising literal gets `+`; an oversized one is refused and the command skipped.
+        let transcript = converse(
+            b"a LOGIN {5}\r\nx.com {3}\r\nabc\r\nb LOGIN {5000}\r\nc NOOP\r\nZ LOGOUT\r\n",
+        )
+        .await;
+        assert!(transcript.contains("+ Ready for literal data"), "{transcript}");
+        assert!(transcript.contains("a NO [AUTHENTICATIONFAILED]"), "{transcript}");
+        assert!(transcript.contains("b NO [TOOBIG]"), "{transcript}");
+        assert!(transcript.contains("c OK NOOP"), "{transcript}");
+        // A non-synchronising literal larger than the limit is read, dropped, and refused.
+        let mut input = b"a LOGIN {3000+}\r\n".to_vec();
+        input.extend(std::iter::repeat_n(b'x', 3000));
+        input.extend_from_slice(b" y\r\nb NOOP\r\nZ LOGOUT\r\n");
+        let transcript = converse(&input).await;
+        assert!(transcript.contains("a BAD [TOOBIG]"), "{transcript}");
+        assert!(transcript.contains("b OK NOOP"), "{transcript}");
+    }
+
+    #[tokio::test]
+    async fn unreachable_identity_platform_is_unavailable() {
+        let transcript = converse(
+            b"a LOGIN contoso.example/11111111-2222-3333-4444-555555555555/alice s3cr3t-value\r\nZ LOGOUT\r\n",
+        )
+        .await;
+        assert!(transcript.contains("a NO [UNAVAILABLE]"), "{transcript}");
+        assert!(!transcript.contains("s3cr3t-value"), "{transcript}");
+    }
+
+    #[tokio::test]
+    async fn authenticate_plain_without_initial_response_and_cancel() {
+        let transcript = converse(b"a AUTHENTICATE PLAIN\r\n*\r\nb AUTHENTICATE PLAIN\r\n%%%\r\nZ LOGOUT\r\n").await;
+        assert!(transcript.contains("+ \r\n"), "{transcript}");
+        assert!(transcript.contains("a BAD AUTHENTICATE cancelled"), "{transcript}");
+        assert!(transcript.contains("b BAD malformed SASL data"), "{transcript}");
+        assert!(transcript.contains("Z OK LOGOUT"), "{transcript}");
+    }
+
+    #[tokio::test]
+    async fn random_input_never_panics() {
+        let mut rng = fastrand::Rng::with_seed(7);
+        let alphabet: &[u8] = b"a1 *(){}[]<>\"\\+-.:%\r\n\0\xffLOGINFETCHBODY";
+        for _ in 0..40 {
+            let len = rng.usize(0..400);
+            let mut input: Vec<u8> = (0..len).map(|_| alphabet[rng.usize(..alphabet.len())]).collect();
+            input.extend_from_slice(b"\r\nZ LOGOUT\r\n");
+            // `converse` fails the test if the connection task panicked.
+            let transcript = converse(&input).await;
+            assert!(transcript.starts_with("* OK"), "{transcript}");
+        }
+    }
+}

@@ -1,0 +1,651 @@
+//! Owns one IMAP session's state machine (RFC 3501 3): not authenticated → authenticated →
+//! selected → logout, the commands allowed in each state, and the responses they give. It asks
+//! the mailbox hub for folders, messages and bodies, and writes responses into a
+//! [`ResponseSink`]; it never sees a socket or a URL.
+
+mod fetch;
+pub mod list;
+mod mime_placeholder;
+pub mod sequence;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use imap_codec::imap_types::auth::AuthMechanism;
+use imap_codec::imap_types::command::{Command, CommandBody};
+use imap_codec::imap_types::core::{AString, Tag};
+use imap_codec::imap_types::mailbox::{ListMailbox, Mailbox};
+use imap_codec::imap_types::status::StatusDataItemName;
+use tokio::io::{AsyncWrite, AsyncWriteExt};
+
+use crate::graph::{Credentials, GraphError};
+use crate::hub::{Folder, FolderSnapshot, HubError, HubRegistry, MailboxHub, MessageMeta};
+use crate::login::LoginName;
+use crate::secret::Secret;
+use crate::wire;
+
+/// Capabilities before login: what is needed to log in.
+pub const CAPABILITIES_PRE_AUTH: &str = "IMAP4rev1 SASL-IR LITERAL+ AUTH=PLAIN ID";
+/// Capabilities after login.
+pub const CAPABILITIES: &str = "IMAP4rev1 SASL-IR LITERAL+ ID NAMESPACE UNSELECT CHILDREN SPECIAL-USE";
+
+/// Failed logins allowed on one connection before it is closed.
+const MAX_FAILED_LOGINS: u32 = 3;
+/// Pause after a failed login, to slow down guessing.
+const FAILED_LOGIN_DELAY: Duration = Duration::from_millis(500);
+/// Flush FETCH output once this much is buffered.
+const FLUSH_THRESHOLD: usize = 256 * 1024;
+
+/// Where responses go: a buffer in front of the connection's writer.
+pub struct ResponseSink<'a> {
+    buf: Vec<u8>,
+    writer: &'a mut (dyn AsyncWrite + Send + Unpin),
+}
+
+impl<'a> ResponseSink<'a> {
+    pub fn new(writer: &'a mut (dyn AsyncWrite + Send + Unpin)) -> Self {
+        ResponseSink {
+            buf: Vec::with_capacity(4096),
+            writer,
+        }
+    }
+
+    pub fn push(&mut self, bytes: &[u8]) {
+        self.buf.extend_from_slice(bytes);
+    }
+
+    pub fn buf(&mut self) -> &mut Vec<u8> {
+        &mut self.buf
+    }
+
+    pub async fn flush(&mut self) -> std::io::Result<()> {
+        if !self.buf.is_empty() {
+            self.writer.write_all(&self.buf).await?;
+            self.buf.clear();
+        }
+        self.writer.flush().await
+    }
+
+    async fn flush_if_large(&mut self) -> std::io::Result<()> {
+        if self.buf.len() >= FLUSH_THRESHOLD {
+            self.flush().await?;
+        }
+        Ok(())
+    }
+
+    fn tagged(&mut self, tag: &Tag<'_>, status: &str, text: &str) {
+        self.push(format!("{} {status} {text}\r\n", tag.inner()).as_bytes());
+    }
+
+    fn untagged(&mut self, text: &str) {
+        self.push(format!("* {text}\r\n").as_bytes());
+    }
+}
+
+/// What the connection does after a command.
+#[derive(Debug)]
+pub enum Flow {
+    /// Read the next command.
+    Continue,
+    /// Send `+ ` and read one line of SASL data for this AUTHENTICATE.
+    AuthenticateData(Tag<'static>),
+    /// Close the connection (after LOGOUT, or too many failed logins).
+    Close,
+}
+
+struct Selection {
+    folder: Folder,
+    uid_validity: u32,
+    uid_next: u32,
+    messages: Vec<MessageMeta>,
+}
+
+impl Selection {
+    fn uids(&self) -> Vec<u32> {
+        self.messages.iter().map(|m| m.uid).collect()
+    }
+}
+
+enum State {
+    NotAuthenticated,
+    Authenticated { hub: Arc<MailboxHub> },
+    Selected { hub: Arc<MailboxHub>, selection: Box<Selection> },
+}
+
+pub struct Session {
+    registry: Arc<HubRegistry>,
+    peer: SocketAddr,
+    state: State,
+    failed_logins: u32,
+}
+
+impl Session {
+    pub fn new(registry: Arc<HubRegistry>, peer: SocketAddr) -> Session {
+        Session {
+            registry,
+            peer,
+            state: State::NotAuthenticated,
+            failed_logins: 0,
+        }
+    }
+
+    pub fn greeting() -> Vec<u8> {
+        format!("* OK [CAPABILITY {CAPABILITIES_PRE_AUTH}] imap2graph ready\r\n").into_bytes()
+    }
+
+    pub fn is_authenticated(&self) -> bool {
+        !matches!(self.state, State::NotAuthenticated)
+    }
+
+    fn capabilities(&self) -> &'static str {
+        if self.is_authenticated() {
+            CAPABILITIES
+        } else {
+            CAPABILITIES_PRE_AUTH
+        }
+    }
+
+    /// Runs one command; responses go to `out`, which the caller flushes.
+    pub async fn handle(
+        &mut self,
+        command: Command<'static>,
+        out: &mut ResponseSink<'_>,
+    ) -> std::io::Result<Flow> {
+        let tag = command.tag;
+        let name = command.body.name();
+        match command.body {
+            CommandBody::Capability => {
+                out.untagged(&format!("CAPABILITY {}", self.capabilities()));
+                out.tagged(&tag, "OK", "CAPABILITY completed");
+            }
+            CommandBody::Noop => {
+                out.tagged(&tag, "OK", "NOOP completed");
+            }
+            CommandBody::Logout => {
+                out.untagged("BYE imap2graph logging out");
+                out.tagged(&tag, "OK", "LOGOUT completed");
+                return Ok(Flow::Close);
+            }
+            CommandBody::Id { .. } => {
+                out.push(
+                    format!(
+                        "* ID (\"name\" \"imap2graph\" \"version\" \"{}\")\r\n",
+                        env!("CARGO_PKG_VERSION")
+                    )
+                    .as_bytes(),
+                );
+                out.tagged(&tag, "OK", "ID completed");
+            }
+            CommandBody::Login { username, password } if !self.is_authenticated() => {
+                let username = username.as_ref().to_vec();
+                let password = password.declassify().as_ref().to_vec();
+                return Ok(self.login(&tag, &username, &password, None, out).await);
+            }
+            CommandBody::Authenticate {
+                mechanism,
+                initial_response,
+            } if !self.is_authenticated() => {
+                if mechanism != AuthMechanism::Plain {
+                    out.tagged(&tag, "NO", "[CANNOT] only AUTHENTICATE PLAIN is supported");
+                    return Ok(Flow::Continue);
+                }
+                match initial_response {
+                    Some(data) => {
+                        let data = data.declassify().to_vec();
+                        return Ok(self.authenticate_plain(&tag, &data, out).await);
+                    }
+                    None => return Ok(Flow::AuthenticateData(tag)),
+                }
+            }
+            CommandBody::Login { .. } | CommandBody::Authenticate { .. } => {
+                out.tagged(&tag, "BAD", "already authenticated");
+            }
+            _ if !self.is_authenticated() => {
+                out.tagged(&tag, "BAD", &format!("{name} is not valid before login"));
+            }
+            body => self.handle_authenticated(tag, body, out).await?,
+        }
+        Ok(Flow::Continue)
+    }
+
+    /// The client's answer to the `+ ` of an AUTHENTICATE without initial response; `None`
+    /// when it cancelled with `*`.
+    pub async fn authenticate_data(
+        &mut self,
+        tag: &Tag<'static>,
+        data: Option<Vec<u8>>,
+        out: &mut ResponseSink<'_>,
+    ) -> Flow {
+        match data {
+            Some(data) => self.authenticate_plain(tag, &data, out).await,
+            None => {
+                out.tagged(tag, "BAD", "AUTHENTICATE cancelled");
+                Flow::Continue
+            }
+        }
+    }
+
+    async fn authenticate_plain(
+        &mut self,
+        tag: &Tag<'static>,
+        message: &[u8],
+        out: &mut ResponseSink<'_>,
+    ) -> Flow {
+        // RFC 4616: authzid NUL authcid NUL passwd.
+        let mut fields = message.splitn(3, |&b| b == 0);
+        match (fields.next(), fields.next(), fields.next()) {
+            (Some(authzid), Some(authcid), Some(password)) => {
+                self.login(tag, authcid, password, Some(authzid), out).await
+            }
+            _ => {
+                out.tagged(tag, "BAD", "malformed PLAIN message");
+                Flow::Continue
+            }
+        }
+    }
+
+    async fn login(
+        &mut self,
+        tag: &Tag<'_>,
+        username: &[u8],
+        password: &[u8],
+        authzid: Option<&[u8]>,
+        out: &mut ResponseSink<'_>,
+    ) -> Flow {
+        match self.try_login(username, password, authzid).await {
+            Ok(hub) => {
+                tracing::info!(peer = %self.peer, mailbox = %hub.mailbox(), "logged in");
+                self.state = State::Authenticated { hub };
+                out.tagged(tag, "OK", &format!("[CAPABILITY {CAPABILITIES}] Logged in"));
+                Flow::Continue
+            }
+            Err((code, reason)) => {
+                self.failed_logins += 1;
+                tracing::info!(peer = %self.peer, code, reason = %reason, "login refused");
+                tokio::time::sleep(FAILED_LOGIN_DELAY).await;
+                out.tagged(tag, "NO", &format!("[{code}] {reason}"));
+                if self.failed_logins >= MAX_FAILED_LOGINS {
+                    out.untagged("BYE too many failed logins");
+                    return Flow::Close;
+                }
+                Flow::Continue
+            }
+        }
+    }
+
+    /// Checks the login name, the secret (with the identity platform) and the mailbox (with
+    /// Graph). Errors carry the response code and a reason that never repeats the secret.
+    async fn try_login(
+        &self,
+        username: &[u8],
+        password: &[u8],
+        authzid: Option<&[u8]>,
+    ) -> Result<Arc<MailboxHub>, (&'static str, String)> {
+        let refused = |reason: String| ("AUTHENTICATIONFAILED", reason);
+        let username = std::str::from_utf8(username)
+            .map_err(|_| refused("login name is not UTF-8".into()))?;
+        let mut name = LoginName::parse(username).map_err(|err| refused(err.to_string()))?;
+        if let Some(authzid) = authzid {
+            let authzid = std::str::from_utf8(authzid)
+                .map_err(|_| ("AUTHORIZATIONFAILED", "authorization identity is not UTF-8".to_string()))?;
+            name = name
+                .with_authorization_identity(username, authzid)
+                .map_err(|err| ("AUTHORIZATIONFAILED", err.to_string()))?;
+        }
+        let config = self.registry.config();
+        if !config.tenant_allowed(&name.tenant) || !config.client_allowed(&name.client_id) {
+            return Err((
+                "AUTHORIZATIONFAILED",
+                "this gateway does not serve that tenant or application".into(),
+            ));
+        }
+        let mailbox = name
+            .mailbox
+            .clone()
+            .or_else(|| config.default_mailbox_for(&name.client_id))
+            .ok_or((
+                "AUTHORIZATIONFAILED",
+                "no mailbox named and no default mailbox configured for this application".to_string(),
+            ))?;
+        let secret = std::str::from_utf8(password)
+            .map_err(|_| refused("client secret is not UTF-8".into()))?;
+        let credentials = Credentials {
+            tenant: name.tenant,
+            client_id: name.client_id,
+            secret: Secret::new(secret),
+        };
+        let describe = |err: GraphError| match err {
+            GraphError::Auth(failure) => ("AUTHENTICATIONFAILED", failure.reason()),
+            GraphError::Unavailable(reason) => ("UNAVAILABLE", format!("Microsoft Graph unavailable: {reason}")),
+            other => ("UNAVAILABLE", other.to_string()),
+        };
+        self.registry
+            .graph()
+            .authenticate(&credentials)
+            .await
+            .map_err(describe)?;
+        self.registry
+            .open(credentials, mailbox)
+            .await
+            .map_err(|err| match err {
+                HubError::Graph(err) if err.is_mailbox_refused() => (
+                    "AUTHORIZATIONFAILED",
+                    "mailbox not found, or not open to this application".to_string(),
+                ),
+                HubError::Graph(err) => describe(err),
+                HubError::Store(reason) => ("UNAVAILABLE", reason),
+            })
+    }
+
+    fn hub(&self) -> Option<Arc<MailboxHub>> {
+        match &self.state {
+            State::NotAuthenticated => None,
+            State::Authenticated { hub } | State::Selected { hub, .. } => Some(hub.clone()),
+        }
+    }
+
+    async fn handle_authenticated(
+        &mut self,
+        tag: Tag<'static>,
+        body: CommandBody<'static>,
+        out: &mut ResponseSink<'_>,
+    ) -> std::io::Result<()> {
+        let Some(hub) = self.hub() else {
+            out.tagged(&tag, "BAD", "not logged in");
+            return Ok(());
+        };
+        let name = body.name();
+        let result = match body {
+            CommandBody::Namespace => {
+                out.untagged("NAMESPACE ((\"\" \"/\")) NIL NIL");
+                Ok("NAMESPACE completed".to_string())
+            }
+            CommandBody::List {
+                reference,
+                mailbox_wildcard,
+            } => self.list(&hub, "LIST", &reference, &mailbox_wildcard, out).await,
+            CommandBody::Lsub {
+                reference,
+                mailbox_wildcard,
+            } => self.list(&hub, "LSUB", &reference, &mailbox_wildcard, out).await,
+            CommandBody::Select { mailbox, .. } => self.select(&hub, &mailbox, false, out).await,
+            CommandBody::Examine { mailbox, .. } => self.select(&hub, &mailbox, true, out).await,
+            CommandBody::Status {
+                mailbox,
+                item_names,
+            } => self.status(&hub, &mailbox, &item_names, out).await,
+            CommandBody::Create { .. }
+            | CommandBody::Delete { .. }
+            | CommandBody::Rename { .. }
+            | CommandBody::Subscribe { .. }
+            | CommandBody::Unsubscribe { .. }
+            | CommandBody::Append { .. } => Err(Refusal::not_yet(name)),
+            body => {
+                return self.handle_selected(tag, body, out).await;
+            }
+        };
+        finish(out, &tag, result);
+        Ok(())
+    }
+
+    async fn handle_selected(
+        &mut self,
+        tag: Tag<'static>,
+        body: CommandBody<'static>,
+        out: &mut ResponseSink<'_>,
+    ) -> std::io::Result<()> {
+        let name = body.name();
+        let State::Selected { hub, selection } = &mut self.state else {
+            out.tagged(&tag, "BAD", &format!("{name} needs a selected folder"));
+            return Ok(());
+        };
+        let result = match body {
+            CommandBody::Check => Ok("CHECK completed".to_string()),
+            CommandBody::Close | CommandBody::Unselect => {
+                let hub = hub.clone();
+                self.state = State::Authenticated { hub };
+                Ok(format!("{name} completed"))
+            }
+            CommandBody::Fetch {
+                sequence_set,
+                macro_or_item_names,
+                uid,
+                ..
+            } => {
+                let hub = hub.clone();
+                fetch::fetch(&hub, selection, &sequence_set, &macro_or_item_names, uid, out).await?
+            }
+            CommandBody::Store { .. }
+            | CommandBody::Copy { .. }
+            | CommandBody::Move { .. }
+            | CommandBody::Expunge
+            | CommandBody::ExpungeUid { .. }
+            | CommandBody::Search { .. } => Err(Refusal::not_yet(name)),
+            _ => Err(Refusal::bad(format!("{name} is not supported"))),
+        };
+        finish(out, &tag, result);
+        Ok(())
+    }
+
+    async fn find_folder(&self, hub: &MailboxHub, mailbox: &Mailbox<'_>) -> Result<Folder, Refusal> {
+        let name = mailbox_name(mailbox)?;
+        let tree = hub.folders(false).await.map_err(Refusal::from_hub)?;
+        if let Some(folder) = tree.find(&name) {
+            return Ok(folder.clone());
+        }
+        // Made a moment ago elsewhere? Look once more before saying no.
+        let tree = hub.folders(true).await.map_err(Refusal::from_hub)?;
+        tree.find(&name)
+            .cloned()
+            .ok_or_else(|| Refusal::no("NONEXISTENT", "no such folder"))
+    }
+
+    async fn list(
+        &self,
+        hub: &MailboxHub,
+        command: &str,
+        reference: &Mailbox<'_>,
+        pattern: &ListMailbox<'_>,
+        out: &mut ResponseSink<'_>,
+    ) -> Result<String, Refusal> {
+        let reference = mailbox_name(reference)?;
+        let pattern_bytes: &[u8] = match pattern {
+            ListMailbox::Token(token) => token.as_ref(),
+            ListMailbox::String(string) => string.as_ref(),
+        };
+        let pattern = wire::utf7_decode(pattern_bytes)
+            .unwrap_or_else(|| String::from_utf8_lossy(pattern_bytes).into_owned());
+        if pattern.is_empty() {
+            // RFC 3501 6.3.8: the hierarchy delimiter and the root of the reference.
+            let root = match reference.split_once('/') {
+                Some((root, _)) => format!("{root}/"),
+                None => String::new(),
+            };
+            let mut line = format!("* {command} (\\Noselect) \"/\" ").into_bytes();
+            wire::write_string(&mut line, wire::utf7_encode(&root).as_bytes());
+            line.extend_from_slice(b"\r\n");
+            out.push(&line);
+            return Ok(format!("{command} completed"));
+        }
+        let canonical = list::canonical_pattern(&reference, &pattern);
+        let tree = hub.folders(command == "LIST").await.map_err(Refusal::from_hub)?;
+        for folder in tree.folders.iter().filter(|f| list::matches(&canonical, &f.name)) {
+            let mut attributes = vec![if folder.has_children {
+                "\\HasChildren"
+            } else {
+                "\\HasNoChildren"
+            }];
+            attributes.extend(folder.special_use());
+            let mut line = format!("* {command} ({}) \"/\" ", attributes.join(" ")).into_bytes();
+            wire::write_string(&mut line, wire::utf7_encode(&folder.name).as_bytes());
+            line.extend_from_slice(b"\r\n");
+            out.push(&line);
+        }
+        Ok(format!("{command} completed"))
+    }
+
+    async fn select(
+        &mut self,
+        hub: &Arc<MailboxHub>,
+        mailbox: &Mailbox<'_>,
+        read_only: bool,
+        out: &mut ResponseSink<'_>,
+    ) -> Result<String, Refusal> {
+        // A failed SELECT leaves no folder selected (RFC 3501 6.3.1).
+        self.state = State::Authenticated { hub: hub.clone() };
+        let folder = self.find_folder(hub, mailbox).await?;
+        let snapshot = hub.folder_snapshot(&folder.id).await.map_err(Refusal::from_hub)?;
+        let selection = selection_from(folder, &snapshot);
+        let mut keywords: Vec<&str> = selection
+            .messages
+            .iter()
+            .flat_map(|m| m.flags.keywords.iter().map(String::as_str))
+            .collect();
+        keywords.sort_unstable();
+        keywords.dedup();
+        let mut flags = String::from("\\Answered \\Flagged \\Deleted \\Seen \\Draft $Forwarded");
+        for keyword in keywords {
+            flags.push(' ');
+            flags.push_str(keyword);
+        }
+        out.untagged(&format!("FLAGS ({flags})"));
+        // Flags cannot be changed through the gateway yet (the write path comes later), and
+        // PERMANENTFLAGS says so.
+        out.untagged("OK [PERMANENTFLAGS ()] No permanent flags permitted");
+        out.untagged(&format!("{} EXISTS", selection.messages.len()));
+        out.untagged("0 RECENT");
+        if let Some(first_unseen) = selection.messages.iter().position(|m| !m.flags.seen) {
+            out.untagged(&format!("OK [UNSEEN {}] First unseen", first_unseen + 1));
+        }
+        out.untagged(&format!("OK [UIDVALIDITY {}] UIDs valid", selection.uid_validity));
+        out.untagged(&format!("OK [UIDNEXT {}] Predicted next UID", selection.uid_next));
+        let done = if read_only {
+            "[READ-ONLY] EXAMINE completed"
+        } else {
+            "[READ-WRITE] SELECT completed"
+        };
+        self.state = State::Selected {
+            hub: hub.clone(),
+            selection: Box::new(selection),
+        };
+        Ok(done.to_string())
+    }
+
+    async fn status(
+        &self,
+        hub: &MailboxHub,
+        mailbox: &Mailbox<'_>,
+        items: &[StatusDataItemName],
+        out: &mut ResponseSink<'_>,
+    ) -> Result<String, Refusal> {
+        let folder = self.find_folder(hub, mailbox).await?;
+        let snapshot = hub.folder_snapshot(&folder.id).await.map_err(Refusal::from_hub)?;
+        let mut values = Vec::new();
+        for item in items {
+            let (name, value) = match item {
+                StatusDataItemName::Messages => ("MESSAGES", snapshot.messages.len() as u64),
+                StatusDataItemName::Recent => ("RECENT", 0),
+                StatusDataItemName::UidNext => ("UIDNEXT", snapshot.uid_next as u64),
+                StatusDataItemName::UidValidity => ("UIDVALIDITY", snapshot.uid_validity as u64),
+                StatusDataItemName::Unseen => (
+                    "UNSEEN",
+                    snapshot.messages.iter().filter(|m| !m.flags.seen).count() as u64,
+                ),
+                StatusDataItemName::Deleted => (
+                    "DELETED",
+                    snapshot.messages.iter().filter(|m| m.flags.deleted).count() as u64,
+                ),
+                _ => return Err(Refusal::bad("unsupported STATUS item")),
+            };
+            values.push(format!("{name} {value}"));
+        }
+        let mut line = b"* STATUS ".to_vec();
+        wire::write_string(&mut line, wire::utf7_encode(&folder.name).as_bytes());
+        line.extend_from_slice(format!(" ({})\r\n", values.join(" ")).as_bytes());
+        out.push(&line);
+        Ok("STATUS completed".into())
+    }
+}
+
+fn selection_from(folder: Folder, snapshot: &FolderSnapshot) -> Selection {
+    Selection {
+        folder,
+        uid_validity: snapshot.uid_validity,
+        uid_next: snapshot.uid_next,
+        messages: snapshot.messages.clone(),
+    }
+}
+
+/// The folder name a client gave, decoded from modified UTF-7.
+fn mailbox_name(mailbox: &Mailbox<'_>) -> Result<String, Refusal> {
+    match mailbox {
+        Mailbox::Inbox => Ok("INBOX".into()),
+        Mailbox::Other(other) => {
+            let bytes = astring_bytes(other.inner());
+            wire::utf7_decode(bytes)
+                .or_else(|| String::from_utf8(bytes.to_vec()).ok())
+                .ok_or_else(|| Refusal::bad("folder name is neither modified UTF-7 nor UTF-8"))
+        }
+    }
+}
+
+fn astring_bytes<'a>(value: &'a AString<'_>) -> &'a [u8] {
+    value.as_ref()
+}
+
+/// A command's failure: NO with a response code, or BAD.
+#[derive(Debug)]
+pub struct Refusal {
+    bad: bool,
+    code: Option<&'static str>,
+    text: String,
+}
+
+impl Refusal {
+    fn no(code: &'static str, text: impl Into<String>) -> Self {
+        Refusal {
+            bad: false,
+            code: Some(code),
+            text: text.into(),
+        }
+    }
+
+    fn bad(text: impl Into<String>) -> Self {
+        Refusal {
+            bad: true,
+            code: None,
+            text: text.into(),
+        }
+    }
+
+    fn not_yet(command: &str) -> Self {
+        Refusal::no(
+            "CANNOT",
+            format!("{command} is not available yet: this gateway serves mail read-only for now"),
+        )
+    }
+
+    fn from_hub(err: HubError) -> Self {
+        match err {
+            HubError::Graph(GraphError::Api { status: 404, .. }) => {
+                Refusal::no("NONEXISTENT", "no such folder in the mailbox")
+            }
+            other => {
+                tracing::warn!(error = %other, "command failed on Graph");
+                Refusal::no("UNAVAILABLE", other.to_string())
+            }
+        }
+    }
+}
+
+fn finish(out: &mut ResponseSink<'_>, tag: &Tag<'_>, result: Result<String, Refusal>) {
+    match result {
+        Ok(text) => out.tagged(tag, "OK", &text),
+        Err(refusal) if refusal.bad => out.tagged(tag, "BAD", &refusal.text),
+        Err(refusal) => match refusal.code {
+            Some(code) => out.tagged(tag, "NO", &format!("[{code}] {}", refusal.text)),
+            None => out.tagged(tag, "NO", &refusal.text),
+        },
+    }
+}
