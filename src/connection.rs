@@ -10,6 +10,7 @@ use std::time::Duration;
 use imap_codec::decode::{AuthenticateDataDecodeError, CommandDecodeError};
 use imap_codec::fragmentizer::{DecodeMessageError, FragmentInfo, Fragmentizer};
 use imap_codec::imap_types::auth::AuthenticateData;
+use imap_codec::imap_types::command::{Command, CommandBody};
 use imap_codec::imap_types::core::{LiteralMode, Tag};
 use imap_codec::imap_types::IntoStatic;
 use imap_codec::{AuthenticateDataCodec, CommandCodec};
@@ -145,6 +146,11 @@ where
                     tracing::debug!(%peer, tag = command.tag.inner(), command = command.body.name(), "command");
                     session.handle(command, &mut sink).await?
                 }
+                Err(_) if lenient_login(fragmentizer.message_bytes()).is_some() => {
+                    let command = lenient_login(fragmentizer.message_bytes())
+                        .expect("checked just above");
+                    session.handle(command, &mut sink).await?
+                }
                 Err(err) => {
                     let tag = tag_text(&fragmentizer);
                     let reason = match err {
@@ -201,6 +207,54 @@ where
             return Ok(());
         }
     }
+}
+
+/// `tag LOGIN name secret` where the name is a bare word holding `\`, which is not an atom
+/// character: Python's imaplib sends the login name unquoted, and the `tenant\client\mailbox`
+/// form is one Exchange accepted. Bare words and quoted strings are taken; nothing else.
+fn lenient_login(message: &[u8]) -> Option<Command<'static>> {
+    let line = message.strip_suffix(b"\r\n").or_else(|| message.strip_suffix(b"\n"))?;
+    let mut words = Vec::new();
+    let mut rest = line;
+    while !rest.is_empty() {
+        let (word, after) = if rest[0] == b'"' {
+            let mut word = Vec::new();
+            let mut index = 1;
+            loop {
+                match *rest.get(index)? {
+                    b'"' => break,
+                    b'\\' => {
+                        word.push(*rest.get(index + 1)?);
+                        index += 2;
+                    }
+                    byte => {
+                        word.push(byte);
+                        index += 1;
+                    }
+                }
+            }
+            (word, &rest[index + 1..])
+        } else {
+            let end = rest.iter().position(|&b| b == b' ').unwrap_or(rest.len());
+            (rest[..end].to_vec(), &rest[end..])
+        };
+        if word.iter().any(|&b| b < 0x20 || b == 0x7f) {
+            return None;
+        }
+        words.push(word);
+        rest = match after.split_first() {
+            Some((b' ', tail)) => tail,
+            Some(_) => return None,
+            None => after,
+        };
+    }
+    let [tag, verb, name, secret] = <[Vec<u8>; 4]>::try_from(words).ok()?;
+    if !verb.eq_ignore_ascii_case(b"LOGIN") || !name.contains(&b'\\') {
+        return None;
+    }
+    let tag = Tag::try_from(String::from_utf8(tag).ok()?).ok()?;
+    let body = CommandBody::login(name, secret).ok()?;
+    Some(Command { tag, body })
 }
 
 /// The tag of the message in the fragmentizer, or `*` when it has none we can read.
@@ -333,6 +387,23 @@ mod tests {
         assert!(transcript.contains("a BAD AUTHENTICATE cancelled"), "{transcript}");
         assert!(transcript.contains("b BAD malformed SASL data"), "{transcript}");
         assert!(transcript.contains("Z OK LOGOUT"), "{transcript}");
+    }
+
+    #[test]
+    fn backslash_login_names_are_taken_bare_or_quoted() {
+        let command = lenient_login(b"a1 LOGIN contoso.example\\x\\alice \"se\\\"cret\"\r\n").unwrap();
+        assert_eq!(command.tag.inner(), "a1");
+        match command.body {
+            CommandBody::Login { username, password } => {
+                assert_eq!(username.as_ref(), b"contoso.example\\x\\alice");
+                assert_eq!(password.declassify().as_ref(), b"se\"cret");
+            }
+            _ => panic!("not a LOGIN command"),
+        }
+        assert!(lenient_login(b"a1 LOGIN plain secret\r\n").is_none());
+        assert!(lenient_login(b"a1 SELECT a\\b\r\n").is_none());
+        assert!(lenient_login(b"a1 LOGIN a\\b \"unterminated\r\n").is_none());
+        assert!(lenient_login(b"a1 LOGIN a\\b s x\r\n").is_none());
     }
 
     #[tokio::test]
