@@ -1,0 +1,213 @@
+//! Configuration of an emulator instance: the tenants, their applications (client id, secret,
+//! granted roles), token lifetime, throttling limits, faults, and what mailboxes to seed.
+//! Owns `EmulatorConfig` and the secret type whose `Debug` never shows the secret.
+
+use std::fmt;
+use std::time::Duration;
+
+/// A client secret. `Debug` and `Display` print `***`; the value is only reachable through
+/// [`Secret::expose`], which the token endpoint uses for a constant-time comparison.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Secret {
+        Secret(value.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+/// An application registration in a tenant (client credentials).
+#[derive(Clone, Debug)]
+pub struct AppConfig {
+    /// The application (client) id, a GUID.
+    pub client_id: String,
+    pub secret: Secret,
+    /// When true the secret is expired: the token endpoint answers AADSTS7000222.
+    pub secret_expired: bool,
+    /// Application permissions granted (admin-consented) to the app, e.g. `Mail.ReadWrite`.
+    /// They are carried in the token's `roles` claim and checked per Graph call.
+    pub roles: Vec<String>,
+}
+
+/// A tenant: its id (GUID), the DNS domains it owns (a mailbox belongs to the tenant owning
+/// its domain) and its applications.
+#[derive(Clone, Debug)]
+pub struct TenantConfig {
+    pub tenant_id: String,
+    pub domains: Vec<String>,
+    pub apps: Vec<AppConfig>,
+}
+
+/// Outlook's throttling limits, applied per (application, mailbox).
+/// <https://learn.microsoft.com/graph/throttling-limits#outlook-service-limits>
+#[derive(Clone, Debug)]
+pub struct ThrottleLimits {
+    pub enabled: bool,
+    /// Concurrent requests in flight; the next one gets 429 MailboxConcurrency.
+    pub max_concurrent: u32,
+    /// Requests per `request_window`.
+    pub max_requests: u32,
+    pub request_window: Duration,
+    /// Bytes uploaded (request bodies of POST/PUT/PATCH) per `upload_window`.
+    pub max_upload_bytes: u64,
+    pub upload_window: Duration,
+}
+
+impl Default for ThrottleLimits {
+    fn default() -> Self {
+        ThrottleLimits {
+            enabled: true,
+            max_concurrent: 4,
+            max_requests: 10_000,
+            request_window: Duration::from_secs(600),
+            max_upload_bytes: 150 * 1024 * 1024,
+            upload_window: Duration::from_secs(300),
+        }
+    }
+}
+
+/// Injected faults. All random choices come from one RNG seeded with `seed`, so a test that
+/// sends the same requests in the same order sees the same faults.
+#[derive(Clone, Debug, Default, serde::Deserialize, serde::Serialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct FaultConfig {
+    pub seed: u64,
+    /// Added latency before each Graph response, fixed part in milliseconds.
+    pub latency_ms: u64,
+    /// Added latency, random part in milliseconds (uniform in 0..=jitter).
+    pub jitter_ms: u64,
+    /// Error probabilities; each rule matches a route template prefix ("" = every route).
+    pub errors: Vec<ErrorFault>,
+    /// Probability (0..1) that a Graph response is cut off mid-body (connection reset).
+    pub reset_probability: f64,
+    /// When non-zero, response bodies are streamed at this many bytes per second.
+    pub slow_body_bytes_per_sec: u64,
+    /// When set, tokens issued from now on expire after this many seconds (their
+    /// `expires_in` still says the configured lifetime: an early expiry, as after a revocation).
+    pub token_early_expiry_secs: Option<u64>,
+    /// When true, every delta token issued so far becomes invalid (syncStateNotFound / 410).
+    pub invalidate_delta_tokens: bool,
+}
+
+/// One error-rate rule: with `probability`, answer `status` (429, 500, 503 or 504) instead of
+/// serving the request, for routes whose template starts with `route` (e.g. "GET /users/{id}/messages").
+#[derive(Clone, Debug, Default, serde::Deserialize, serde::Serialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct ErrorFault {
+    pub route: String,
+    pub status: u16,
+    pub probability: f64,
+    /// Retry-After seconds sent with 429/503 (may be fractional).
+    pub retry_after: Option<f64>,
+}
+
+/// One message to seed: the raw RFC 5322 bytes (stored byte for byte) and its Outlook state.
+#[derive(Clone, Debug)]
+pub struct SeedMessage {
+    pub raw: Vec<u8>,
+    pub is_read: bool,
+    pub is_draft: bool,
+    pub flagged: bool,
+    pub categories: Vec<String>,
+    /// receivedDateTime as seconds since the epoch; None = the Date header (or a fixed epoch).
+    pub received: Option<i64>,
+    /// PR_LAST_VERB_EXECUTED (0x1081): 102 reply, 103 reply all, 104 forward.
+    pub last_verb: Option<i32>,
+}
+
+impl SeedMessage {
+    pub fn new(raw: Vec<u8>) -> SeedMessage {
+        SeedMessage {
+            raw,
+            is_read: false,
+            is_draft: false,
+            flagged: false,
+            categories: Vec::new(),
+            received: None,
+            last_verb: None,
+        }
+    }
+}
+
+/// A folder to seed, by path from the root: `["Inbox", "Projects", "2026"]`. The display
+/// names "Inbox", "Sent Items", "Drafts", "Deleted Items", "Junk Email", "Archive" and
+/// "Outbox" at the top level are the well-known folders (always present).
+#[derive(Clone, Debug)]
+pub struct SeedFolder {
+    pub path: Vec<String>,
+    pub hidden: bool,
+    pub messages: Vec<SeedMessage>,
+}
+
+#[derive(Clone, Debug)]
+pub struct SeedMailbox {
+    /// SMTP address / UPN; its domain must belong to a configured tenant.
+    pub address: String,
+    pub display_name: String,
+    pub folders: Vec<SeedFolder>,
+}
+
+/// Everything that defines an emulator instance.
+#[derive(Clone, Debug)]
+pub struct EmulatorConfig {
+    pub tenants: Vec<TenantConfig>,
+    /// `expires_in` of issued tokens, seconds (identity platform default 3599).
+    pub token_lifetime_secs: u64,
+    pub throttle: ThrottleLimits,
+    pub faults: FaultConfig,
+    pub mailboxes: Vec<SeedMailbox>,
+}
+
+impl EmulatorConfig {
+    /// The demo tenant and application with no mailboxes.
+    pub fn demo_tenant_only() -> EmulatorConfig {
+        EmulatorConfig {
+            tenants: vec![TenantConfig {
+                tenant_id: crate::demo::TENANT_ID.to_string(),
+                domains: vec![crate::demo::TENANT.to_string()],
+                apps: vec![AppConfig {
+                    client_id: crate::demo::CLIENT_ID.to_string(),
+                    secret: Secret::new(crate::demo::SECRET),
+                    secret_expired: false,
+                    roles: vec![
+                        "Mail.ReadWrite".to_string(),
+                        "Mail.Send".to_string(),
+                        "User.Read.All".to_string(),
+                    ],
+                }],
+            }],
+            token_lifetime_secs: 3599,
+            throttle: ThrottleLimits::default(),
+            faults: FaultConfig::default(),
+            mailboxes: Vec::new(),
+        }
+    }
+
+    /// The demo tenant, application and seeded mailboxes (alice, voicemail).
+    pub fn demo() -> EmulatorConfig {
+        let mut c = EmulatorConfig::demo_tenant_only();
+        c.mailboxes = crate::seed::demo_mailboxes();
+        c
+    }
+}
+
+impl Default for EmulatorConfig {
+    fn default() -> Self {
+        EmulatorConfig::demo()
+    }
+}

@@ -1,0 +1,487 @@
+//! The emulator's mail state: mailboxes, their folder trees and messages (raw MIME kept byte
+//! for byte plus Outlook properties), ids, and the change log that delta queries read.
+//! Owns `Store`, `Mailbox`, `Folder`, `Message` and the operations on them; it knows nothing
+//! about HTTP.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use crate::config::{SeedFolder, SeedMailbox, SeedMessage};
+use crate::ids::{self, IdKind};
+use crate::mime_view::{self, MimeView};
+
+/// Well-known folder names and display names.
+/// <https://learn.microsoft.com/graph/api/resources/mailfolder> ("Use well-known folder names
+/// to access folders": archive, clutter, conflicts, conversationhistory, deleteditems, drafts,
+/// inbox, junkemail, localfailures, msgfolderroot, outbox, recoverableitemsdeletions,
+/// scheduled, searchfolders, sentitems, serverfailures, syncissues).
+pub(crate) const WELL_KNOWN: &[(&str, &str)] = &[
+    ("inbox", "Inbox"),
+    ("sentitems", "Sent Items"),
+    ("drafts", "Drafts"),
+    ("deleteditems", "Deleted Items"),
+    ("junkemail", "Junk Email"),
+    ("archive", "Archive"),
+    ("outbox", "Outbox"),
+    ("conversationhistory", "Conversation History"),
+    ("syncissues", "Sync Issues"),
+];
+
+/// Well-known folders below "Sync Issues", as Exchange creates them.
+pub(crate) const SYNC_ISSUES_CHILDREN: &[(&str, &str)] = &[
+    ("conflicts", "Conflicts"),
+    ("localfailures", "Local Failures"),
+    ("serverfailures", "Server Failures"),
+];
+
+/// Well-known names served although not under the root's children.
+pub(crate) const WELL_KNOWN_OUTSIDE: &[(&str, &str)] = &[
+    ("msgfolderroot", "Top of Information Store"),
+    ("recoverableitemsdeletions", "Deletions"),
+];
+
+#[derive(Clone, Debug)]
+pub(crate) struct Folder {
+    pub id: String,
+    pub display_name: String,
+    pub parent_id: Option<String>,
+    pub hidden: bool,
+    pub well_known: Option<&'static str>,
+    pub order: u64,
+    pub changed_seq: u64,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct Message {
+    pub immutable_id: String,
+    pub rest_id: String,
+    pub rest_generation: u32,
+    pub folder_id: String,
+    pub raw: Arc<Vec<u8>>,
+    pub view: Arc<MimeView>,
+    pub is_read: bool,
+    pub is_draft: bool,
+    /// followupFlag.flagStatus: notFlagged, flagged, complete.
+    pub flag_status: String,
+    pub categories: Vec<String>,
+    pub importance: String,
+    pub received: i64,
+    pub created: i64,
+    pub modified: i64,
+    pub changed_seq: u64,
+    pub change_count: u32,
+    /// singleValueExtendedProperties by normalised id ("Integer 0x1081") → value as Graph
+    /// renders it (a string).
+    pub ext: BTreeMap<String, String>,
+    pub order: u64,
+    /// Draft edits (subject/body PATCH): override the MIME-derived values.
+    pub subject_override: Option<String>,
+    pub body_override: Option<(String, String)>,
+}
+
+impl Message {
+    pub fn subject(&self) -> &str {
+        self.subject_override
+            .as_deref()
+            .unwrap_or(&self.view.subject)
+    }
+    pub fn id(&self, immutable: bool) -> &str {
+        if immutable {
+            &self.immutable_id
+        } else {
+            &self.rest_id
+        }
+    }
+    pub fn change_key(&self) -> String {
+        ids::opaque(
+            &[
+                self.immutable_id.as_bytes(),
+                &self.change_count.to_le_bytes(),
+            ],
+            40,
+        )
+    }
+}
+
+/// A message that left a folder (deleted or moved out): what delta reports as `@removed`.
+#[derive(Clone, Debug)]
+pub(crate) struct Tombstone {
+    pub folder_id: String,
+    pub immutable_id: String,
+    pub rest_id: String,
+    pub seq: u64,
+    /// "deleted" or "changed" (moved out of the folder).
+    pub reason: &'static str,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct Mailbox {
+    pub address: String,
+    pub display_name: String,
+    pub user_id: String,
+    pub root_id: String,
+    pub folders: BTreeMap<String, Folder>,
+    pub messages: HashMap<String, Message>,
+    pub by_rest_id: HashMap<String, String>,
+    pub seq: u64,
+    pub next_order: u64,
+    pub tombstones: Vec<Tombstone>,
+    pub folder_tombstones: Vec<(String, u64)>,
+}
+
+pub(crate) enum Lookup<'a, T> {
+    Found(&'a T),
+    Malformed,
+    NotFound,
+}
+
+impl Mailbox {
+    pub fn new(address: &str, display_name: &str) -> Mailbox {
+        let lower = address.to_ascii_lowercase();
+        let user_id = ids::guid(&[b"user", lower.as_bytes()]);
+        let root_id = ids::make(IdKind::Folder, &user_id, &[b"msgfolderroot"]);
+        let mut mb = Mailbox {
+            address: lower,
+            display_name: display_name.to_string(),
+            user_id,
+            root_id: root_id.clone(),
+            folders: BTreeMap::new(),
+            messages: HashMap::new(),
+            by_rest_id: HashMap::new(),
+            seq: 1,
+            next_order: 0,
+            tombstones: Vec::new(),
+            folder_tombstones: Vec::new(),
+        };
+        // The root's parent is the non-IPM subtree root, which Graph never lists.
+        let non_ipm = ids::make(IdKind::Folder, &mb.user_id, &[b"nonipmroot"]);
+        mb.insert_folder(Folder {
+            id: root_id.clone(),
+            display_name: "Top of Information Store".to_string(),
+            parent_id: Some(non_ipm.clone()),
+            hidden: false,
+            well_known: Some("msgfolderroot"),
+            order: 0,
+            changed_seq: 0,
+        });
+        mb.insert_folder(Folder {
+            id: ids::make(IdKind::Folder, &mb.user_id, &[b"recoverableitemsdeletions"]),
+            display_name: "Deletions".to_string(),
+            parent_id: Some(non_ipm),
+            hidden: true,
+            well_known: Some("recoverableitemsdeletions"),
+            order: 0,
+            changed_seq: 0,
+        });
+        for (wk, name) in WELL_KNOWN {
+            let f = Folder {
+                id: ids::make(IdKind::Folder, &mb.user_id, &[wk.as_bytes()]),
+                display_name: name.to_string(),
+                parent_id: Some(root_id.clone()),
+                hidden: false,
+                well_known: Some(wk),
+                order: 0,
+                changed_seq: 0,
+            };
+            mb.insert_folder(f);
+        }
+        let sync = ids::make(IdKind::Folder, &mb.user_id, &[b"syncissues"]);
+        for (wk, name) in SYNC_ISSUES_CHILDREN {
+            let f = Folder {
+                id: ids::make(IdKind::Folder, &mb.user_id, &[wk.as_bytes()]),
+                display_name: name.to_string(),
+                parent_id: Some(sync.clone()),
+                hidden: false,
+                well_known: Some(wk),
+                order: 0,
+                changed_seq: 0,
+            };
+            mb.insert_folder(f);
+        }
+        mb
+    }
+
+    fn insert_folder(&mut self, mut f: Folder) {
+        self.next_order += 1;
+        f.order = self.next_order;
+        self.folders.insert(f.id.clone(), f);
+    }
+
+    pub fn bump(&mut self) -> u64 {
+        self.seq += 1;
+        self.seq
+    }
+
+    /// Finds a folder by id or (case-insensitively) by well-known name.
+    pub fn folder(&self, id_or_name: &str) -> Lookup<'_, Folder> {
+        let lower = id_or_name.to_ascii_lowercase();
+        if let Some(f) = self
+            .folders
+            .values()
+            .find(|f| f.well_known.is_some_and(|w| w == lower))
+        {
+            return Lookup::Found(f);
+        }
+        match ids::parse(id_or_name) {
+            None => Lookup::Malformed,
+            Some(p) if p.kind != IdKind::Folder || p.mailbox_guid != self.user_id => {
+                Lookup::NotFound
+            }
+            Some(_) => match self.folders.get(id_or_name) {
+                Some(f) => Lookup::Found(f),
+                None => Lookup::NotFound,
+            },
+        }
+    }
+
+    pub fn folder_id_by_well_known(&self, wk: &str) -> Option<String> {
+        self.folders
+            .values()
+            .find(|f| f.well_known == Some(wk))
+            .map(|f| f.id.clone())
+    }
+
+    /// Children of a folder, in creation order (well-known first, as created).
+    pub fn children(&self, parent: &str, include_hidden: bool) -> Vec<&Folder> {
+        let mut v: Vec<&Folder> = self
+            .folders
+            .values()
+            .filter(|f| f.parent_id.as_deref() == Some(parent))
+            .filter(|f| include_hidden || !f.hidden)
+            .collect();
+        v.sort_by_key(|f| f.order);
+        v
+    }
+
+    pub fn counts(&self, folder_id: &str) -> (i64, i64) {
+        let mut total = 0;
+        let mut unread = 0;
+        for m in self.messages.values() {
+            if m.folder_id == folder_id {
+                total += 1;
+                if !m.is_read {
+                    unread += 1;
+                }
+            }
+        }
+        (total, unread)
+    }
+
+    /// Finds or creates a user folder below `parent` by display name.
+    pub fn ensure_child(&mut self, parent: &str, name: &str, hidden: bool) -> String {
+        if let Some(f) = self
+            .folders
+            .values()
+            .find(|f| f.parent_id.as_deref() == Some(parent) && f.display_name == name)
+        {
+            return f.id.clone();
+        }
+        let id = ids::make(
+            IdKind::Folder,
+            &self.user_id,
+            &[b"user-folder", parent.as_bytes(), name.as_bytes()],
+        );
+        let seq = self.bump();
+        self.insert_folder(Folder {
+            id: id.clone(),
+            display_name: name.to_string(),
+            parent_id: Some(parent.to_string()),
+            hidden,
+            well_known: None,
+            order: 0,
+            changed_seq: seq,
+        });
+        id
+    }
+
+    /// Resolves a seed path ("Inbox"/"Projects"/"2026"), creating user folders.
+    pub fn ensure_path(&mut self, path: &[String], hidden: bool) -> String {
+        let mut cur = self.root_id.clone();
+        for (i, part) in path.iter().enumerate() {
+            if i == 0 {
+                if let Some((wk, _)) = WELL_KNOWN
+                    .iter()
+                    .find(|(_, name)| name.eq_ignore_ascii_case(part))
+                {
+                    if let Some(id) = self.folder_id_by_well_known(wk) {
+                        cur = id;
+                        continue;
+                    }
+                }
+            }
+            let last = i + 1 == path.len();
+            cur = self.ensure_child(&cur, part, hidden && last);
+        }
+        cur
+    }
+
+    pub fn message(&self, id: &str) -> Lookup<'_, Message> {
+        match ids::parse(id) {
+            None => Lookup::Malformed,
+            Some(p)
+                if p.mailbox_guid != self.user_id
+                    || !matches!(p.kind, IdKind::Message | IdKind::ImmutableMessage) =>
+            {
+                Lookup::NotFound
+            }
+            Some(p) => {
+                let imm = if p.kind == IdKind::ImmutableMessage {
+                    Some(id)
+                } else {
+                    self.by_rest_id.get(id).map(|s| s.as_str())
+                };
+                match imm.and_then(|i| self.messages.get(i)) {
+                    Some(m) => Lookup::Found(m),
+                    None => Lookup::NotFound,
+                }
+            }
+        }
+    }
+
+    pub fn rest_id_for(&self, immutable_id: &str, generation: u32) -> String {
+        ids::make(
+            IdKind::Message,
+            &self.user_id,
+            &[immutable_id.as_bytes(), &generation.to_le_bytes()],
+        )
+    }
+
+    /// Stores a new message in `folder_id`. `key` makes the id deterministic (seed path and
+    /// index); runtime messages pass their mailbox order number.
+    pub fn add_message(
+        &mut self,
+        folder_id: &str,
+        key: &[u8],
+        raw: Vec<u8>,
+        props: NewMessageProps,
+    ) -> String {
+        let view = mime_view::parse(&raw);
+        let immutable_id = ids::make(IdKind::ImmutableMessage, &self.user_id, &[key]);
+        let rest_id = self.rest_id_for(&immutable_id, 0);
+        let received = props
+            .received
+            .or(view.date)
+            .unwrap_or(1_767_225_600 /* 2026-01-01 */);
+        let created = props.created.unwrap_or(received);
+        let seq = self.bump();
+        self.next_order += 1;
+        let importance = view.importance.to_string();
+        let mut ext = BTreeMap::new();
+        if let Some(v) = props.last_verb {
+            ext.insert("Integer 0x1081".to_string(), v.to_string());
+        }
+        let m = Message {
+            immutable_id: immutable_id.clone(),
+            rest_id: rest_id.clone(),
+            rest_generation: 0,
+            folder_id: folder_id.to_string(),
+            raw: Arc::new(raw),
+            view: Arc::new(view),
+            is_read: props.is_read,
+            is_draft: props.is_draft,
+            flag_status: if props.flagged {
+                "flagged".to_string()
+            } else {
+                "notFlagged".to_string()
+            },
+            categories: props.categories,
+            importance,
+            received,
+            created,
+            modified: created,
+            changed_seq: seq,
+            change_count: 0,
+            ext,
+            order: self.next_order,
+            subject_override: None,
+            body_override: None,
+        };
+        self.by_rest_id.insert(rest_id, immutable_id.clone());
+        self.messages.insert(immutable_id.clone(), m);
+        immutable_id
+    }
+
+    /// Messages of a folder, newest received first (ties: newest stored first).
+    pub fn folder_messages(&self, folder_id: &str) -> Vec<&Message> {
+        let mut v: Vec<&Message> = self
+            .messages
+            .values()
+            .filter(|m| m.folder_id == folder_id)
+            .collect();
+        v.sort_by(|a, b| b.received.cmp(&a.received).then(b.order.cmp(&a.order)));
+        v
+    }
+
+    /// Every message of the mailbox (GET /users/{id}/messages), same order.
+    pub fn all_messages(&self) -> Vec<&Message> {
+        let mut v: Vec<&Message> = self.messages.values().collect();
+        v.sort_by(|a, b| b.received.cmp(&a.received).then(b.order.cmp(&a.order)));
+        v
+    }
+}
+
+#[derive(Clone, Debug, Default)]
+pub(crate) struct NewMessageProps {
+    pub is_read: bool,
+    pub is_draft: bool,
+    pub flagged: bool,
+    pub categories: Vec<String>,
+    pub received: Option<i64>,
+    pub created: Option<i64>,
+    pub last_verb: Option<i32>,
+}
+
+impl From<&SeedMessage> for NewMessageProps {
+    fn from(s: &SeedMessage) -> Self {
+        NewMessageProps {
+            is_read: s.is_read,
+            is_draft: s.is_draft,
+            flagged: s.flagged,
+            categories: s.categories.clone(),
+            received: s.received,
+            created: None,
+            last_verb: s.last_verb,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Store {
+    /// Keyed by lower-case SMTP address.
+    pub mailboxes: BTreeMap<String, Mailbox>,
+}
+
+impl Store {
+    pub fn from_seed(seed: &[SeedMailbox]) -> Store {
+        let mut store = Store::default();
+        for smb in seed {
+            let mut mb = Mailbox::new(&smb.address, &smb.display_name);
+            for folder in &smb.folders {
+                seed_folder(&mut mb, folder);
+            }
+            store.mailboxes.insert(mb.address.clone(), mb);
+        }
+        store
+    }
+
+    /// Finds a mailbox by SMTP address/UPN (case-insensitive) or user GUID.
+    pub fn mailbox_key(&self, id: &str) -> Option<String> {
+        let lower = id.to_ascii_lowercase();
+        if self.mailboxes.contains_key(&lower) {
+            return Some(lower);
+        }
+        self.mailboxes
+            .values()
+            .find(|m| m.user_id == lower)
+            .map(|m| m.address.clone())
+    }
+}
+
+fn seed_folder(mb: &mut Mailbox, folder: &SeedFolder) {
+    let folder_id = mb.ensure_path(&folder.path, folder.hidden);
+    let path = folder.path.join("/");
+    for (i, sm) in folder.messages.iter().enumerate() {
+        let key = format!("seed/{path}/{i}");
+        mb.add_message(&folder_id, key.as_bytes(), sm.raw.clone(), sm.into());
+    }
+}
