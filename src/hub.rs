@@ -4,7 +4,7 @@
 //! it for folders, messages and bodies and never see HTTP.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -367,14 +367,19 @@ fn sanitise_display_name(name: &str) -> String {
     }
 }
 
-/// Every hub of the process, by application and mailbox, plus what they share.
+/// Every hub of the process, by application and mailbox, plus what they share. A hub outlives
+/// its last session by [`HUB_LINGER`], so clients that log in for every check (voicemail
+/// systems do) find the folder tree and well-known folders already known.
 pub struct HubRegistry {
     config: Arc<Config>,
     graph: GraphClient,
     store: UidStore,
     bodies: Cache<Arc<str>, Bytes>,
-    hubs: Mutex<HashMap<String, Weak<MailboxHub>>>,
+    hubs: Cache<String, Arc<MailboxHub>>,
 }
+
+/// How long an unused hub is kept.
+pub const HUB_LINGER: Duration = Duration::from_secs(10 * 60);
 
 impl HubRegistry {
     pub fn new(config: Arc<Config>, graph: GraphClient, store: UidStore) -> HubRegistry {
@@ -390,7 +395,7 @@ impl HubRegistry {
             graph,
             store,
             bodies,
-            hubs: Mutex::new(HashMap::new()),
+            hubs: Cache::builder().time_to_idle(HUB_LINGER).build(),
         }
     }
 
@@ -402,45 +407,35 @@ impl HubRegistry {
         &self.config
     }
 
-    /// The hub of this mailbox for this application, opened (and the mailbox checked) if no
-    /// session holds it yet. The credentials are those of the login that just succeeded.
+    /// The hub of this mailbox for this application, opened (and the mailbox checked) if none
+    /// is open yet; concurrent logins share one opening. The credentials are those of the login
+    /// that just succeeded, and become the hub's.
     pub async fn open(
         &self,
         credentials: Credentials,
         mailbox: MailboxName,
     ) -> Result<Arc<MailboxHub>, HubError> {
         let key = format!("{}/{}/{}", credentials.tenant, credentials.client_id, mailbox);
-        if let Some(hub) = self.existing(&key) {
-            hub.graph.set_credentials(credentials);
-            return Ok(hub);
-        }
-        let graph = self.graph.mailbox(credentials, mailbox);
-        let well_known = graph.well_known_folders().await?;
-        let hub = Arc::new(MailboxHub {
-            graph,
-            store: self.store.clone(),
-            bodies: self.bodies.clone(),
-            include_hidden: self.config.imap.show_hidden_folders,
-            well_known,
-            tree: tokio::sync::Mutex::new(None),
-            indexes: Mutex::new(HashMap::new()),
-        });
-        let mut hubs = self.hubs.lock().unwrap_or_else(|e| e.into_inner());
-        hubs.retain(|_, weak| weak.strong_count() > 0);
-        if let Some(existing) = hubs.get(&key).and_then(Weak::upgrade) {
-            // Another login opened it meanwhile: keep one hub per mailbox.
-            return Ok(existing);
-        }
-        hubs.insert(key, Arc::downgrade(&hub));
+        let opening = async {
+            let graph = self.graph.mailbox(credentials.clone(), mailbox);
+            let well_known = graph.well_known_folders().await?;
+            Ok::<_, HubError>(Arc::new(MailboxHub {
+                graph,
+                store: self.store.clone(),
+                bodies: self.bodies.clone(),
+                include_hidden: self.config.imap.show_hidden_folders,
+                well_known,
+                tree: tokio::sync::Mutex::new(None),
+                indexes: Mutex::new(HashMap::new()),
+            }))
+        };
+        let hub = self
+            .hubs
+            .try_get_with(key, opening)
+            .await
+            .map_err(|err: Arc<HubError>| (*err).clone())?;
+        hub.graph.set_credentials(credentials);
         Ok(hub)
-    }
-
-    fn existing(&self, key: &str) -> Option<Arc<MailboxHub>> {
-        self.hubs
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(key)
-            .and_then(Weak::upgrade)
     }
 }
 
