@@ -85,7 +85,7 @@ const NON_ASCII_SUBJECTS: &[&str] = &[
 
 const ALICE: (&str, &str) = ("Alice Wonder", "alice@contoso.example");
 
-fn rfc2822_date(ts: i64) -> String {
+pub(crate) fn rfc2822_date(ts: i64) -> String {
     chrono::DateTime::from_timestamp(ts, 0)
         .unwrap_or_default()
         .format("%a, %d %b %Y %H:%M:%S +0000")
@@ -116,12 +116,12 @@ fn wrap76(b64: &str) -> String {
     out
 }
 
-fn b64_lines(data: &[u8]) -> String {
+pub(crate) fn b64_lines(data: &[u8]) -> String {
     wrap76(&base64::engine::general_purpose::STANDARD.encode(data))
 }
 
 /// Quoted-printable for UTF-8 text bodies (soft line breaks at 76).
-fn qp(text: &str) -> String {
+pub(crate) fn qp(text: &str) -> String {
     let mut out = String::new();
     for line in text.split('\n') {
         let mut cur = String::new();

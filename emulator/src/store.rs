@@ -69,6 +69,8 @@ pub(crate) struct Message {
     pub created: i64,
     pub modified: i64,
     pub changed_seq: u64,
+    /// Sequence number at creation (delta's changeType=created vs updated).
+    pub created_seq: u64,
     pub change_count: u32,
     /// singleValueExtendedProperties by normalised id ("Integer 0x1081") → value as Graph
     /// renders it (a string).
@@ -127,6 +129,9 @@ pub(crate) struct Mailbox {
     pub next_order: u64,
     pub tombstones: Vec<Tombstone>,
     pub folder_tombstones: Vec<(String, u64)>,
+    /// Delta state tokens issued for this mailbox (Graph keeps them server-side too).
+    pub delta: HashMap<String, crate::graph::delta::DeltaSession>,
+    pub delta_counter: u64,
 }
 
 pub(crate) enum Lookup<'a, T> {
@@ -152,6 +157,8 @@ impl Mailbox {
             next_order: 0,
             tombstones: Vec::new(),
             folder_tombstones: Vec::new(),
+            delta: HashMap::new(),
+            delta_counter: 0,
         };
         // The root's parent is the non-IPM subtree root, which Graph never lists.
         let non_ipm = ids::make(IdKind::Folder, &mb.user_id, &[b"nonipmroot"]);
@@ -390,6 +397,7 @@ impl Mailbox {
             created,
             modified: created,
             changed_seq: seq,
+            created_seq: seq,
             change_count: 0,
             ext,
             order: self.next_order,
@@ -399,6 +407,158 @@ impl Mailbox {
         self.by_rest_id.insert(rest_id, immutable_id.clone());
         self.messages.insert(immutable_id.clone(), m);
         immutable_id
+    }
+
+    /// Marks a folder as changed (its counts or properties), for mailFolders/delta.
+    pub fn touch_folder(&mut self, folder_id: &str) {
+        let seq = self.bump();
+        if let Some(f) = self.folders.get_mut(folder_id) {
+            f.changed_seq = seq;
+        }
+    }
+
+    /// Applies `f` to a message and records the change (changeKey, lastModified, delta).
+    pub fn update_message(&mut self, immutable_id: &str, f: impl FnOnce(&mut Message)) {
+        let seq = self.bump();
+        let now = chrono::Utc::now().timestamp();
+        let folder = match self.messages.get_mut(immutable_id) {
+            Some(m) => {
+                f(m);
+                m.changed_seq = seq;
+                m.change_count += 1;
+                m.modified = now;
+                m.folder_id.clone()
+            }
+            None => return,
+        };
+        self.touch_folder(&folder);
+    }
+
+    /// Moves a message: it leaves its folder (delta `@removed`, reason "changed") and, as
+    /// Graph does without immutable ids, gets a new default id.
+    pub fn move_message(&mut self, immutable_id: &str, dest: &str) {
+        let Some(m) = self.messages.get(immutable_id) else {
+            return;
+        };
+        let (old_folder, old_rest, gen) = (
+            m.folder_id.clone(),
+            m.rest_id.clone(),
+            m.rest_generation + 1,
+        );
+        if old_folder == dest {
+            return;
+        }
+        let seq = self.bump();
+        self.tombstones.push(Tombstone {
+            folder_id: old_folder.clone(),
+            immutable_id: immutable_id.to_string(),
+            rest_id: old_rest.clone(),
+            seq,
+            reason: "changed",
+        });
+        let new_rest = self.rest_id_for(immutable_id, gen);
+        self.by_rest_id.remove(&old_rest);
+        self.by_rest_id
+            .insert(new_rest.clone(), immutable_id.to_string());
+        let dest = dest.to_string();
+        self.update_message(immutable_id, |m| {
+            m.folder_id = dest.clone();
+            m.rest_id = new_rest;
+            m.rest_generation = gen;
+        });
+        self.touch_folder(&old_folder);
+    }
+
+    /// Copies a message into `dest`; the copy is a new item with new ids.
+    pub fn copy_message(&mut self, immutable_id: &str, dest: &str) -> Option<String> {
+        let m = self.messages.get(immutable_id)?.clone();
+        let order = self.next_order + 1;
+        let now = chrono::Utc::now().timestamp();
+        let new_id = self.add_message(
+            dest,
+            format!("copy/{order}/{immutable_id}").as_bytes(),
+            m.raw.as_ref().clone(),
+            NewMessageProps {
+                is_read: m.is_read,
+                is_draft: m.is_draft,
+                flagged: false,
+                categories: m.categories.clone(),
+                received: Some(m.received),
+                created: Some(now),
+                last_verb: None,
+            },
+        );
+        if let Some(c) = self.messages.get_mut(&new_id) {
+            c.flag_status = m.flag_status.clone();
+            c.ext = m.ext.clone();
+            c.importance = m.importance.clone();
+            c.subject_override = m.subject_override.clone();
+            c.body_override = m.body_override.clone();
+        }
+        self.touch_folder(dest);
+        Some(new_id)
+    }
+
+    /// Removes a message from the mailbox for good (permanentDelete).
+    pub fn remove_message(&mut self, immutable_id: &str, reason: &'static str) {
+        let Some(m) = self.messages.remove(immutable_id) else {
+            return;
+        };
+        self.by_rest_id.remove(&m.rest_id);
+        let seq = self.bump();
+        self.tombstones.push(Tombstone {
+            folder_id: m.folder_id.clone(),
+            immutable_id: m.immutable_id.clone(),
+            rest_id: m.rest_id.clone(),
+            seq,
+            reason,
+        });
+        self.touch_folder(&m.folder_id);
+    }
+
+    /// Every folder below the root (recursively), parents before children.
+    pub fn all_folders_under_root(&self) -> Vec<&Folder> {
+        let mut out = Vec::new();
+        let mut stack = vec![self.root_id.clone()];
+        while let Some(p) = stack.pop() {
+            for c in self.children(&p, true) {
+                out.push(c);
+                stack.push(c.id.clone());
+            }
+        }
+        out
+    }
+
+    /// Creates a user folder; `None` when a sibling has the same name (case-insensitive).
+    pub fn create_folder(&mut self, parent: &str, name: &str, hidden: bool) -> Option<String> {
+        if self.folders.values().any(|f| {
+            f.parent_id.as_deref() == Some(parent) && f.display_name.eq_ignore_ascii_case(name)
+        }) {
+            return None;
+        }
+        self.delta_counter += 1;
+        let id = ids::make(
+            IdKind::Folder,
+            &self.user_id,
+            &[
+                b"created-folder",
+                parent.as_bytes(),
+                name.as_bytes(),
+                &self.next_order.to_le_bytes(),
+            ],
+        );
+        let seq = self.bump();
+        self.insert_folder(Folder {
+            id: id.clone(),
+            display_name: name.to_string(),
+            parent_id: Some(parent.to_string()),
+            hidden,
+            well_known: None,
+            order: 0,
+            changed_seq: seq,
+        });
+        self.touch_folder(parent);
+        Some(id)
     }
 
     /// Messages of a folder, newest received first (ties: newest stored first).

@@ -127,3 +127,188 @@ pub(crate) fn list_children(
     }
     Ok(resp)
 }
+
+fn folder_body(ctx: &Ctx<'_>) -> Result<Map<String, Value>, GraphError> {
+    match serde_json::from_slice::<Value>(&ctx.req.body) {
+        Ok(Value::Object(o)) => Ok(o),
+        _ => Err(GraphError::bad_request(
+            "Empty Payload. JSON content expected.",
+        )),
+    }
+}
+
+fn folder_exists() -> GraphError {
+    // EWS's ErrorFolderExists surfaces through Graph with 409 Conflict
+    // (https://learn.microsoft.com/graph/errors: 409 "the specified parent folder might not
+    // exist" / conflicts with the current state). The text is Exchange's.
+    GraphError::new(
+        409,
+        "ErrorFolderExists",
+        "A folder with the specified name already exists.",
+    )
+}
+
+/// POST /mailFolders (under the root) or /mailFolders/{id}/childFolders → 201.
+/// <https://learn.microsoft.com/graph/api/user-post-mailfolders>,
+/// <https://learn.microsoft.com/graph/api/mailfolder-post-childfolders>
+/// (body: displayName, optional isHidden; isHidden cannot be changed later).
+pub(crate) fn create(
+    ctx: &Ctx<'_>,
+    mb: &mut Mailbox,
+    parent: Option<&str>,
+) -> Result<GraphResponse, GraphError> {
+    let parent_id = match parent {
+        Some(p) => lookup(mb, p)?.id.clone(),
+        None => mb.root_id.clone(),
+    };
+    let o = folder_body(ctx)?;
+    for k in o.keys() {
+        if !matches!(k.as_str(), "displayName" | "isHidden") && !k.starts_with('@') {
+            return Err(GraphError::new(
+                400,
+                "RequestBroker--ParseUri",
+                format!("Property '{k}' does not exist or cannot be set on type 'microsoft.graph.mailFolder'."),
+            ));
+        }
+    }
+    let name = o
+        .get("displayName")
+        .and_then(|n| n.as_str())
+        .map(|s| s.trim())
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| GraphError::bad_request("displayName is required."))?
+        .to_string();
+    let hidden = o.get("isHidden").and_then(|h| h.as_bool()).unwrap_or(false);
+    let id = mb
+        .create_folder(&parent_id, &name, hidden)
+        .ok_or_else(folder_exists)?;
+    let f = mb.folders.get(&id).ok_or_else(GraphError::item_not_found)?;
+    let mut out = Map::new();
+    out.insert(
+        "@odata.context".into(),
+        json!(format!("{}/mailFolders/$entity", context_user(ctx))),
+    );
+    out.extend(folder_json(mb, f));
+    Ok(GraphResponse::json(201, Value::Object(out)))
+}
+
+/// PATCH /mailFolders/{id} with displayName → 200.
+/// <https://learn.microsoft.com/graph/api/mailfolder-update> (only displayName is writable).
+/// Renaming a well-known folder is refused (Exchange does not allow it; the page is silent).
+pub(crate) fn rename(
+    ctx: &Ctx<'_>,
+    mb: &mut Mailbox,
+    id: &str,
+) -> Result<GraphResponse, GraphError> {
+    let f = lookup(mb, id)?.clone();
+    let o = folder_body(ctx)?;
+    for k in o.keys() {
+        if k != "displayName" && !k.starts_with('@') {
+            return Err(GraphError::invalid_request(format!(
+                "The property '{k}' cannot be updated on a mail folder."
+            )));
+        }
+    }
+    let name = o
+        .get("displayName")
+        .and_then(|n| n.as_str())
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| GraphError::bad_request("displayName is required."))?;
+    if f.well_known.is_some() {
+        return Err(GraphError::invalid_request(
+            "A distinguished (well-known) folder cannot be renamed.",
+        ));
+    }
+    if mb.folders.values().any(|x| {
+        x.id != f.id && x.parent_id == f.parent_id && x.display_name.eq_ignore_ascii_case(&name)
+    }) {
+        return Err(folder_exists());
+    }
+    let seq = mb.bump();
+    if let Some(x) = mb.folders.get_mut(&f.id) {
+        x.display_name = name;
+        x.changed_seq = seq;
+    }
+    let x = mb
+        .folders
+        .get(&f.id)
+        .ok_or_else(GraphError::item_not_found)?;
+    let mut out = Map::new();
+    out.insert(
+        "@odata.context".into(),
+        json!(format!("{}/mailFolders/$entity", context_user(ctx))),
+    );
+    out.extend(folder_json(mb, x));
+    Ok(GraphResponse::json(200, Value::Object(out)))
+}
+
+/// DELETE /mailFolders/{id} → 204. <https://learn.microsoft.com/graph/api/mailfolder-delete>
+/// does not say where the folder goes; Exchange moves a deleted folder into Deleted Items
+/// (and deletes it for good from there), which is what we do. Well-known folders cannot be
+/// deleted (ErrorDeleteDistinguishedFolder).
+pub(crate) fn delete(mb: &mut Mailbox, id: &str) -> Result<GraphResponse, GraphError> {
+    let f = lookup(mb, id)?.clone();
+    if f.well_known.is_some() {
+        return Err(GraphError::new(
+            400,
+            "ErrorDeleteDistinguishedFolder",
+            "Distinguished folders cannot be deleted.",
+        ));
+    }
+    let deleted = mb
+        .folder_id_by_well_known("deleteditems")
+        .ok_or_else(GraphError::item_not_found)?;
+    // Is it already inside Deleted Items?
+    let mut p = f.parent_id.clone();
+    let mut inside = false;
+    while let Some(pid) = p {
+        if pid == deleted {
+            inside = true;
+            break;
+        }
+        p = mb.folders.get(&pid).and_then(|x| x.parent_id.clone());
+    }
+    let old_parent = f.parent_id.clone().unwrap_or_default();
+    if inside {
+        // Remove the subtree and its messages.
+        let mut doomed = vec![f.id.clone()];
+        let mut i = 0;
+        while i < doomed.len() {
+            let kids: Vec<String> = mb
+                .children(&doomed[i], true)
+                .iter()
+                .map(|c| c.id.clone())
+                .collect();
+            doomed.extend(kids);
+            i += 1;
+        }
+        let msgs: Vec<String> = mb
+            .messages
+            .values()
+            .filter(|m| doomed.contains(&m.folder_id))
+            .map(|m| m.immutable_id.clone())
+            .collect();
+        for m in msgs {
+            mb.remove_message(&m, "deleted");
+        }
+        for d in doomed {
+            mb.folders.remove(&d);
+            let seq = mb.bump();
+            mb.folder_tombstones.push((d, seq));
+        }
+    } else {
+        let seq = mb.bump();
+        if let Some(x) = mb.folders.get_mut(&f.id) {
+            x.parent_id = Some(deleted.clone());
+            x.changed_seq = seq;
+        }
+        mb.touch_folder(&deleted);
+    }
+    mb.touch_folder(&old_parent);
+    Ok(GraphResponse {
+        status: axum::http::StatusCode::NO_CONTENT,
+        headers: Vec::new(),
+        body: super::RespBody::Empty,
+    })
+}

@@ -271,7 +271,21 @@ pub(crate) fn list(
         None => mb.all_messages(),
     };
     if let Some(filter) = &ctx.query.filter {
-        return Err(GraphError::not_implemented(&format!("$filter={filter}")));
+        let clauses = parse_filter(filter)?;
+        if let Some((prop, _)) = &ctx.query.orderby {
+            // "Properties that appear in $orderby must also appear in $filter … in the same
+            // order … before any properties that aren't", else InefficientFilter
+            // (https://learn.microsoft.com/graph/api/user-list-messages, "Using filter and
+            // sort in the same query").
+            if clauses.first().map(|c| c.prop.as_str()) != Some(prop.as_str()) {
+                return Err(GraphError::new(
+                    400,
+                    "InefficientFilter",
+                    "The restriction or sort order is too complex for this operation.",
+                ));
+            }
+        }
+        msgs.retain(|m| clauses.iter().all(|c| c.matches(m)));
     }
     if let Some((prop, desc)) = &ctx.query.orderby {
         match prop.as_str() {
@@ -318,4 +332,126 @@ pub(crate) fn list(
         super::add_preference(&mut resp, &format!("odata.maxpagesize={size}"));
     }
     Ok(resp)
+}
+
+/// One `$filter` clause of the forms Graph mail supports and the gateway uses.
+#[derive(Debug)]
+pub(crate) struct Clause {
+    pub prop: String,
+    op: &'static str,
+    value: FilterValue,
+}
+
+#[derive(Debug)]
+enum FilterValue {
+    Time(i64),
+    Bool(bool),
+    Str(String),
+}
+
+impl Clause {
+    fn matches(&self, m: &Message) -> bool {
+        use std::cmp::Ordering;
+        let ord = match (&self.value, self.prop.as_str()) {
+            (FilterValue::Time(t), "receivedDateTime") => m.received.cmp(t),
+            (FilterValue::Time(t), "lastModifiedDateTime") => m.modified.cmp(t),
+            (FilterValue::Time(t), "sentDateTime") => m.view.date.unwrap_or(m.received).cmp(t),
+            (FilterValue::Time(t), "createdDateTime") => m.created.cmp(t),
+            (FilterValue::Bool(b), "isRead") => m.is_read.cmp(b),
+            (FilterValue::Bool(b), "isDraft") => m.is_draft.cmp(b),
+            (FilterValue::Bool(b), "hasAttachments") => has_attachments(m).cmp(b),
+            (FilterValue::Str(s), "flag/flagStatus") => m.flag_status.as_str().cmp(s.as_str()),
+            (FilterValue::Str(s), "importance") => m.importance.as_str().cmp(s.as_str()),
+            _ => return false,
+        };
+        match self.op {
+            "eq" => ord == Ordering::Equal,
+            "ne" => ord != Ordering::Equal,
+            "gt" => ord == Ordering::Greater,
+            "ge" => ord != Ordering::Less,
+            "lt" => ord == Ordering::Less,
+            "le" => ord != Ordering::Greater,
+            _ => false,
+        }
+    }
+}
+
+/// Parses `clause and clause …`. Forms outside this subset answer 501 naming them, so a
+/// gap is visible rather than silently wrong.
+pub(crate) fn parse_filter(f: &str) -> Result<Vec<Clause>, GraphError> {
+    let lower = f.to_ascii_lowercase();
+    if lower.contains(" or ") || lower.contains("not ") || f.contains('(') {
+        return Err(GraphError::not_implemented(&format!(
+            "$filter '{f}' (only clauses joined by 'and')"
+        )));
+    }
+    let mut out = Vec::new();
+    let mut rest = f.trim();
+    loop {
+        let (clause, tail) = match rest.find(" and ") {
+            Some(i) => (&rest[..i], Some(&rest[i + 5..])),
+            None => (rest, None),
+        };
+        let parts: Vec<&str> = clause.split_whitespace().collect();
+        let [prop, op, value] = parts.as_slice() else {
+            return Err(GraphError::bad_request(format!(
+                "Invalid filter clause '{clause}'."
+            )));
+        };
+        let op: &'static str = match op.to_ascii_lowercase().as_str() {
+            "eq" => "eq",
+            "ne" => "ne",
+            "gt" => "gt",
+            "ge" => "ge",
+            "lt" => "lt",
+            "le" => "le",
+            other => {
+                return Err(GraphError::bad_request(format!(
+                    "Invalid filter operator '{other}'."
+                )))
+            }
+        };
+        let value = match *prop {
+            "receivedDateTime" | "lastModifiedDateTime" | "sentDateTime" | "createdDateTime" => {
+                let t = chrono::DateTime::parse_from_rfc3339(value.trim_matches('\''))
+                    .map_err(|_| {
+                        GraphError::bad_request(format!(
+                            "The DateTimeOffset text '{value}' should be in format 'yyyy-mm-ddThh:mm:ss('.'s+)?(zzzzzz)?'."
+                        ))
+                    })?;
+                FilterValue::Time(t.timestamp())
+            }
+            "isRead" | "isDraft" | "hasAttachments" => match *value {
+                "true" => FilterValue::Bool(true),
+                "false" => FilterValue::Bool(false),
+                _ => {
+                    return Err(GraphError::bad_request(format!(
+                        "Invalid boolean '{value}'."
+                    )))
+                }
+            },
+            "flag/flagStatus" | "importance" => {
+                let v = value
+                    .strip_prefix('\'')
+                    .and_then(|v| v.strip_suffix('\''))
+                    .ok_or_else(|| GraphError::bad_request(format!("Invalid string '{value}'.")))?;
+                FilterValue::Str(v.to_string())
+            }
+            other => {
+                return Err(GraphError::not_implemented(&format!(
+                    "$filter on '{other}'"
+                )))
+            }
+        };
+        out.push(Clause {
+            prop: prop.to_string(),
+            op,
+            value,
+        });
+        match tail {
+            Some(t) => rest = t.trim(),
+            None => break,
+        }
+    }
+    Ok(out)
 }

@@ -4,10 +4,12 @@
 //! Owns `GraphRequest`, `GraphResponse`, route resolution and the per-request context.
 
 pub(crate) mod batch;
+pub(crate) mod delta;
 pub(crate) mod errors;
 pub(crate) mod folders;
 pub(crate) mod messages;
 pub(crate) mod odata;
+pub(crate) mod write;
 
 use axum::body::Bytes;
 use axum::http::{HeaderMap, Method, StatusCode};
@@ -415,6 +417,13 @@ pub(crate) fn add_preference(resp: &mut GraphResponse, pref: &str) {
 
 fn run(emu: &Emulator, ctx: &Ctx<'_>, mailbox: &str, op: Op) -> Result<GraphResponse, GraphError> {
     let mut store = emu.inner.store.lock().unwrap_or_else(|e| e.into_inner());
+    // Operations that touch more than one mailbox (local delivery).
+    match &op {
+        Op::SendMail => return write::send_mail(ctx, &mut store, mailbox),
+        Op::SendDraft(m) => return write::send_draft(&mut store, mailbox, m),
+        _ => {}
+    }
+    let epoch = emu.inner.faults.delta_epoch();
     let mb = store
         .mailboxes
         .get_mut(mailbox)
@@ -440,6 +449,22 @@ fn run(emu: &Emulator, ctx: &Ctx<'_>, mailbox: &str, op: Op) -> Result<GraphResp
         Op::ListMessages => messages::list(ctx, mb, None),
         Op::GetMessage(m) => messages::get(ctx, mb, &m),
         Op::GetMessageValue(m) => messages::get_value(mb, &m),
+        Op::CreateRootFolder => folders::create(ctx, mb, None),
+        Op::CreateChildFolder(f) => folders::create(ctx, mb, Some(&f)),
+        Op::PatchFolder(f) => folders::rename(ctx, mb, &f),
+        Op::DeleteFolder(f) => folders::delete(mb, &f),
+        Op::FolderDelta => delta::serve(ctx, mb, delta::DeltaKind::Folders, epoch),
+        Op::MessageDelta(f) => {
+            let folder_id = folders::lookup(mb, &f)?.id.clone();
+            delta::serve(ctx, mb, delta::DeltaKind::Messages { folder_id }, epoch)
+        }
+        Op::CreateMessage => write::create(ctx, mb, None),
+        Op::CreateFolderMessage(f) => write::create(ctx, mb, Some(&f)),
+        Op::PatchMessage(m) => write::patch(ctx, mb, &m),
+        Op::DeleteMessage(m) => write::delete(mb, &m),
+        Op::MoveMessage(m) => write::move_to(ctx, mb, &m),
+        Op::CopyMessage(m) => write::copy_to(ctx, mb, &m),
+        Op::PermanentDelete(m) => write::permanent_delete(mb, &m),
         other => Err(GraphError::not_implemented(&format!("{other:?}"))),
     }
 }

@@ -1,0 +1,815 @@
+//! Contract tests for the write path, folders, $filter and delta queries, HTTP straight at a
+//! served emulator.
+
+mod common;
+
+use base64::Engine;
+use common::*;
+use serde_json::{json, Value};
+
+const JSON: (&str, &str) = ("Content-Type", "application/json");
+const IMM: (&str, &str) = ("Prefer", "IdType=\"ImmutableId\"");
+
+async fn post_json(s: &Server, t: &str, path: &str, body: Value, immutable: bool) -> Resp {
+    let mut h = vec![JSON];
+    if immutable {
+        h.push(IMM);
+    }
+    send(s.addr, t, "POST", path, &h, body.to_string().as_bytes()).await
+}
+
+fn b64(b: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(b)
+}
+
+#[tokio::test]
+async fn create_from_mime_is_a_draft_stored_verbatim() {
+    let s = demo_server().await;
+    let t = token(s.addr).await;
+    let mime = b"From: alice@contoso.example\r\nTo: bob@fabrikam.example\r\nSubject: draft via MIME\r\nMIME-Version: 1.0\r\nContent-Type: text/plain\r\n\r\nhello\r\n";
+    let r = send(
+        s.addr,
+        &t,
+        "POST",
+        &format!("/users/{ALICE_ENC}/messages"),
+        &[("Content-Type", "text/plain"), IMM],
+        b64(mime).as_bytes(),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    let m = r.json();
+    assert_eq!(m["isDraft"], true);
+    assert_eq!(m["subject"], "draft via MIME");
+    let drafts = get(
+        s.addr,
+        &t,
+        &format!("/users/{ALICE_ENC}/mailFolders/drafts"),
+    )
+    .await
+    .json();
+    assert_eq!(m["parentFolderId"], drafts["id"]);
+    let id = m["id"].as_str().unwrap_or("");
+    let v = get(
+        s.addr,
+        &t,
+        &format!("/users/{ALICE_ENC}/messages/{id}/$value"),
+    )
+    .await;
+    assert_eq!(v.body, mime.to_vec());
+    let r = send(
+        s.addr,
+        &t,
+        "POST",
+        &format!("/users/{ALICE_ENC}/messages"),
+        &[("Content-Type", "text/plain")],
+        b"%%% not base64 %%%",
+    )
+    .await;
+    assert_eq!(r.status, 400);
+    assert_eq!(r.error_code(), "ErrorMimeContentInvalidBase64String");
+}
+
+#[tokio::test]
+async fn create_from_json_with_message_flags_is_not_a_draft() {
+    let s = demo_server().await;
+    let t = token(s.addr).await;
+    let body = json!({
+        "subject": "Appended",
+        "body": {"contentType": "text", "content": "kept"},
+        "from": {"emailAddress": {"name": "Bob", "address": "bob@fabrikam.example"}},
+        "toRecipients": [{"emailAddress": {"address": "alice@contoso.example"}}],
+        "isRead": true,
+        "categories": ["Blue category"],
+        "flag": {"flagStatus": "flagged"},
+        "singleValueExtendedProperties": [
+            {"id": "Integer 0x0E07", "value": "1"},
+            {"id": "SystemTime 0x0E06", "value": "2025-12-24T18:00:00Z"},
+            {"id": "SystemTime 0x0039", "value": "2025-12-24T17:59:00Z"},
+            {"id": "Integer 0x1081", "value": "102"}
+        ]
+    });
+    let r = post_json(
+        &s,
+        &t,
+        &format!("/users/{ALICE_ENC}/mailFolders/archive/messages"),
+        body,
+        true,
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    let m = r.json();
+    assert_eq!(m["isDraft"], false);
+    assert_eq!(m["isRead"], true);
+    assert_eq!(m["receivedDateTime"], "2025-12-24T18:00:00Z");
+    assert_eq!(m["sentDateTime"], "2025-12-24T17:59:00Z");
+    assert_eq!(m["flag"]["flagStatus"], "flagged");
+    assert_eq!(m["categories"], json!(["Blue category"]));
+    let id = m["id"].as_str().unwrap_or("").to_string();
+    let r = get(
+        s.addr,
+        &t,
+        &format!("/users/{ALICE_ENC}/messages/{id}?$expand=singleValueExtendedProperties($filter=id%20eq%20'Integer%200x1081')"),
+    )
+    .await;
+    assert_eq!(r.json()["singleValueExtendedProperties"][0]["value"], "102");
+    // Without the flags it is a draft; draft-only properties can't be patched on non-drafts.
+    let r = post_json(
+        &s,
+        &t,
+        &format!("/users/{ALICE_ENC}/messages"),
+        json!({"subject": "plain draft"}),
+        true,
+    )
+    .await;
+    assert_eq!(r.json()["isDraft"], true);
+    let r = send(
+        s.addr,
+        &t,
+        "PATCH",
+        &format!("/users/{ALICE_ENC}/messages/{id}"),
+        &[JSON, IMM],
+        json!({"subject": "changed"}).to_string().as_bytes(),
+    )
+    .await;
+    assert_eq!(r.status, 400);
+    let r = post_json(
+        &s,
+        &t,
+        &format!("/users/{ALICE_ENC}/messages"),
+        json!({"bogus": 1}),
+        true,
+    )
+    .await;
+    assert_eq!(r.status, 400);
+}
+
+#[tokio::test]
+async fn patch_move_copy_delete_and_id_stability() {
+    let s = demo_server().await;
+    let t = token(s.addr).await;
+    let list = get(
+        s.addr,
+        &t,
+        &format!("/users/{ALICE_ENC}/mailFolders/inbox/messages?$top=3"),
+    )
+    .await
+    .json();
+    let imm = list["value"][0]["id"].as_str().unwrap_or("").to_string();
+    // Default id of the same message (no Prefer header).
+    let r = send(
+        s.addr,
+        &t,
+        "GET",
+        &format!("/users/{ALICE_ENC}/messages/{imm}?$select=id"),
+        &[],
+        b"",
+    )
+    .await;
+    let rest = r.json()["id"].as_str().unwrap_or("").to_string();
+    assert_ne!(rest, imm);
+    // PATCH flags.
+    let r = send(
+        s.addr,
+        &t,
+        "PATCH",
+        &format!("/users/{ALICE_ENC}/messages/{imm}"),
+        &[JSON, IMM],
+        json!({"isRead": false, "flag": {"flagStatus": "complete"}, "categories": ["x"],
+               "singleValueExtendedProperties": [{"id": "Integer 0x1081", "value": "104"}]})
+        .to_string()
+        .as_bytes(),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let j = r.json();
+    assert_eq!(j["isRead"], false);
+    assert_eq!(j["flag"]["flagStatus"], "complete");
+    assert_ne!(j["changeKey"], list["value"][0]["changeKey"]);
+    // Move without immutable ids: new default id; the old one no longer resolves.
+    let r = send(
+        s.addr,
+        &t,
+        "POST",
+        &format!("/users/{ALICE_ENC}/messages/{rest}/move"),
+        &[JSON],
+        json!({"destinationId": "archive"}).to_string().as_bytes(),
+    )
+    .await;
+    assert_eq!(r.status, 201);
+    let moved_rest = r.json()["id"].as_str().unwrap_or("").to_string();
+    assert_ne!(moved_rest, rest);
+    assert_eq!(
+        send(
+            s.addr,
+            &t,
+            "GET",
+            &format!("/users/{ALICE_ENC}/messages/{rest}"),
+            &[],
+            b""
+        )
+        .await
+        .status,
+        404
+    );
+    // The immutable id still finds it, now in Archive.
+    let m = get(s.addr, &t, &format!("/users/{ALICE_ENC}/messages/{imm}"))
+        .await
+        .json();
+    let archive = get(
+        s.addr,
+        &t,
+        &format!("/users/{ALICE_ENC}/mailFolders/archive"),
+    )
+    .await
+    .json();
+    assert_eq!(m["parentFolderId"], archive["id"]);
+    // Move with immutable ids keeps the id.
+    let r = post_json(
+        &s,
+        &t,
+        &format!("/users/{ALICE_ENC}/messages/{imm}/move"),
+        json!({"destinationId": "inbox"}),
+        true,
+    )
+    .await;
+    assert_eq!(r.json()["id"], imm.as_str());
+    // Copy: a new message.
+    let r = post_json(
+        &s,
+        &t,
+        &format!("/users/{ALICE_ENC}/messages/{imm}/copy"),
+        json!({"destinationId": "junkemail"}),
+        true,
+    )
+    .await;
+    assert_eq!(r.status, 201);
+    let copy = r.json()["id"].as_str().unwrap_or("").to_string();
+    assert_ne!(copy, imm);
+    let a = get(
+        s.addr,
+        &t,
+        &format!("/users/{ALICE_ENC}/messages/{imm}/$value"),
+    )
+    .await
+    .body;
+    let b = get(
+        s.addr,
+        &t,
+        &format!("/users/{ALICE_ENC}/messages/{copy}/$value"),
+    )
+    .await
+    .body;
+    assert_eq!(a, b);
+    // DELETE goes to Recoverable Items, not Deleted Items.
+    let deleted_before = get(
+        s.addr,
+        &t,
+        &format!("/users/{ALICE_ENC}/mailFolders/deleteditems"),
+    )
+    .await
+    .json()["totalItemCount"]
+        .clone();
+    let r = send(
+        s.addr,
+        &t,
+        "DELETE",
+        &format!("/users/{ALICE_ENC}/messages/{copy}"),
+        &[IMM],
+        b"",
+    )
+    .await;
+    assert_eq!(r.status, 204);
+    let deleted_after = get(
+        s.addr,
+        &t,
+        &format!("/users/{ALICE_ENC}/mailFolders/deleteditems"),
+    )
+    .await
+    .json()["totalItemCount"]
+        .clone();
+    assert_eq!(deleted_before, deleted_after);
+    let m = get(s.addr, &t, &format!("/users/{ALICE_ENC}/messages/{copy}"))
+        .await
+        .json();
+    let rec = get(
+        s.addr,
+        &t,
+        &format!("/users/{ALICE_ENC}/mailFolders/recoverableitemsdeletions"),
+    )
+    .await
+    .json();
+    assert_eq!(m["parentFolderId"], rec["id"]);
+    // permanentDelete: gone.
+    let r = send(
+        s.addr,
+        &t,
+        "POST",
+        &format!("/users/{ALICE_ENC}/messages/{copy}/permanentDelete"),
+        &[IMM],
+        b"",
+    )
+    .await;
+    assert_eq!(r.status, 204);
+    assert_eq!(
+        get(s.addr, &t, &format!("/users/{ALICE_ENC}/messages/{copy}"))
+            .await
+            .status,
+        404
+    );
+}
+
+#[tokio::test]
+async fn filters_and_inefficient_filter() {
+    let s = demo_server().await;
+    let t = token(s.addr).await;
+    let base = format!("/users/{ALICE_ENC}/mailFolders/inbox/messages");
+    let inbox = get(s.addr, &t, &format!("/users/{ALICE_ENC}/mailFolders/inbox"))
+        .await
+        .json();
+    let r = get(
+        s.addr,
+        &t,
+        &format!("{base}?$filter=isRead%20eq%20false&$top=1000&$count=true"),
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["@odata.count"], inbox["unreadItemCount"]);
+    let all = get(
+        s.addr,
+        &t,
+        &format!("{base}?$top=1000&$select=receivedDateTime"),
+    )
+    .await
+    .json();
+    let dates: Vec<String> = all["value"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|m| m["receivedDateTime"].as_str().map(|s| s.to_string()))
+                .collect()
+        })
+        .unwrap_or_default();
+    let mid = &dates[dates.len() / 2];
+    let expect = dates.iter().filter(|d| d.as_str() >= mid.as_str()).count();
+    let r = get(s.addr, &t, &format!("{base}?$filter=receivedDateTime%20ge%20{mid}&$orderby=receivedDateTime%20desc&$top=1000")).await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.json()["value"].as_array().map(|a| a.len()), Some(expect));
+    let r = get(
+        s.addr,
+        &t,
+        &format!("{base}?$filter=isRead%20eq%20false&$orderby=receivedDateTime%20desc"),
+    )
+    .await;
+    assert_eq!(r.status, 400);
+    assert_eq!(r.error_code(), "InefficientFilter");
+    let r = get(s.addr, &t, &format!("{base}?$filter=contains(subject,'x')")).await;
+    assert_eq!(r.status, 501);
+}
+
+#[tokio::test]
+async fn folder_create_rename_delete() {
+    let s = demo_server().await;
+    let t = token(s.addr).await;
+    let r = post_json(
+        &s,
+        &t,
+        &format!("/users/{ALICE_ENC}/mailFolders"),
+        json!({"displayName": "Reports"}),
+        false,
+    )
+    .await;
+    assert_eq!(r.status, 201);
+    let f = r.json();
+    let id = f["id"].as_str().unwrap_or("").to_string();
+    let r = post_json(
+        &s,
+        &t,
+        &format!("/users/{ALICE_ENC}/mailFolders"),
+        json!({"displayName": "reports"}),
+        false,
+    )
+    .await;
+    assert_eq!(r.status, 409);
+    let r = post_json(
+        &s,
+        &t,
+        &format!("/users/{ALICE_ENC}/mailFolders/{id}/childFolders"),
+        json!({"displayName": "Q1"}),
+        false,
+    )
+    .await;
+    assert_eq!(r.status, 201);
+    let r = send(
+        s.addr,
+        &t,
+        "PATCH",
+        &format!("/users/{ALICE_ENC}/mailFolders/{id}"),
+        &[JSON],
+        json!({"displayName": "Reports 2026"})
+            .to_string()
+            .as_bytes(),
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["displayName"], "Reports 2026");
+    assert_eq!(r.json()["childFolderCount"], 1);
+    let r = send(
+        s.addr,
+        &t,
+        "PATCH",
+        &format!("/users/{ALICE_ENC}/mailFolders/inbox"),
+        &[JSON],
+        json!({"displayName": "x"}).to_string().as_bytes(),
+    )
+    .await;
+    assert_eq!(r.status, 400);
+    let r = send(
+        s.addr,
+        &t,
+        "DELETE",
+        &format!("/users/{ALICE_ENC}/mailFolders/inbox"),
+        &[],
+        b"",
+    )
+    .await;
+    assert_eq!(r.status, 400);
+    let r = send(
+        s.addr,
+        &t,
+        "DELETE",
+        &format!("/users/{ALICE_ENC}/mailFolders/{id}"),
+        &[],
+        b"",
+    )
+    .await;
+    assert_eq!(r.status, 204);
+    let f = get(s.addr, &t, &format!("/users/{ALICE_ENC}/mailFolders/{id}"))
+        .await
+        .json();
+    let del = get(
+        s.addr,
+        &t,
+        &format!("/users/{ALICE_ENC}/mailFolders/deleteditems"),
+    )
+    .await
+    .json();
+    assert_eq!(f["parentFolderId"], del["id"]);
+    let r = send(
+        s.addr,
+        &t,
+        "DELETE",
+        &format!("/users/{ALICE_ENC}/mailFolders/{id}"),
+        &[],
+        b"",
+    )
+    .await;
+    assert_eq!(r.status, 204);
+    assert_eq!(
+        get(s.addr, &t, &format!("/users/{ALICE_ENC}/mailFolders/{id}"))
+            .await
+            .status,
+        404
+    );
+}
+
+async fn follow(s: &Server, t: &str, link: &str, prefer: &[(&str, &str)]) -> Resp {
+    let auth = format!("Bearer {t}");
+    let mut h = vec![("Authorization", auth.as_str())];
+    h.extend_from_slice(prefer);
+    request(s.addr, "GET", &link_target(link), &h, b"").await
+}
+
+/// Runs a delta round to its deltaLink; returns (items, deltaLink).
+async fn round(s: &Server, t: &str, first: &str) -> (Vec<Value>, String) {
+    let prefer = [IMM, ("Prefer", "odata.maxpagesize=25")];
+    let mut link = first.to_string();
+    let mut items = Vec::new();
+    loop {
+        let r = follow(s, t, &link, &prefer).await;
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+        let j = r.json();
+        assert!(!(j.get("@odata.nextLink").is_some() && j.get("@odata.deltaLink").is_some()));
+        items.extend(j["value"].as_array().cloned().unwrap_or_default());
+        if let Some(n) = j["@odata.nextLink"].as_str() {
+            assert!(
+                n.contains("%24skiptoken=") || n.contains("$skiptoken="),
+                "{n}"
+            );
+            link = n.to_string();
+        } else {
+            let d = j["@odata.deltaLink"]
+                .as_str()
+                .expect("deltaLink")
+                .to_string();
+            assert!(d.contains("deltatoken="), "{d}");
+            return (items, d);
+        }
+    }
+}
+
+#[tokio::test]
+async fn message_delta_rounds_changes_and_removals() {
+    let s = demo_server().await;
+    let t = token(s.addr).await;
+    let first = format!(
+        "http://{}/v1.0/users/{ALICE_ENC}/mailFolders/inbox/messages/delta?$select=subject,isRead",
+        s.addr
+    );
+    let (items, delta) = round(&s, &t, &first).await;
+    let inbox = get(s.addr, &t, &format!("/users/{ALICE_ENC}/mailFolders/inbox"))
+        .await
+        .json();
+    assert_eq!(
+        items.len() as u64,
+        inbox["totalItemCount"].as_u64().unwrap_or(0)
+    );
+    // Nothing changed: empty round.
+    let (none, delta) = round(&s, &t, &delta).await;
+    assert!(none.is_empty());
+    // A delivery, a read-flag change and a move out.
+    let raw = b"From: x@y.z\r\nSubject: new one\r\n\r\nhi\r\n";
+    let d = request(
+        s.addr,
+        "POST",
+        "/_emulator/mailboxes/alice@contoso.example/deliver?folder=inbox",
+        &[],
+        raw,
+    )
+    .await
+    .json();
+    let new_id = d["immutableId"].as_str().unwrap_or("").to_string();
+    let a = items[0]["id"].as_str().unwrap_or("").to_string();
+    let b = items[1]["id"].as_str().unwrap_or("").to_string();
+    send(
+        s.addr,
+        &t,
+        "PATCH",
+        &format!("/users/{ALICE_ENC}/messages/{a}"),
+        &[JSON, IMM],
+        json!({"isRead": true}).to_string().as_bytes(),
+    )
+    .await;
+    post_json(
+        &s,
+        &t,
+        &format!("/users/{ALICE_ENC}/messages/{b}/move"),
+        json!({"destinationId": "archive"}),
+        true,
+    )
+    .await;
+    let (changes, delta2) = round(&s, &t, &delta).await;
+    let ids: Vec<&str> = changes.iter().filter_map(|c| c["id"].as_str()).collect();
+    assert!(
+        ids.contains(&new_id.as_str()) && ids.contains(&a.as_str()) && ids.contains(&b.as_str()),
+        "{changes:?}"
+    );
+    let removed = changes
+        .iter()
+        .find(|c| c["id"] == b.as_str())
+        .cloned()
+        .unwrap_or(Value::Null);
+    assert_eq!(removed["@removed"]["reason"], "changed");
+    let added = changes
+        .iter()
+        .find(|c| c["id"] == new_id.as_str())
+        .cloned()
+        .unwrap_or(Value::Null);
+    assert_eq!(added["subject"], "new one");
+    // Replaying an old deltaLink is allowed (duplicates possible).
+    let (again, _) = round(&s, &t, &delta).await;
+    assert!(again.len() >= 3);
+    // Invalidated tokens → 410 SyncStateNotFound.
+    let r = request(
+        s.addr,
+        "POST",
+        "/_emulator/faults",
+        &[JSON],
+        json!({"invalidateDeltaTokens": true})
+            .to_string()
+            .as_bytes(),
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    let r = follow(&s, &t, &delta2, &[IMM]).await;
+    assert_eq!(r.status, 410);
+    assert_eq!(r.error_code(), "SyncStateNotFound");
+    let r = follow(
+        &s,
+        &t,
+        &format!(
+            "http://{}/v1.0/users/{ALICE_ENC}/mailFolders/inbox/messages/delta?$deltatoken=bogus",
+            s.addr
+        ),
+        &[IMM],
+    )
+    .await;
+    assert_eq!(r.status, 410);
+}
+
+#[tokio::test]
+async fn folder_delta_sees_new_folders() {
+    let s = demo_server().await;
+    let t = token(s.addr).await;
+    let first = format!("http://{}/v1.0/users/{ALICE_ENC}/mailFolders/delta", s.addr);
+    let (all, delta) = round(&s, &t, &first).await;
+    assert!(all.iter().any(|f| f["displayName"] == "2026"));
+    let r = post_json(
+        &s,
+        &t,
+        &format!("/users/{ALICE_ENC}/mailFolders"),
+        json!({"displayName": "Fresh"}),
+        false,
+    )
+    .await;
+    assert_eq!(r.status, 201);
+    let (changes, _) = round(&s, &t, &delta).await;
+    assert!(
+        changes.iter().any(|f| f["displayName"] == "Fresh"),
+        "{changes:?}"
+    );
+}
+
+#[tokio::test]
+async fn send_mail_saves_and_delivers_locally() {
+    let s = demo_server().await;
+    let t = token(s.addr).await;
+    let vm_before = get(
+        s.addr,
+        &t,
+        "/users/voicemail%40contoso.example/mailFolders/inbox",
+    )
+    .await
+    .json()["totalItemCount"]
+        .as_u64()
+        .unwrap_or(0);
+    let sent_before = get(
+        s.addr,
+        &t,
+        &format!("/users/{ALICE_ENC}/mailFolders/sentitems"),
+    )
+    .await
+    .json()["totalItemCount"]
+        .as_u64()
+        .unwrap_or(0);
+    let r = post_json(&s, &t, &format!("/users/{ALICE_ENC}/sendMail"), json!({
+        "message": {"subject": "hello vm", "body": {"contentType": "text", "content": "hi"},
+                     "toRecipients": [{"emailAddress": {"address": "voicemail@contoso.example"}}]},
+        "saveToSentItems": true
+    }), false).await;
+    assert_eq!(r.status, 202);
+    assert!(r.body.is_empty());
+    let vm_after = get(
+        s.addr,
+        &t,
+        "/users/voicemail%40contoso.example/mailFolders/inbox",
+    )
+    .await
+    .json()["totalItemCount"]
+        .as_u64()
+        .unwrap_or(0);
+    let sent_after = get(
+        s.addr,
+        &t,
+        &format!("/users/{ALICE_ENC}/mailFolders/sentitems"),
+    )
+    .await
+    .json()["totalItemCount"]
+        .as_u64()
+        .unwrap_or(0);
+    assert_eq!(vm_after, vm_before + 1);
+    assert_eq!(sent_after, sent_before + 1);
+    let mime = b"From: alice@contoso.example\r\nTo: carol@contoso.example\r\nSubject: mime send\r\n\r\nx\r\n";
+    let r = send(
+        s.addr,
+        &t,
+        "POST",
+        &format!("/users/{ALICE_ENC}/sendMail"),
+        &[("Content-Type", "text/plain")],
+        b64(mime).as_bytes(),
+    )
+    .await;
+    assert_eq!(r.status, 202);
+    let r = post_json(
+        &s,
+        &t,
+        &format!("/users/{ALICE_ENC}/sendMail"),
+        json!({"message": {"subject": "no rcpt"}}),
+        false,
+    )
+    .await;
+    assert_eq!(r.status, 400);
+}
+
+#[tokio::test]
+async fn roles_are_enforced_per_application() {
+    use imap2graph_emulator::{demo, AppConfig, Emulator, EmulatorConfig, Secret};
+    let mut c = EmulatorConfig::demo();
+    c.tenants[0].apps.push(AppConfig {
+        client_id: "22222222-2222-3333-4444-555555555555".into(),
+        secret: Secret::new("reader-secret"),
+        secret_expired: false,
+        roles: vec!["Mail.Read".into()],
+    });
+    c.tenants[0].apps.push(AppConfig {
+        client_id: "33333333-2222-3333-4444-555555555555".into(),
+        secret: Secret::new("old-secret"),
+        secret_expired: true,
+        roles: vec!["Mail.Read".into()],
+    });
+    assert_eq!(format!("{:?}", Secret::new("reader-secret")), "***");
+    let s = start(Emulator::with_config(c)).await;
+    let r = token_for(
+        s.addr,
+        demo::TENANT,
+        "22222222-2222-3333-4444-555555555555",
+        "reader-secret",
+    )
+    .await;
+    let t = r.json()["access_token"].as_str().unwrap_or("").to_string();
+    assert_eq!(
+        get(s.addr, &t, &format!("/users/{ALICE_ENC}/mailFolders/inbox"))
+            .await
+            .status,
+        200
+    );
+    let r = post_json(
+        &s,
+        &t,
+        &format!("/users/{ALICE_ENC}/mailFolders"),
+        json!({"displayName": "nope"}),
+        false,
+    )
+    .await;
+    assert_eq!(r.status, 403);
+    assert_eq!(r.error_code(), "ErrorAccessDenied");
+    let r = post_json(
+        &s,
+        &t,
+        &format!("/users/{ALICE_ENC}/sendMail"),
+        json!({"message": {}}),
+        false,
+    )
+    .await;
+    assert_eq!(r.status, 403);
+    let r = token_for(
+        s.addr,
+        demo::TENANT,
+        "33333333-2222-3333-4444-555555555555",
+        "old-secret",
+    )
+    .await;
+    assert_eq!(r.status, 401);
+    assert!(r.json()["error_description"]
+        .as_str()
+        .is_some_and(|d| d.starts_with("AADSTS7000222:")));
+}
+
+#[tokio::test]
+async fn sending_a_draft_moves_it_to_sent_items() {
+    let s = demo_server().await;
+    let t = token(s.addr).await;
+    let r = post_json(&s, &t, &format!("/users/{ALICE_ENC}/messages"), json!({
+        "subject": "to send", "toRecipients": [{"emailAddress": {"address": "voicemail@contoso.example"}}]
+    }), true).await;
+    let id = r.json()["id"].as_str().unwrap_or("").to_string();
+    let r = send(
+        s.addr,
+        &t,
+        "PATCH",
+        &format!("/users/{ALICE_ENC}/messages/{id}"),
+        &[JSON, IMM],
+        json!({"subject": "edited draft"}).to_string().as_bytes(),
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["subject"], "edited draft");
+    let v = get(
+        s.addr,
+        &t,
+        &format!("/users/{ALICE_ENC}/messages/{id}/$value"),
+    )
+    .await;
+    assert!(String::from_utf8_lossy(&v.body).contains("Subject: edited draft"));
+    let r = send(
+        s.addr,
+        &t,
+        "POST",
+        &format!("/users/{ALICE_ENC}/messages/{id}/send"),
+        &[IMM],
+        b"",
+    )
+    .await;
+    assert_eq!(r.status, 202);
+    let m = get(s.addr, &t, &format!("/users/{ALICE_ENC}/messages/{id}"))
+        .await
+        .json();
+    let sent = get(
+        s.addr,
+        &t,
+        &format!("/users/{ALICE_ENC}/mailFolders/sentitems"),
+    )
+    .await
+    .json();
+    assert_eq!(m["isDraft"], false);
+    assert_eq!(m["parentFolderId"], sent["id"]);
+}
