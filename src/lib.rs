@@ -13,6 +13,7 @@ pub mod listener;
 pub mod login;
 pub mod mime;
 pub mod secret;
+pub mod server;
 pub mod session;
 pub mod store;
 pub mod tls;

@@ -5,14 +5,11 @@ mod cli;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Parser;
 use imap2graph::config::Config;
-use imap2graph::graph::GraphClient;
-use imap2graph::hub::HubRegistry;
-use imap2graph::store::UidStore;
+use imap2graph::server::Gateway;
 use imap2graph::{listener, tls};
 use imap2graph_emulator::{demo, Emulator};
 use tokio::sync::watch;
@@ -87,29 +84,16 @@ async fn run(command: Command) -> anyhow::Result<()> {
     }
 }
 
-/// The gateway: TLS, uid store, Graph client, hubs, listener; returns after a graceful shutdown.
+/// The gateway: prepared (so configuration errors stop it before it listens), bound, served
+/// until a graceful shutdown.
 async fn serve(config: Config, shutdown: watch::Receiver<bool>) -> anyhow::Result<()> {
-    let cert = config
-        .tls
-        .cert
-        .clone()
-        .context("configuration: tls.cert: a PEM certificate chain is required")?;
-    let key = config
-        .tls
-        .key
-        .clone()
-        .context("configuration: tls.key: a PEM private key is required")?;
-    let tls_config = tls::server_config(&cert, &key).context("configuration: tls")?;
-    let store = UidStore::open(&config.store.path).context("configuration: store.path")?;
-    let graph = GraphClient::new(&config.graph, &config.identity.authority)?;
     let listen = config.listen_addr()?;
-    let config = Arc::new(config);
-    let registry = Arc::new(HubRegistry::new(config.clone(), graph, store));
+    let gateway = Gateway::prepare(config)?;
     let listener = listener::bind(listen).await?;
     let local = listener.local_addr()?;
     tracing::info!(address = %local, "IMAPS listening");
     println!("IMAPS: {local}");
-    listener::run(listener, tls_config, registry, &config, shutdown).await?;
+    gateway.serve(listener, shutdown).await?;
     tracing::info!("stopped");
     Ok(())
 }

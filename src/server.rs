@@ -1,0 +1,69 @@
+//! Owns the assembly of a running gateway from its configuration: TLS, the uid store, the Graph
+//! client, the hub registry and the listener. The binary and the load generator both start the
+//! gateway through here, so there is one wiring.
+
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::config::Config;
+use crate::graph::{GraphClient, GraphError};
+use crate::hub::HubRegistry;
+use crate::store::{StoreError, UidStore};
+use crate::tls::{self, TlsError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("configuration: tls.{0}: a PEM file is required")]
+    MissingTls(&'static str),
+    #[error("configuration: tls: {0}")]
+    Tls(#[from] TlsError),
+    #[error("configuration: store.path: {0}")]
+    Store(#[from] StoreError),
+    #[error("HTTP client: {0}")]
+    Graph(#[from] GraphError),
+    #[error("listener: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Everything checked and opened, ready to accept connections.
+pub struct Gateway {
+    config: Arc<Config>,
+    tls: Arc<rustls::ServerConfig>,
+    registry: Arc<HubRegistry>,
+}
+
+impl Gateway {
+    /// Loads the certificate, opens the uid store and builds the Graph client; fails before
+    /// anything listens.
+    pub fn prepare(config: Config) -> Result<Gateway, ServeError> {
+        tls::install_crypto_provider();
+        let cert = config.tls.cert.as_deref().ok_or(ServeError::MissingTls("cert"))?;
+        let key = config.tls.key.as_deref().ok_or(ServeError::MissingTls("key"))?;
+        let tls = tls::server_config(cert, key)?;
+        let store = UidStore::open(&config.store.path)?;
+        let graph = GraphClient::new(&config.graph, &config.identity.authority)?;
+        let config = Arc::new(config);
+        let registry = Arc::new(HubRegistry::new(config.clone(), graph, store));
+        Ok(Gateway {
+            config,
+            tls,
+            registry,
+        })
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Serves on `listener` until `shutdown` turns true, then returns after the grace period.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: watch::Receiver<bool>,
+    ) -> Result<(), ServeError> {
+        crate::listener::run(listener, self.tls, self.registry, &self.config, shutdown).await?;
+        Ok(())
+    }
+}
