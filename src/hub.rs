@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
+use futures_util::stream::{self, StreamExt};
 use moka::future::Cache;
 
 use crate::config::Config;
@@ -19,6 +20,8 @@ use crate::store::{StoreError, UidStore};
 
 /// A folder tree this young is served from memory.
 const FOLDER_TREE_FRESHNESS: Duration = Duration::from_secs(5);
+/// Single bodies downloaded at once by one request for bodies.
+const BODIES_IN_FLIGHT: usize = 4;
 /// A folder listing this young is served from memory (a session's SELECT right after LIST).
 const FOLDER_INDEX_FRESHNESS: Duration = Duration::from_secs(1);
 
@@ -148,6 +151,8 @@ pub struct MessageMeta {
     pub internal_date: DateTime<Utc>,
     /// Exact RFC822.SIZE once learned from the body.
     pub size: Option<u64>,
+    /// Graph's `hasAttachments`: a hint that the body may be large.
+    pub has_attachments: bool,
 }
 
 /// A folder's messages as of one listing, ordered by UID.
@@ -318,6 +323,7 @@ impl MailboxHub {
                     flags: MessageFlags::from_graph(summary),
                     internal_date: summary.received_date_time.unwrap_or_default(),
                     size,
+                    has_attachments: summary.has_attachments,
                 })
             })
             .collect();
@@ -330,22 +336,77 @@ impl MailboxHub {
         })
     }
 
-    /// The message's MIME, from the cache or from Graph. The first time a body is seen its exact
-    /// size is written to the uid store, so RFC822.SIZE never needs the body again.
-    pub async fn body(&self, folder_id: &str, message: &MessageMeta) -> Result<Bytes, HubError> {
+    /// The MIME of each message, in order, from the cache or from Graph. Messages without
+    /// attachments (small, as a rule) are fetched twenty to a `$batch`; the others one by one, a
+    /// few at a time, so that no single answer holds many large bodies. The first time a body is
+    /// seen its exact size goes to the uid store, so RFC822.SIZE never needs the body again.
+    pub async fn bodies(
+        &self,
+        folder_id: &str,
+        messages: &[&MessageMeta],
+    ) -> Vec<Result<Bytes, HubError>> {
+        let mut results: Vec<Option<Result<Bytes, HubError>>> = Vec::with_capacity(messages.len());
+        for message in messages {
+            results.push(self.bodies.get(&message.id).await.map(Ok));
+        }
+        let missing_small: Vec<usize> = (0..messages.len())
+            .filter(|&i| results[i].is_none() && !messages[i].has_attachments)
+            .collect();
+        if missing_small.len() > 1 {
+            let ids: Vec<&str> = missing_small.iter().map(|&i| &*messages[i].id).collect();
+            match self.graph.messages_mime(&ids).await {
+                Ok(answers) => {
+                    for (&i, answer) in missing_small.iter().zip(answers) {
+                        if let Ok(body) = &answer {
+                            self.bodies.insert(messages[i].id.clone(), body.clone()).await;
+                        }
+                        results[i] = Some(answer.map_err(HubError::from));
+                    }
+                }
+                Err(err) => {
+                    for &i in &missing_small {
+                        results[i] = Some(Err(HubError::from(err.clone())));
+                    }
+                }
+            }
+        }
+        let singles: Vec<usize> = (0..messages.len()).filter(|&i| results[i].is_none()).collect();
+        let downloads: Vec<_> = singles.iter().map(|&i| self.body(messages[i])).collect();
+        let fetched: Vec<Result<Bytes, HubError>> = stream::iter(downloads)
+            .buffered(BODIES_IN_FLIGHT)
+            .collect()
+            .await;
+        for (&i, answer) in singles.iter().zip(fetched) {
+            results[i] = Some(answer);
+        }
+        let learned: Vec<(String, u64)> = messages
+            .iter()
+            .zip(&results)
+            .filter_map(|(message, result)| match result {
+                Some(Ok(body)) if message.size != Some(body.len() as u64) => {
+                    Some((message.id.to_string(), body.len() as u64))
+                }
+                _ => None,
+            })
+            .collect();
+        if let Err(err) = self.store.set_sizes(self.mailbox().as_str(), folder_id, learned).await {
+            // The sizes will be learned again from the next download; the answer stands.
+            tracing::warn!(error = %err, "could not record message sizes");
+        }
+        results
+            .into_iter()
+            .map(|r| r.unwrap_or_else(|| Err(HubError::Store("body not fetched".into()))))
+            .collect()
+    }
+
+    /// One message's MIME, from the cache or from Graph (concurrent asks share one download).
+    async fn body(&self, message: &MessageMeta) -> Result<Bytes, HubError> {
         let graph = &self.graph;
         let id = message.id.clone();
-        let body = self
-            .bodies
+        self.bodies
             .try_get_with(id.clone(), async move { graph.message_mime(&id).await })
             .await
-            .map_err(|err: Arc<GraphError>| HubError::Graph((*err).clone()))?;
-        if message.size != Some(body.len() as u64) {
-            self.store
-                .set_size(self.mailbox().as_str(), folder_id, &message.id, body.len() as u64)
-                .await?;
-        }
-        Ok(body)
+            .map_err(|err: Arc<GraphError>| HubError::Graph((*err).clone()))
     }
 }
 

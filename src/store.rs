@@ -234,22 +234,27 @@ impl UidStore {
         result.ok_or(StoreError::UidsExhausted(exhausted_folder))
     }
 
-    /// Remembers the exact size of a message's MIME, learned from its body.
-    pub async fn set_size(
+    /// Remembers the exact sizes of messages' MIME, learned from their bodies, in one
+    /// transaction.
+    pub async fn set_sizes(
         &self,
         mailbox: &str,
         folder_id: &str,
-        message_id: &str,
-        size: u64,
+        sizes: Vec<(String, u64)>,
     ) -> Result<(), StoreError> {
-        let (mailbox, folder_id, message_id) =
-            (mailbox.to_string(), folder_id.to_string(), message_id.to_string());
+        if sizes.is_empty() {
+            return Ok(());
+        }
+        let (mailbox, folder_id) = (mailbox.to_string(), folder_id.to_string());
         self.with_connection(move |conn| {
-            conn.execute(
-                "UPDATE messages SET size = $1 WHERE mailbox = $2 AND folder_id = $3 AND message_id = $4",
-                params![size as i64, mailbox, folder_id, message_id],
-            )
-            .map(|_| ())
+            let tx = conn.transaction()?;
+            for (message_id, size) in &sizes {
+                tx.execute(
+                    "UPDATE messages SET size = $1 WHERE mailbox = $2 AND folder_id = $3 AND message_id = $4",
+                    params![*size as i64, mailbox, folder_id, message_id],
+                )?;
+            }
+            tx.commit()
         })
         .await
     }
@@ -287,7 +292,10 @@ mod tests {
             .unwrap();
         assert_eq!((uids["m2"], uids["m4"]), (2, 4));
         assert_eq!(folder.uid_next, 5);
-        store.set_size("a@x.example", "F1", "m2", 1234).await.unwrap();
+        store
+            .set_sizes("a@x.example", "F1", vec![("m2".into(), 1234)])
+            .await
+            .unwrap();
         drop(store);
 
         let reopened = UidStore::open(&path).unwrap();

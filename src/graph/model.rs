@@ -10,7 +10,7 @@ pub const FOLDER_SELECT: &str =
     "id,displayName,parentFolderId,childFolderCount,totalItemCount,unreadItemCount,isHidden";
 
 /// The `$select` list matching [`MessageSummary`].
-pub const MESSAGE_SELECT: &str = "id,receivedDateTime,isRead,isDraft,flag,categories";
+pub const MESSAGE_SELECT: &str = "id,receivedDateTime,isRead,isDraft,flag,categories,hasAttachments";
 
 /// PR_LAST_VERB_EXECUTED, which holds \Answered (102 reply, 103 reply-all) and $Forwarded (104).
 /// Graph normalises the id to this spelling in answers.
@@ -62,6 +62,8 @@ pub struct MessageSummary {
     pub flag: Option<FollowupFlag>,
     #[serde(default)]
     pub categories: Vec<String>,
+    #[serde(default)]
+    pub has_attachments: bool,
     #[serde(default)]
     pub single_value_extended_properties: Vec<ExtendedProperty>,
 }

@@ -1,13 +1,12 @@
 //! Owns FETCH and UID FETCH: which messages, which data items (macros expanded), which bodies
 //! must be downloaded, and the rendering of each item (RFC 3501 6.4.5 and 7.4.2).
 //!
-//! Bodies are asked of the hub a few at a time, in order, and responses are flushed as they are
-//! rendered, so fetching a whole folder holds at most a few bodies in memory at once.
+//! Bodies are asked of the hub twenty messages at a time, in order, and responses are flushed as
+//! they are rendered, so fetching a whole folder holds at most one window of bodies in memory.
 
 use std::borrow::Cow;
 
 use bytes::Bytes;
-use futures_util::stream::{self, StreamExt};
 use imap_codec::imap_types::core::AString;
 use imap_codec::imap_types::fetch::{MacroOrMessageDataItemNames, MessageDataItemName, Part, Section};
 use imap_codec::imap_types::sequence::SequenceSet;
@@ -18,8 +17,8 @@ use super::{Refusal, ResponseSink, Selection};
 use crate::hub::{HubError, MailboxHub, MessageFlags, MessageMeta};
 use crate::wire;
 
-/// Bodies downloaded at once for one FETCH; the hub's limiter bounds Graph traffic anyway.
-const BODIES_IN_FLIGHT: usize = 4;
+/// Messages whose bodies are asked of the hub together: one `$batch` of small bodies.
+const FETCH_WINDOW: usize = crate::graph::client::MAX_BATCH;
 
 pub(super) async fn fetch(
     hub: &MailboxHub,
@@ -51,45 +50,39 @@ pub(super) async fn fetch(
         })
         .collect();
     let folder_id = selection.folder.id.clone();
-    let mut bodies = stream::iter(wanted)
-        .map(|(position, meta, needs_body)| {
-            let folder_id = folder_id.clone();
-            async move {
-                let body = if needs_body {
-                    Some(hub.body(&folder_id, &meta).await)
-                } else {
-                    None
-                };
-                (position, meta, body)
-            }
-        })
-        .buffered(BODIES_IN_FLIGHT);
-
     let mut vanished = 0usize;
     let mut failure: Option<HubError> = None;
-    while let Some((position, meta, body)) = bodies.next().await {
-        let body = match body {
-            None => None,
-            Some(Ok(body)) => Some(body),
-            Some(Err(HubError::Graph(err))) if err.is_not_found() => {
-                // Deleted behind our back: say nothing of it, and tell the client at the end.
-                vanished += 1;
-                continue;
+    'windows: for window in wanted.chunks(FETCH_WINDOW) {
+        let needing: Vec<&MessageMeta> = window
+            .iter()
+            .filter(|(_, _, needs_body)| *needs_body)
+            .map(|(_, meta, _)| meta)
+            .collect();
+        let mut bodies = hub.bodies(&folder_id, &needing).await.into_iter();
+        for (position, meta, needs_body) in window {
+            let body = match (needs_body, bodies.next()) {
+                (false, _) | (true, None) => None,
+                (true, Some(Ok(body))) => Some(body),
+                (true, Some(Err(HubError::Graph(err)))) if err.is_not_found() => {
+                    // Deleted behind our back: say nothing of it, and tell the client at the end.
+                    vanished += 1;
+                    continue;
+                }
+                (true, Some(Err(err))) => {
+                    failure = Some(err);
+                    break 'windows;
+                }
+            };
+            if let Some(body) = &body {
+                selection.messages[*position].size = Some(body.len() as u64);
             }
-            Some(Err(err)) => {
-                failure = Some(err);
-                break;
-            }
-        };
-        if let Some(body) = &body {
-            selection.messages[position].size = Some(body.len() as u64);
+            let parsed = match (&body, needs_structure) {
+                (Some(body), true) => Some(ParsedMessage::parse(body.clone())),
+                _ => None,
+            };
+            render_message(out.buf(), position + 1, meta, &items, body.as_ref(), parsed.as_ref());
+            out.flush_if_large().await?;
         }
-        let parsed = match (&body, needs_structure) {
-            (Some(body), true) => Some(ParsedMessage::parse(body.clone())),
-            _ => None,
-        };
-        render_message(out.buf(), position + 1, &meta, &items, body.as_ref(), parsed.as_ref());
-        out.flush_if_large().await?;
     }
     Ok(match failure {
         Some(err) => Err(Refusal::from_hub(err)),
