@@ -7,9 +7,6 @@
 //! This module owns the public API (`Emulator`, `EmulatorConfig`, the demo constants), the
 //! axum router, and the conversion of internal responses into HTTP.
 
-// Scaffolding for operations that later commits wire up (write path, delta, body faults).
-#![allow(dead_code)]
-
 mod config;
 mod faults;
 mod graph;
@@ -144,6 +141,9 @@ impl Emulator {
                 "/_emulator/mailboxes/{mailbox}/deliver",
                 post(admin_deliver),
             )
+            // Pre-authenticated attachment upload URLs (Outlook's own API path, as Graph's
+            // uploadUrl points at https://outlook.office.com/api/v2.0/…).
+            .route("/api/v2.0/{*rest}", any(upload_entry))
             .route("/v1.0", any(graph_entry))
             .route("/v1.0/{*rest}", any(graph_entry))
             .fallback(fallback)
@@ -362,10 +362,54 @@ async fn graph_entry(
         base: format!("http://{host}/v1.0"),
     };
     let resp = graph::handle(&emu, req).await;
-    into_http(resp)
+    let fault = emu.inner.faults.body_fault();
+    into_http_with(resp, fault)
 }
 
 fn into_http(resp: GraphResponse) -> Response {
+    into_http_with(resp, faults::BodyFault::default())
+}
+
+/// A body that trickles (slow-body fault) or breaks off halfway (connection-reset fault).
+fn faulty_body(data: Bytes, fault: faults::BodyFault) -> Body {
+    let cut = if fault.reset {
+        data.len() / 2
+    } else {
+        data.len()
+    };
+    let step = if fault.bytes_per_sec > 0 {
+        ((fault.bytes_per_sec / 10).max(1)) as usize
+    } else {
+        cut.max(1)
+    };
+    let stream = futures_util::stream::unfold(0usize, move |pos| {
+        let data = data.clone();
+        async move {
+            if pos >= cut {
+                if fault.reset && pos == cut {
+                    // Let what was sent so far reach the client before the connection dies.
+                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                    return Some((
+                        Err(std::io::Error::new(
+                            std::io::ErrorKind::ConnectionReset,
+                            "connection reset injected by the emulator",
+                        )),
+                        pos + 1,
+                    ));
+                }
+                return None;
+            }
+            if fault.bytes_per_sec > 0 && pos > 0 {
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            let end = (pos + step).min(cut);
+            Some((Ok(data.slice(pos..end)), end))
+        }
+    });
+    Body::from_stream(stream)
+}
+
+fn into_http_with(resp: GraphResponse, fault: faults::BodyFault) -> Response {
     let mut b = Response::builder().status(resp.status);
     for (k, v) in &resp.headers {
         b = b.header(k.as_str(), v.as_str());
@@ -373,13 +417,19 @@ fn into_http(resp: GraphResponse) -> Response {
     let body = match resp.body {
         RespBody::Json(v) => {
             b = b.header(header::CONTENT_TYPE, graph::JSON_CT);
-            Body::from(v.to_string())
+            Bytes::from(v.to_string())
         }
         RespBody::Bytes { content_type, data } => {
             b = b.header(header::CONTENT_TYPE, content_type);
-            Body::from(data)
+            data
         }
-        RespBody::Empty => Body::empty(),
+        RespBody::Empty => Bytes::new(),
+    };
+    let body = if (fault.reset || fault.bytes_per_sec > 0) && !body.is_empty() {
+        b = b.header(header::CONTENT_LENGTH, body.len());
+        faulty_body(body, fault)
+    } else {
+        Body::from(body)
     };
     b.body(body)
         .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
@@ -465,5 +515,193 @@ async fn admin_deliver(
             &json!({"error": {"code": "NotFound", "message": e}}),
             &[],
         ),
+    }
+}
+
+const UPLOAD_TEMPLATE: &str = "/api/v2.0/Users/{id}/Messages/{id}/AttachmentSessions/{id}";
+
+/// PUT (a byte range) or DELETE (cancel) on an upload URL; see `graph::attachments`.
+async fn upload_entry(
+    State(emu): State<Emulator>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let template = format!("{} {UPLOAD_TEMPLATE}", method.as_str());
+    let resp = upload(&emu, &method, &uri, &headers, body, &template).await;
+    emu.inner
+        .stats
+        .record(&template, resp.status.as_u16(), false);
+    let rid = identity::uuid_like();
+    let mut resp = resp;
+    resp.headers.push(("request-id".to_string(), rid));
+    into_http(resp)
+}
+
+async fn upload(
+    emu: &Emulator,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: Bytes,
+    template: &str,
+) -> GraphResponse {
+    use graph::attachments as att;
+    use graph::errors::GraphError;
+    let rid = identity::uuid_like();
+    let fail = |e: GraphError| graph::error_response(&e, &rid, &rid);
+    if headers.contains_key(header::AUTHORIZATION) {
+        // "Do not specify an Authorization request header" (outlook-large-attachments); what
+        // Outlook answers if one is sent is not documented; we refuse it.
+        return fail(GraphError::new(
+            401,
+            "InvalidAuthenticationToken",
+            "The upload URL is pre-authenticated: do not send an Authorization header.",
+        ));
+    }
+    let Some(sid) = att::session_id(uri.path()) else {
+        return fail(GraphError::item_not_found());
+    };
+    let token = uri.query().and_then(|q| {
+        form_urlencoded::parse(q.as_bytes())
+            .find(|(k, _)| k.eq_ignore_ascii_case("authtoken"))
+            .map(|(_, v)| v.into_owned())
+    });
+    let session = {
+        let store = emu.inner.store.lock().unwrap_or_else(|e| e.into_inner());
+        store.uploads.get(&sid).cloned()
+    };
+    let Some(session) = session else {
+        return fail(GraphError::item_not_found());
+    };
+    if token.as_deref() != Some(session.auth_token.as_str()) {
+        return fail(GraphError::new(
+            401,
+            "InvalidAuthenticationToken",
+            "The upload URL's token is not valid.",
+        ));
+    }
+    let now = chrono::Utc::now().timestamp();
+    if now >= session.expires {
+        return fail(GraphError::item_not_found());
+    }
+    if *method == Method::DELETE {
+        let mut store = emu.inner.store.lock().unwrap_or_else(|e| e.into_inner());
+        store.uploads.remove(&sid);
+        return GraphResponse {
+            status: StatusCode::NO_CONTENT,
+            headers: Vec::new(),
+            body: RespBody::Empty,
+        };
+    }
+    if *method != Method::PUT {
+        return fail(GraphError::new(
+            405,
+            "BadRequest",
+            "Upload URLs accept PUT (a byte range) and DELETE (cancel).",
+        ));
+    }
+    let Some((start, end, total)) = headers
+        .get(header::CONTENT_RANGE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(att::content_range)
+    else {
+        return fail(GraphError::bad_request(
+            "Content-Range 'bytes {start}-{end}/{total}' is required.",
+        ));
+    };
+    if total != session.size {
+        return fail(GraphError::bad_request(format!(
+            "The total size in Content-Range ({total}) differs from the session's size ({}).",
+            session.size
+        )));
+    }
+    if body.len() as u64 != end - start + 1 {
+        return fail(GraphError::bad_request(
+            "Content-Length does not match the Content-Range.",
+        ));
+    }
+    if body.len() > att::MAX_CHUNK {
+        return fail(GraphError::new(
+            413,
+            "RequestEntityTooLarge",
+            "Each upload request must carry less than 4 MB.",
+        ));
+    }
+    if start != session.received.len() as u64 {
+        // https://learn.microsoft.com/graph/errors: 416 "The specified byte range is invalid
+        // or unavailable"; bytes must come in order (outlook-large-attachments).
+        return fail(GraphError::new(
+            416,
+            "ErrorInvalidRange",
+            format!("Expected the range to start at {}.", session.received.len()),
+        ));
+    }
+    let _permit = match emu.admit(&session.app_id, &session.mailbox, body.len() as u64) {
+        Ok(p) => p,
+        Err(e) => return fail(e),
+    };
+    if let Some(e) = emu.injected_fault(template).await {
+        return fail(e);
+    }
+    let mut store = emu.inner.store.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(s) = store.uploads.get_mut(&sid) else {
+        return fail(GraphError::item_not_found());
+    };
+    s.received.extend_from_slice(&body);
+    let next = s.received.len() as u64;
+    let expires = s.expires;
+    if next < s.size {
+        return GraphResponse::json(
+            200,
+            json!({
+                "@odata.context": format!(
+                    "https://outlook.office.com/api/v2.0/$metadata#Users('{}')/Messages('{}')/AttachmentSessions/$entity",
+                    s.user_id, s.message
+                ),
+                "ExpirationDateTime": graph::iso(expires),
+                "nextExpectedRanges": [next.to_string()],
+            }),
+        );
+    }
+    let s = match store.uploads.remove(&sid) {
+        Some(s) => s,
+        None => return fail(GraphError::item_not_found()),
+    };
+    let Some(mb) = store.mailboxes.get_mut(&s.mailbox) else {
+        return fail(GraphError::item_not_found());
+    };
+    let cid = if s.is_inline {
+        s.content_id.clone()
+    } else {
+        None
+    };
+    match att::attach(
+        mb,
+        &s.message,
+        &s.name,
+        &s.content_type,
+        &s.received,
+        cid.as_deref(),
+    ) {
+        Ok(att_id) => {
+            let host = headers
+                .get(header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .unwrap_or("127.0.0.1");
+            GraphResponse {
+                status: StatusCode::CREATED,
+                headers: vec![(
+                    "Location".to_string(),
+                    format!(
+                        "http://{host}/api/v2.0/Users('{}')/Messages('{}')/Attachments('{att_id}')",
+                        s.user_id, s.message
+                    ),
+                )],
+                body: RespBody::Empty,
+            }
+        }
+        Err(e) => fail(e),
     }
 }

@@ -34,12 +34,6 @@ pub(crate) const SYNC_ISSUES_CHILDREN: &[(&str, &str)] = &[
     ("serverfailures", "Server Failures"),
 ];
 
-/// Well-known names served although not under the root's children.
-pub(crate) const WELL_KNOWN_OUTSIDE: &[(&str, &str)] = &[
-    ("msgfolderroot", "Top of Information Store"),
-    ("recoverableitemsdeletions", "Deletions"),
-];
-
 #[derive(Clone, Debug)]
 pub(crate) struct Folder {
     pub id: String,
@@ -609,6 +603,8 @@ impl From<&SeedMessage> for NewMessageProps {
 pub(crate) struct Store {
     /// Keyed by lower-case SMTP address.
     pub mailboxes: BTreeMap<String, Mailbox>,
+    /// Open attachment upload sessions by session id.
+    pub uploads: HashMap<String, crate::graph::attachments::UploadSession>,
 }
 
 impl Store {

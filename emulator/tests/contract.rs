@@ -847,3 +847,200 @@ async fn from_eml_dir_loads_folders_byte_for_byte() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+// ---------------------------------------------------------------- faults
+
+#[tokio::test]
+async fn injected_errors_latency_and_clearing() {
+    let s = demo_server().await;
+    let t = token(s.addr).await;
+    let faults = json!({"seed": 7, "latencyMs": 150, "errors": [
+        {"route": "GET /users/{id}/mailFolders/{id}", "status": 503, "probability": 1.0, "retryAfter": 0.5}
+    ]});
+    let r = request(
+        s.addr,
+        "POST",
+        "/_emulator/faults",
+        &[("Content-Type", "application/json")],
+        faults.to_string().as_bytes(),
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    let started = std::time::Instant::now();
+    let r = get(s.addr, &t, &format!("/users/{ALICE_ENC}/mailFolders/inbox")).await;
+    assert!(started.elapsed() >= std::time::Duration::from_millis(150));
+    assert_eq!(r.status, 503);
+    assert_eq!(r.header("Retry-After"), Some("0.5"));
+    assert_eq!(r.error_code(), "ServiceNotAvailable");
+    // Other routes are unaffected by that rule.
+    assert_eq!(
+        get(s.addr, &t, &format!("/users/{ALICE_ENC}/mailFolders"))
+            .await
+            .status,
+        200
+    );
+    let r = request(s.addr, "DELETE", "/_emulator/faults", &[], b"").await;
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        get(s.addr, &t, &format!("/users/{ALICE_ENC}/mailFolders/inbox"))
+            .await
+            .status,
+        200
+    );
+}
+
+#[tokio::test]
+async fn error_rates_are_deterministic_under_a_seed() {
+    async fn pattern() -> Vec<u16> {
+        let s = demo_server().await;
+        let t = token(s.addr).await;
+        s.emu.set_faults(FaultConfig {
+            seed: 42,
+            errors: vec![imap2graph_emulator::ErrorFault {
+                route: "".into(),
+                status: 500,
+                probability: 0.5,
+                retry_after: None,
+            }],
+            ..FaultConfig::default()
+        });
+        let mut v = Vec::new();
+        for _ in 0..20 {
+            v.push(
+                get(s.addr, &t, &format!("/users/{ALICE_ENC}/mailFolders/inbox"))
+                    .await
+                    .status,
+            );
+        }
+        v
+    }
+    let a = pattern().await;
+    let b = pattern().await;
+    assert_eq!(a, b);
+    assert!(a.contains(&500) && a.contains(&200), "{a:?}");
+}
+
+#[tokio::test]
+async fn connection_reset_and_slow_bodies() {
+    let s = demo_server().await;
+    let t = token(s.addr).await;
+    let p = format!("/users/{ALICE_ENC}/mailFolders/inbox/messages?$top=50");
+    let full = get(s.addr, &t, &p).await;
+    s.emu.set_faults(FaultConfig {
+        reset_probability: 1.0,
+        ..FaultConfig::default()
+    });
+    let cut = get(s.addr, &t, &p).await;
+    assert!(
+        cut.body.len() < full.body.len(),
+        "{} vs {}",
+        cut.body.len(),
+        full.body.len()
+    );
+    s.emu.set_faults(FaultConfig {
+        slow_body_bytes_per_sec: 20_000,
+        ..FaultConfig::default()
+    });
+    let started = std::time::Instant::now();
+    let slow = get(
+        s.addr,
+        &t,
+        &format!("/users/{ALICE_ENC}/mailFolders/inbox/messages?$top=5"),
+    )
+    .await;
+    assert_eq!(slow.status, 200);
+    assert!(serde_json::from_slice::<Value>(&slow.body).is_ok());
+    if slow.body.len() > 4_000 {
+        assert!(started.elapsed() >= std::time::Duration::from_millis(100));
+    }
+}
+
+#[tokio::test]
+async fn early_token_expiry() {
+    let s = demo_server().await;
+    let t = token(s.addr).await;
+    let p = format!("/users/{ALICE_ENC}/mailFolders/inbox");
+    assert_eq!(get(s.addr, &t, &p).await.status, 200);
+    s.emu.set_faults(FaultConfig {
+        token_early_expiry_secs: Some(0),
+        ..FaultConfig::default()
+    });
+    let r = get(s.addr, &t, &p).await;
+    assert_eq!(r.status, 401);
+    assert_eq!(r.error_code(), "InvalidAuthenticationToken");
+    s.emu.set_faults(FaultConfig::default());
+    assert_eq!(get(s.addr, &t, &p).await.status, 200);
+}
+
+#[tokio::test]
+async fn batch_entries_take_concurrency_slots() {
+    let mut c = EmulatorConfig::demo();
+    c.faults = FaultConfig {
+        latency_ms: 400,
+        ..FaultConfig::default()
+    };
+    let s = start(Emulator::with_config(c)).await;
+    let t = token(s.addr).await;
+    let addr = s.addr;
+    let t2 = t.clone();
+    let direct = tokio::spawn(async move {
+        get(addr, &t2, &format!("/users/{ALICE_ENC}/mailFolders/inbox")).await
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let reqs: Vec<Value> = (0..4)
+        .map(|i| json!({"id": i.to_string(), "method": "GET", "url": "/users/alice@contoso.example/mailFolders/inbox"}))
+        .collect();
+    let r = send(
+        s.addr,
+        &t,
+        "POST",
+        "/$batch",
+        &[("Content-Type", "application/json")],
+        json!({"requests": reqs}).to_string().as_bytes(),
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    let statuses: Vec<u64> = r.json()["responses"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|x| x["status"].as_u64()).collect())
+        .unwrap_or_default();
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 429).count(),
+        1,
+        "{statuses:?}"
+    );
+    let throttled = r.json()["responses"]
+        .as_array()
+        .and_then(|a| a.iter().find(|x| x["status"] == 429).cloned())
+        .unwrap_or(Value::Null);
+    assert!(throttled["headers"]["Retry-After"].is_string());
+    assert_eq!(direct.await.expect("direct").status, 200);
+}
+
+#[tokio::test]
+async fn reset_restores_the_seed() {
+    let s = demo_server().await;
+    let t = token(s.addr).await;
+    let before = get(s.addr, &t, &format!("/users/{ALICE_ENC}/mailFolders/inbox"))
+        .await
+        .json();
+    request(
+        s.addr,
+        "POST",
+        "/_emulator/mailboxes/alice@contoso.example/deliver",
+        &[],
+        b"Subject: x\r\n\r\ny\r\n",
+    )
+    .await;
+    let mid = get(s.addr, &t, &format!("/users/{ALICE_ENC}/mailFolders/inbox"))
+        .await
+        .json();
+    assert_ne!(before["totalItemCount"], mid["totalItemCount"]);
+    let r = request(s.addr, "POST", "/_emulator/reset", &[], b"").await;
+    assert_eq!(r.status, 200);
+    let after = get(s.addr, &t, &format!("/users/{ALICE_ENC}/mailFolders/inbox"))
+        .await
+        .json();
+    assert_eq!(before, after);
+    assert_eq!(s.emu.stats_json()["total"], 1);
+}

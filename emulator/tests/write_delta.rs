@@ -813,3 +813,183 @@ async fn sending_a_draft_moves_it_to_sent_items() {
     assert_eq!(m["isDraft"], false);
     assert_eq!(m["parentFolderId"], sent["id"]);
 }
+
+#[tokio::test]
+async fn attachments_list_get_value_and_add() {
+    let s = demo_server().await;
+    let t = token(s.addr).await;
+    let j = get(
+        s.addr,
+        &t,
+        "/users/voicemail%40contoso.example/mailFolders/inbox/messages?$top=1&$select=id",
+    )
+    .await
+    .json();
+    let id = j["value"][0]["id"].as_str().unwrap_or("").to_string();
+    let r = get(
+        s.addr,
+        &t,
+        &format!("/users/voicemail%40contoso.example/messages/{id}/attachments"),
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    let list = r.json()["value"].as_array().cloned().unwrap_or_default();
+    assert_eq!(list.len(), 1);
+    let a = &list[0];
+    assert_eq!(a["@odata.type"], "#microsoft.graph.fileAttachment");
+    assert_eq!(a["contentType"], "audio/mpeg");
+    let aid = a["id"].as_str().unwrap_or("").to_string();
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(a["contentBytes"].as_str().unwrap_or(""))
+        .expect("b64");
+    assert_eq!(a["size"].as_u64(), Some(bytes.len() as u64));
+    let r = get(
+        s.addr,
+        &t,
+        &format!("/users/voicemail%40contoso.example/messages/{id}/attachments/{aid}/$value"),
+    )
+    .await;
+    assert_eq!(r.body, bytes);
+    assert!(r
+        .header("Content-Type")
+        .is_some_and(|c| c.starts_with("audio/mpeg")));
+    let r = get(
+        s.addr,
+        &t,
+        &format!(
+            "/users/voicemail%40contoso.example/messages/{id}/attachments/{aid}?$select=name,size"
+        ),
+    )
+    .await;
+    assert!(r.json().get("contentBytes").is_none());
+    // Add a small attachment to a new draft.
+    let d = post_json(
+        &s,
+        &t,
+        &format!("/users/{ALICE_ENC}/messages"),
+        json!({"subject": "with file", "body": {"contentType": "text", "content": "see attached"}}),
+        true,
+    )
+    .await
+    .json();
+    let did = d["id"].as_str().unwrap_or("").to_string();
+    let r = post_json(&s, &t, &format!("/users/{ALICE_ENC}/messages/{did}/attachments"), json!({
+        "@odata.type": "#microsoft.graph.fileAttachment", "name": "a.txt", "contentType": "text/plain",
+        "contentBytes": b64(b"attached text")
+    }), true).await;
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    let m = get(s.addr, &t, &format!("/users/{ALICE_ENC}/messages/{did}"))
+        .await
+        .json();
+    assert_eq!(m["hasAttachments"], true);
+    assert_eq!(m["body"]["content"], "see attached\r\n");
+}
+
+#[tokio::test]
+async fn upload_session_in_chunks() {
+    let s = demo_server().await;
+    let t = token(s.addr).await;
+    let d = post_json(
+        &s,
+        &t,
+        &format!("/users/{ALICE_ENC}/messages"),
+        json!({"subject": "big"}),
+        true,
+    )
+    .await
+    .json();
+    let did = d["id"].as_str().unwrap_or("").to_string();
+    let size: usize = 5 * 1024 * 1024 + 123;
+    let data: Vec<u8> = (0..size).map(|i| (i * 7 % 251) as u8).collect();
+    let r = post_json(
+        &s,
+        &t,
+        &format!("/users/{ALICE_ENC}/messages/{did}/attachments/createUploadSession"),
+        json!({"AttachmentItem": {"attachmentType": "file", "name": "big.bin", "size": 1000}}),
+        true,
+    )
+    .await;
+    assert_eq!(r.status, 400);
+    assert_eq!(
+        r.error_code(),
+        "ErrorAttachmentSizeShouldNotBeLessThanMinimumSize"
+    );
+    let r = post_json(
+        &s,
+        &t,
+        &format!("/users/{ALICE_ENC}/messages/{did}/attachments/createUploadSession"),
+        json!({"AttachmentItem": {"attachmentType": "file", "name": "big.bin", "size": size}}),
+        true,
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    let sess = r.json();
+    assert_eq!(sess["nextExpectedRanges"], json!(["0-"]));
+    let url = link_target(sess["uploadUrl"].as_str().unwrap_or(""));
+    let chunk = 3 * 1024 * 1024;
+    // An Authorization header is refused.
+    let auth = format!("Bearer {t}");
+    let range0 = format!("bytes 0-{}/{size}", chunk - 1);
+    let r = request(
+        s.addr,
+        "PUT",
+        &url,
+        &[("Authorization", &auth), ("Content-Range", &range0)],
+        &data[..chunk],
+    )
+    .await;
+    assert_eq!(r.status, 401);
+    // Out of order → 416.
+    let bad = format!("bytes 10-{}/{size}", chunk + 9);
+    let r = request(
+        s.addr,
+        "PUT",
+        &url,
+        &[("Content-Range", &bad)],
+        &data[10..chunk + 10],
+    )
+    .await;
+    assert_eq!(r.status, 416);
+    let r = request(
+        s.addr,
+        "PUT",
+        &url,
+        &[
+            ("Content-Range", &range0),
+            ("Content-Type", "application/octet-stream"),
+        ],
+        &data[..chunk],
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.json()["nextExpectedRanges"], json!([chunk.to_string()]));
+    let range1 = format!("bytes {chunk}-{}/{size}", size - 1);
+    let r = request(
+        s.addr,
+        "PUT",
+        &url,
+        &[("Content-Range", &range1)],
+        &data[chunk..],
+    )
+    .await;
+    assert_eq!(r.status, 201);
+    assert!(r.body.is_empty());
+    let loc = r.header("Location").unwrap_or("").to_string();
+    let att_id = loc
+        .rsplit("Attachments('")
+        .next()
+        .unwrap_or("")
+        .trim_end_matches("')")
+        .to_string();
+    let v = get(
+        s.addr,
+        &t,
+        &format!("/users/{ALICE_ENC}/messages/{did}/attachments/{att_id}/$value"),
+    )
+    .await;
+    assert_eq!(v.status, 200);
+    assert_eq!(v.body.len(), size);
+    assert!(v.body == data);
+    let stats = s.emu.stats_json();
+    assert!(stats["bytesUploaded"].as_u64().unwrap_or(0) >= size as u64);
+}

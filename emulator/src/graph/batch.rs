@@ -208,60 +208,98 @@ pub(crate) async fn handle(
             }
         }
     }
-    // Run in an order that respects dependsOn (entries whose dependencies are done first).
+    // Run in waves: up to four entries whose dependencies are done run at once, as Graph
+    // "dispatches up to four individual requests from a batch to the Outlook service
+    // simultaneously" (https://learn.microsoft.com/answers/questions/1660054/), so each one
+    // takes a MailboxConcurrency slot of its own and can be throttled on its own.
     let mut status: HashMap<String, u16> = HashMap::new();
     let mut responses = Vec::new();
     let mut pending: Vec<Entry> = entries;
     while !pending.is_empty() {
-        let pos = pending.iter().position(|e| {
-            e.depends_on
+        let mut wave = Vec::new();
+        let mut i = 0;
+        while i < pending.len() && wave.len() < 4 {
+            let ready = pending[i]
+                .depends_on
                 .iter()
-                .all(|d| status.contains_key(&d.to_ascii_lowercase()))
-        });
-        let Some(pos) = pos else {
+                .all(|d| status.contains_key(&d.to_ascii_lowercase()));
+            if ready {
+                wave.push(pending.remove(i));
+            } else {
+                i += 1;
+            }
+        }
+        if wave.is_empty() {
             return fail(GraphError::bad_request(
                 "Invalid batch payload format: dependsOn forms a cycle.",
             ));
-        };
-        let e = pending.remove(pos);
-        let failed_dep = e.depends_on.iter().any(|d| {
-            status
-                .get(&d.to_ascii_lowercase())
-                .is_some_and(|s| *s >= 400)
-        });
-        let resp = if failed_dep {
-            let sub_rid = uuid_like();
-            error_response(
-                &GraphError::new(
-                    424,
-                    "BadRequest",
-                    "Failed dependency: a request this one depends on failed.",
-                ),
-                &sub_rid,
-                &sub_rid,
-            )
-        } else {
-            match e.req {
-                Err(err) => {
-                    let sub_rid = uuid_like();
-                    error_response(&err, &sub_rid, &sub_rid)
-                }
-                Ok(req) => {
-                    let resolved = resolve(&req.method, &req.path);
-                    let template = resolved.template.clone();
-                    let sub_rid = uuid_like();
-                    let crid = req
-                        .header("client-request-id")
-                        .map(|s| s.to_string())
-                        .unwrap_or_else(|| sub_rid.clone());
-                    let r = serve_one(emu, &req, claims, resolved, &sub_rid, &crid).await;
-                    emu.inner.stats.record(&template, r.status.as_u16(), true);
-                    r
+        }
+        let mut set = tokio::task::JoinSet::new();
+        for (n, e) in wave.into_iter().enumerate() {
+            let failed_dep = e.depends_on.iter().any(|d| {
+                status
+                    .get(&d.to_ascii_lowercase())
+                    .is_some_and(|s| *s >= 400)
+            });
+            let emu = emu.clone();
+            let claims = claims.clone();
+            set.spawn(async move {
+                let resp = run_entry(&emu, e.req, &claims, failed_dep).await;
+                (n, e.id, resp)
+            });
+        }
+        let mut done = Vec::new();
+        while let Some(r) = set.join_next().await {
+            match r {
+                Ok(x) => done.push(x),
+                Err(_) => {
+                    return fail(GraphError::new(
+                        500,
+                        "InternalServerError",
+                        "A batch entry failed.",
+                    ))
                 }
             }
-        };
-        status.insert(e.id.to_ascii_lowercase(), resp.status.as_u16());
-        responses.push(to_json(&e.id, resp));
+        }
+        done.sort_by_key(|(n, _, _)| *n);
+        for (_, id, resp) in done {
+            status.insert(id.to_ascii_lowercase(), resp.status.as_u16());
+            responses.push(to_json(&id, resp));
+        }
     }
     GraphResponse::json(200, json!({ "responses": responses }))
+}
+
+async fn run_entry(
+    emu: &Emulator,
+    req: Result<GraphRequest, GraphError>,
+    claims: &TokenClaims,
+    failed_dep: bool,
+) -> GraphResponse {
+    let sub_rid = uuid_like();
+    if failed_dep {
+        return error_response(
+            &GraphError::new(
+                424,
+                "BadRequest",
+                "Failed dependency: a request this one depends on failed.",
+            ),
+            &sub_rid,
+            &sub_rid,
+        );
+    }
+    match req {
+        Err(err) => error_response(&err, &sub_rid, &sub_rid),
+        Ok(req) => {
+            let resolved = resolve(&req.method, &req.path);
+            let template = resolved.template.clone();
+            let crid = req
+                .header("client-request-id")
+                .map(|s| s.to_string())
+                .unwrap_or_else(|| sub_rid.clone());
+            let r = serve_one(emu, &req, claims, resolved, &sub_rid, &crid).await;
+            emu.inner.stats.record(&template, r.status.as_u16(), true);
+            r
+        }
+    }
 }

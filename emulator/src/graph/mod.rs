@@ -3,6 +3,7 @@
 //! store and records it in the stats. `$batch` sub-requests go through the same path.
 //! Owns `GraphRequest`, `GraphResponse`, route resolution and the per-request context.
 
+pub(crate) mod attachments;
 pub(crate) mod batch;
 pub(crate) mod delta;
 pub(crate) mod errors;
@@ -69,10 +70,6 @@ impl GraphResponse {
             body: RespBody::Json(v),
         }
     }
-    pub fn header(mut self, k: &str, v: impl Into<String>) -> GraphResponse {
-        self.headers.push((k.to_string(), v.into()));
-        self
-    }
 }
 
 /// Everything an operation needs to know about its request.
@@ -122,6 +119,7 @@ pub(crate) enum Op {
     SendDraft(String),
     ListAttachments(String),
     GetAttachment(String, String),
+    GetAttachmentValue(String, String),
     AddAttachment(String),
     CreateUploadSession(String),
     SendMail,
@@ -224,6 +222,9 @@ pub(crate) fn resolve(method: &Method, path: &str) -> Resolved {
                 (M::GET, ["attachments"]) => Ok(Op::ListAttachments(id)),
                 (M::POST, ["attachments"]) => Ok(Op::AddAttachment(id)),
                 (M::GET, ["attachments", a]) => Ok(Op::GetAttachment(id, a.to_string())),
+                (M::GET, ["attachments", a, "$value"]) => {
+                    Ok(Op::GetAttachmentValue(id, a.to_string()))
+                }
                 (M::POST, ["attachments", "createUploadSession"]) => {
                     Ok(Op::CreateUploadSession(id))
                 }
@@ -277,7 +278,8 @@ fn roles_for(op: &Op) -> &'static [&'static str] {
         | Op::GetMessage(_)
         | Op::GetMessageValue(_)
         | Op::ListAttachments(_)
-        | Op::GetAttachment(_, _) => READ,
+        | Op::GetAttachment(_, _)
+        | Op::GetAttachmentValue(_, _) => READ,
         Op::SendMail | Op::SendDraft(_) => SEND,
         _ => WRITE,
     }
@@ -421,6 +423,9 @@ fn run(emu: &Emulator, ctx: &Ctx<'_>, mailbox: &str, op: Op) -> Result<GraphResp
     match &op {
         Op::SendMail => return write::send_mail(ctx, &mut store, mailbox),
         Op::SendDraft(m) => return write::send_draft(&mut store, mailbox, m),
+        Op::CreateUploadSession(m) => {
+            return attachments::create_session(ctx, &mut store, mailbox, m)
+        }
         _ => {}
     }
     let epoch = emu.inner.faults.delta_epoch();
@@ -465,6 +470,10 @@ fn run(emu: &Emulator, ctx: &Ctx<'_>, mailbox: &str, op: Op) -> Result<GraphResp
         Op::MoveMessage(m) => write::move_to(ctx, mb, &m),
         Op::CopyMessage(m) => write::copy_to(ctx, mb, &m),
         Op::PermanentDelete(m) => write::permanent_delete(mb, &m),
+        Op::ListAttachments(m) => attachments::list(ctx, mb, &m),
+        Op::GetAttachment(m, a) => attachments::get(ctx, mb, &m, &a),
+        Op::GetAttachmentValue(m, a) => attachments::get_value(mb, &m, &a),
+        Op::AddAttachment(m) => attachments::add(ctx, mb, &m),
         other => Err(GraphError::not_implemented(&format!("{other:?}"))),
     }
 }

@@ -28,15 +28,6 @@ pub(crate) struct Query {
     pub change_type: Option<String>,
 }
 
-impl Query {
-    pub fn get(&self, key: &str) -> Option<&str> {
-        self.pairs
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(key))
-            .map(|(_, v)| v.as_str())
-    }
-}
-
 pub(crate) fn parse(raw: Option<&str>) -> Result<Query, GraphError> {
     let pairs: Vec<(String, String)> = raw
         .map(|r| {

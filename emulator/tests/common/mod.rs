@@ -93,15 +93,25 @@ pub async fn request(
     s.write_all(head.as_bytes()).await.expect("write");
     s.write_all(body).await.expect("write body");
     let mut buf = Vec::new();
-    s.read_to_end(&mut buf).await.expect("read");
+    // A reset connection (an injected fault) ends the read with what arrived so far.
+    let mut chunk = [0u8; 16384];
+    loop {
+        match s.read(&mut chunk).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+    }
     parse_response(&buf)
 }
 
 pub fn parse_response(buf: &[u8]) -> Resp {
-    let end = buf
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .expect("end of head");
+    let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
+        return Resp {
+            status: 0,
+            headers: Vec::new(),
+            body: Vec::new(),
+        };
+    };
     let head = std::str::from_utf8(&buf[..end]).expect("utf8 head");
     let mut lines = head.split("\r\n");
     let status_line = lines.next().expect("status line");
