@@ -69,7 +69,12 @@ impl rustls::client::danger::ServerCertVerifier for TrustLoopback {
         cert: &rustls::pki_types::CertificateDer<'_>,
         dss: &rustls::DigitallySignedStruct,
     ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
     }
 
     fn verify_tls13_signature(
@@ -78,7 +83,12 @@ impl rustls::client::danger::ServerCertVerifier for TrustLoopback {
         cert: &rustls::pki_types::CertificateDer<'_>,
         dss: &rustls::DigitallySignedStruct,
     ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
     }
 
     fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
@@ -95,7 +105,10 @@ struct Client {
 }
 
 impl Client {
-    async fn connect(addr: std::net::SocketAddr, tls: Arc<rustls::ClientConfig>) -> std::io::Result<Client> {
+    async fn connect(
+        addr: std::net::SocketAddr,
+        tls: Arc<rustls::ClientConfig>,
+    ) -> std::io::Result<Client> {
         let tcp = TcpStream::connect(addr).await?;
         let connector = tokio_rustls::TlsConnector::from(tls);
         let name = rustls::pki_types::ServerName::try_from("localhost").expect("valid name");
@@ -142,7 +155,11 @@ fn literal_length(line: &[u8]) -> Option<usize> {
     let line = line.strip_suffix(b"\r\n")?;
     let line = line.strip_suffix(b"}")?;
     let open = line.iter().rposition(|&b| b == b'{')?;
-    std::str::from_utf8(&line[open + 1..]).ok()?.trim_end_matches('+').parse().ok()
+    std::str::from_utf8(&line[open + 1..])
+        .ok()?
+        .trim_end_matches('+')
+        .parse()
+        .ok()
 }
 
 #[derive(Default)]
@@ -179,15 +196,27 @@ async fn run_session(
         let steps: Vec<(&'static str, String)> = vec![
             (
                 "LOGIN",
-                format!("LOGIN \"{}/{}/{}\" \"{}\"", demo::TENANT, demo::CLIENT_ID, demo::ALICE, demo::SECRET),
+                format!(
+                    "LOGIN \"{}/{}/{}\" \"{}\"",
+                    demo::TENANT,
+                    demo::CLIENT_ID,
+                    demo::ALICE,
+                    demo::SECRET
+                ),
             ),
             ("SELECT", "SELECT INBOX".into()),
-            ("UID FETCH flags", "UID FETCH 1:* (UID FLAGS RFC822.SIZE)".into()),
+            (
+                "UID FETCH flags",
+                "UID FETCH 1:* (UID FLAGS RFC822.SIZE)".into(),
+            ),
             (
                 "UID FETCH bodies",
                 format!(
                     "UID FETCH {} BODY.PEEK[]",
-                    (0..10).map(|_| rng.u32(1..=100).to_string()).collect::<Vec<_>>().join(",")
+                    (0..10)
+                        .map(|_| rng.u32(1..=100).to_string())
+                        .collect::<Vec<_>>()
+                        .join(",")
                 ),
             ),
             ("LOGOUT", "LOGOUT".into()),
@@ -232,7 +261,9 @@ fn main() {
         imap2graph::tls::install_crypto_provider();
         let dir = tempfile::tempdir().expect("temp dir");
         let emulator = Emulator::demo();
-        let graph_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let graph_listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let graph_addr = graph_listener.local_addr().expect("addr");
         let (stop_tx, stop_rx) = watch::channel(false);
         let emulator_task = tokio::spawn({
@@ -246,7 +277,8 @@ fn main() {
                     .await;
             }
         });
-        let (cert, key) = imap2graph::tls::write_self_signed(dir.path(), &["localhost".into()]).expect("cert");
+        let (cert, key) =
+            imap2graph::tls::write_self_signed(dir.path(), &["localhost".into()]).expect("cert");
         let mut config = Config::default();
         config.imap.listen = "127.0.0.1:0".into();
         config.tls.cert = Some(cert);
@@ -255,7 +287,9 @@ fn main() {
         config.identity.authority = format!("http://{graph_addr}");
         config.store.path = dir.path().join("uids.sqlite");
         let gateway = Gateway::prepare(config).expect("gateway");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let addr = listener.local_addr().expect("addr");
         let gateway_task = tokio::spawn(gateway.serve(listener, stop_rx.clone()));
 
@@ -272,7 +306,15 @@ fn main() {
         let started = Instant::now();
         let deadline = started + Duration::from_secs(options.seconds);
         let sessions: Vec<_> = (0..options.sessions)
-            .map(|i| tokio::spawn(run_session(addr, tls.clone(), options.iterations, deadline, i as u64)))
+            .map(|i| {
+                tokio::spawn(run_session(
+                    addr,
+                    tls.clone(),
+                    options.iterations,
+                    deadline,
+                    i as u64,
+                ))
+            })
             .collect();
         let mut latencies = Latencies::default();
         let (mut workloads, mut bytes, mut failures) = (0usize, 0usize, 0usize);
@@ -295,9 +337,18 @@ fn main() {
         }
         let elapsed = started.elapsed();
         let after = emulator.stats_json();
-        let graph_requests = after["total"].as_u64().unwrap_or(0) - before["total"].as_u64().unwrap_or(0);
-        println!("loadgen: {} sessions x up to {} workloads, {:.1} s", options.sessions, options.iterations, elapsed.as_secs_f64());
-        println!("workloads completed: {workloads} ({:.1}/s), failed sessions: {failures}", workloads as f64 / elapsed.as_secs_f64());
+        let graph_requests =
+            after["total"].as_u64().unwrap_or(0) - before["total"].as_u64().unwrap_or(0);
+        println!(
+            "loadgen: {} sessions x up to {} workloads, {:.1} s",
+            options.sessions,
+            options.iterations,
+            elapsed.as_secs_f64()
+        );
+        println!(
+            "workloads completed: {workloads} ({:.1}/s), failed sessions: {failures}",
+            workloads as f64 / elapsed.as_secs_f64()
+        );
         println!("IMAP bytes received: {:.1} MB", bytes as f64 / 1e6);
         println!(
             "Graph requests: {graph_requests} total, {:.1} per workload",
@@ -305,7 +356,10 @@ fn main() {
         );
         println!("Graph requests by route: {}", after["routeTotals"]);
         println!("throttled by the emulator: {}", after["throttled"]);
-        println!("{:<18} {:>6} {:>9} {:>9} {:>9} {:>9}", "command", "count", "p50 ms", "p90 ms", "p99 ms", "max ms");
+        println!(
+            "{:<18} {:>6} {:>9} {:>9} {:>9} {:>9}",
+            "command", "count", "p50 ms", "p90 ms", "p99 ms", "max ms"
+        );
         for (name, mut values) in latencies.0 {
             values.sort();
             let ms = |d: Duration| d.as_secs_f64() * 1000.0;
@@ -319,7 +373,10 @@ fn main() {
             );
         }
         if let Some(kib) = peak_rss_kib() {
-            println!("peak RSS (gateway + emulator + load generator): {:.1} MiB", kib as f64 / 1024.0);
+            println!(
+                "peak RSS (gateway + emulator + load generator): {:.1} MiB",
+                kib as f64 / 1024.0
+            );
         }
         let _ = stop_tx.send(true);
         let _ = gateway_task.await;

@@ -187,7 +187,10 @@ impl Config {
         vars: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Config, ConfigError> {
         let mut table: toml::Table = toml::from_str(text).map_err(|err| {
-            ConfigError::new("file", err.message().to_string() + &span_hint(text, err.span()))
+            ConfigError::new(
+                "file",
+                err.message().to_string() + &span_hint(text, err.span()),
+            )
         })?;
         apply_env_overrides(&mut table, vars)?;
         let config: Config = toml::Value::Table(table)
@@ -228,8 +231,14 @@ impl Config {
         }
         let positive = [
             ("imap.max_connections", self.imap.max_connections as u64),
-            ("imap.max_connections_per_ip", self.imap.max_connections_per_ip as u64),
-            ("imap.prelogin_timeout_secs", self.imap.prelogin_timeout_secs),
+            (
+                "imap.max_connections_per_ip",
+                self.imap.max_connections_per_ip as u64,
+            ),
+            (
+                "imap.prelogin_timeout_secs",
+                self.imap.prelogin_timeout_secs,
+            ),
             ("imap.idle_timeout_secs", self.imap.idle_timeout_secs),
             ("imap.max_literal_bytes", self.imap.max_literal_bytes as u64),
             ("imap.max_command_bytes", self.imap.max_command_bytes as u64),
@@ -246,7 +255,10 @@ impl Config {
             }
         }
         if self.imap.max_command_bytes < 1024 {
-            return Err(ConfigError::new("imap.max_command_bytes", "must be at least 1024"));
+            return Err(ConfigError::new(
+                "imap.max_command_bytes",
+                "must be at least 1024",
+            ));
         }
         Ok(())
     }
@@ -308,11 +320,16 @@ fn check_upstream_url(key: &str, url: &str) -> Result<(), ConfigError> {
             } else {
                 Err(ConfigError::new(
                     key,
-                    format!("{url:?}: http:// is accepted only for a loopback address; use https://"),
+                    format!(
+                        "{url:?}: http:// is accepted only for a loopback address; use https://"
+                    ),
                 ))
             }
         }
-        other => Err(ConfigError::new(key, format!("scheme {other:?} is not supported"))),
+        other => Err(ConfigError::new(
+            key,
+            format!("scheme {other:?} is not supported"),
+        )),
     }
 }
 
@@ -377,7 +394,10 @@ fn parse_env_value(value: &str, expected: Option<&toml::Value>) -> Result<toml::
                 let (k, v) = pair
                     .split_once('=')
                     .ok_or_else(|| format!("{pair:?} is not key=value"))?;
-                map.insert(k.trim().to_string(), toml::Value::String(v.trim().to_string()));
+                map.insert(
+                    k.trim().to_string(),
+                    toml::Value::String(v.trim().to_string()),
+                );
             }
             toml::Value::Table(map)
         }
@@ -411,7 +431,10 @@ mod tests {
         let config = Config::from_toml_and_env("", env(&[])).unwrap();
         assert_eq!(config.imap.listen, "0.0.0.0:993");
         assert_eq!(config.graph.base_url, "https://graph.microsoft.com/v1.0");
-        assert_eq!(config.identity.authority, "https://login.microsoftonline.com");
+        assert_eq!(
+            config.identity.authority,
+            "https://login.microsoftonline.com"
+        );
         assert_eq!(config.imap.prelogin_timeout_secs, 60);
         assert_eq!(config.imap.idle_timeout_secs, 1800);
     }
@@ -424,7 +447,10 @@ mod tests {
             env(&[
                 ("IMAP2GRAPH_IMAP_MAX_CONNECTIONS", "7"),
                 ("IMAP2GRAPH_GRAPH_BASE_URL", "http://127.0.0.1:9994/v1.0"),
-                ("IMAP2GRAPH_IDENTITY_ALLOWED_TENANTS", "contoso.example, fabrikam.example"),
+                (
+                    "IMAP2GRAPH_IDENTITY_ALLOWED_TENANTS",
+                    "contoso.example, fabrikam.example",
+                ),
                 (
                     "IMAP2GRAPH_IDENTITY_DEFAULT_MAILBOX",
                     "11111111-2222-3333-4444-555555555555=alice@contoso.example",
@@ -447,7 +473,8 @@ mod tests {
 
     #[test]
     fn errors_name_the_key() {
-        let err = Config::from_toml_and_env("[imap]\nlisten = \"nowhere\"\n", env(&[])).unwrap_err();
+        let err =
+            Config::from_toml_and_env("[imap]\nlisten = \"nowhere\"\n", env(&[])).unwrap_err();
         assert_eq!(err.key, "imap.listen");
         let err = Config::from_toml_and_env(
             "[graph]\nbase_url = \"http://graph.example.com/v1.0\"\n",

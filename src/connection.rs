@@ -147,8 +147,8 @@ where
                     session.handle(command, &mut sink).await?
                 }
                 Err(_) if lenient_login(fragmentizer.message_bytes()).is_some() => {
-                    let command = lenient_login(fragmentizer.message_bytes())
-                        .expect("checked just above");
+                    let command =
+                        lenient_login(fragmentizer.message_bytes()).expect("checked just above");
                     session.handle(command, &mut sink).await?
                 }
                 Err(err) => {
@@ -177,9 +177,13 @@ where
                     Ok(AuthenticateData::Cancel) => {
                         session.authenticate_data(&tag, None, &mut sink).await
                     }
-                    Err(DecodeMessageError::DecodingFailure(AuthenticateDataDecodeError::Failed))
+                    Err(DecodeMessageError::DecodingFailure(
+                        AuthenticateDataDecodeError::Failed,
+                    ))
                     | Err(_) => {
-                        sink.push(format!("{} BAD malformed SASL data\r\n", tag.inner()).as_bytes());
+                        sink.push(
+                            format!("{} BAD malformed SASL data\r\n", tag.inner()).as_bytes(),
+                        );
                         Flow::Continue
                     }
                 }
@@ -213,7 +217,9 @@ where
 /// character: Python's imaplib sends the login name unquoted, and the `tenant\client\mailbox`
 /// form is one Exchange accepted. Bare words and quoted strings are taken; nothing else.
 fn lenient_login(message: &[u8]) -> Option<Command<'static>> {
-    let line = message.strip_suffix(b"\r\n").or_else(|| message.strip_suffix(b"\n"))?;
+    let line = message
+        .strip_suffix(b"\r\n")
+        .or_else(|| message.strip_suffix(b"\n"))?;
     let mut words = Vec::new();
     let mut rest = line;
     while !rest.is_empty() {
@@ -300,7 +306,13 @@ mod tests {
         let (client, server) = tokio::io::duplex(1 << 16);
         let (_shutdown_tx, shutdown_rx) = watch::channel(false);
         let peer: SocketAddr = "127.0.0.1:1".parse().unwrap();
-        let task = tokio::spawn(serve(server, peer, offline_registry(dir.path()), limits(), shutdown_rx));
+        let task = tokio::spawn(serve(
+            server,
+            peer,
+            offline_registry(dir.path()),
+            limits(),
+            shutdown_rx,
+        ));
         let (read, mut write) = tokio::io::split(client);
         write.write_all(input).await.unwrap();
         let mut reader = BufReader::new(read);
@@ -330,9 +342,18 @@ mod tests {
     #[tokio::test]
     async fn greeting_capability_and_logout() {
         let transcript = converse(b"a CAPABILITY\r\nZ LOGOUT\r\n").await;
-        assert!(transcript.starts_with("* OK [CAPABILITY IMAP4rev1"), "{transcript}");
-        assert!(transcript.contains("* CAPABILITY IMAP4rev1 SASL-IR LITERAL+ AUTH=PLAIN"), "{transcript}");
-        assert!(transcript.contains("a OK CAPABILITY completed"), "{transcript}");
+        assert!(
+            transcript.starts_with("* OK [CAPABILITY IMAP4rev1"),
+            "{transcript}"
+        );
+        assert!(
+            transcript.contains("* CAPABILITY IMAP4rev1 SASL-IR LITERAL+ AUTH=PLAIN"),
+            "{transcript}"
+        );
+        assert!(
+            transcript.contains("a OK CAPABILITY completed"),
+            "{transcript}"
+        );
         assert!(transcript.contains("* BYE"), "{transcript}");
         assert!(transcript.contains("Z OK LOGOUT completed"), "{transcript}");
     }
@@ -345,7 +366,10 @@ mod tests {
         .await;
         assert!(transcript.contains("a BAD"), "{transcript}");
         assert!(transcript.contains("b BAD"), "{transcript}");
-        assert!(transcript.contains("c BAD SELECT is not valid before login"), "{transcript}");
+        assert!(
+            transcript.contains("c BAD SELECT is not valid before login"),
+            "{transcript}"
+        );
         assert!(transcript.contains("d OK NOOP completed"), "{transcript}");
         assert!(transcript.contains("Z OK LOGOUT"), "{transcript}");
     }
@@ -357,8 +381,14 @@ mod tests {
             b"a LOGIN {5}\r\nx.com {3}\r\nabc\r\nb LOGIN {5000}\r\nc NOOP\r\nZ LOGOUT\r\n",
         )
         .await;
-        assert!(transcript.contains("+ Ready for literal data"), "{transcript}");
-        assert!(transcript.contains("a NO [AUTHENTICATIONFAILED]"), "{transcript}");
+        assert!(
+            transcript.contains("+ Ready for literal data"),
+            "{transcript}"
+        );
+        assert!(
+            transcript.contains("a NO [AUTHENTICATIONFAILED]"),
+            "{transcript}"
+        );
         assert!(transcript.contains("b NO [TOOBIG]"), "{transcript}");
         assert!(transcript.contains("c OK NOOP"), "{transcript}");
         // A non-synchronising literal larger than the limit is read, dropped, and refused.
@@ -382,16 +412,25 @@ mod tests {
 
     #[tokio::test]
     async fn authenticate_plain_without_initial_response_and_cancel() {
-        let transcript = converse(b"a AUTHENTICATE PLAIN\r\n*\r\nb AUTHENTICATE PLAIN\r\n%%%\r\nZ LOGOUT\r\n").await;
+        let transcript =
+            converse(b"a AUTHENTICATE PLAIN\r\n*\r\nb AUTHENTICATE PLAIN\r\n%%%\r\nZ LOGOUT\r\n")
+                .await;
         assert!(transcript.contains("+ \r\n"), "{transcript}");
-        assert!(transcript.contains("a BAD AUTHENTICATE cancelled"), "{transcript}");
-        assert!(transcript.contains("b BAD malformed SASL data"), "{transcript}");
+        assert!(
+            transcript.contains("a BAD AUTHENTICATE cancelled"),
+            "{transcript}"
+        );
+        assert!(
+            transcript.contains("b BAD malformed SASL data"),
+            "{transcript}"
+        );
         assert!(transcript.contains("Z OK LOGOUT"), "{transcript}");
     }
 
     #[test]
     fn backslash_login_names_are_taken_bare_or_quoted() {
-        let command = lenient_login(b"a1 LOGIN contoso.example\\x\\alice \"se\\\"cret\"\r\n").unwrap();
+        let command =
+            lenient_login(b"a1 LOGIN contoso.example\\x\\alice \"se\\\"cret\"\r\n").unwrap();
         assert_eq!(command.tag.inner(), "a1");
         match command.body {
             CommandBody::Login { username, password } => {
@@ -412,7 +451,9 @@ mod tests {
         let alphabet: &[u8] = b"a1 *(){}[]<>\"\\+-.:%\r\n\0\xffLOGINFETCHBODY";
         for _ in 0..40 {
             let len = rng.usize(0..400);
-            let mut input: Vec<u8> = (0..len).map(|_| alphabet[rng.usize(..alphabet.len())]).collect();
+            let mut input: Vec<u8> = (0..len)
+                .map(|_| alphabet[rng.usize(..alphabet.len())])
+                .collect();
             input.extend_from_slice(b"\r\nZ LOGOUT\r\n");
             // `converse` fails the test if the connection task panicked.
             let transcript = converse(&input).await;

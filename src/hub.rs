@@ -16,6 +16,7 @@ use crate::config::Config;
 use crate::graph::model::{MailFolder, MessageSummary};
 use crate::graph::{Credentials, GraphClient, GraphError, MailboxGraph};
 use crate::login::MailboxName;
+use crate::mime::with_crlf_line_ends;
 use crate::store::{StoreError, UidStore};
 
 /// A folder tree this young is served from memory.
@@ -138,7 +139,9 @@ impl MessageFlags {
 pub fn is_keyword_atom(text: &str) -> bool {
     !text.is_empty()
         && text.bytes().all(|b| {
-            b > b' ' && b < 0x7f && !matches!(b, b'(' | b')' | b'{' | b'%' | b'*' | b'"' | b'\\' | b']')
+            b > b' '
+                && b < 0x7f
+                && !matches!(b, b'(' | b')' | b'{' | b'%' | b'*' | b'"' | b'\\' | b']')
         })
 }
 
@@ -336,7 +339,8 @@ impl MailboxHub {
         })
     }
 
-    /// The MIME of each message, in order, from the cache or from Graph. Messages without
+    /// The MIME of each message, in order, from the cache or from Graph, with CRLF line ends
+    /// (as IMAP serves it: RFC822.SIZE counts these bytes). Messages without
     /// attachments (small, as a rule) are fetched twenty to a `$batch`; the others one by one, a
     /// few at a time, so that no single answer holds many large bodies. The first time a body is
     /// seen its exact size goes to the uid store, so RFC822.SIZE never needs the body again.
@@ -357,8 +361,11 @@ impl MailboxHub {
             match self.graph.messages_mime(&ids).await {
                 Ok(answers) => {
                     for (&i, answer) in missing_small.iter().zip(answers) {
+                        let answer = answer.map(with_crlf_line_ends);
                         if let Ok(body) = &answer {
-                            self.bodies.insert(messages[i].id.clone(), body.clone()).await;
+                            self.bodies
+                                .insert(messages[i].id.clone(), body.clone())
+                                .await;
                         }
                         results[i] = Some(answer.map_err(HubError::from));
                     }
@@ -370,7 +377,9 @@ impl MailboxHub {
                 }
             }
         }
-        let singles: Vec<usize> = (0..messages.len()).filter(|&i| results[i].is_none()).collect();
+        let singles: Vec<usize> = (0..messages.len())
+            .filter(|&i| results[i].is_none())
+            .collect();
         let downloads: Vec<_> = singles.iter().map(|&i| self.body(messages[i])).collect();
         let fetched: Vec<Result<Bytes, HubError>> = stream::iter(downloads)
             .buffered(BODIES_IN_FLIGHT)
@@ -389,7 +398,11 @@ impl MailboxHub {
                 _ => None,
             })
             .collect();
-        if let Err(err) = self.store.set_sizes(self.mailbox().as_str(), folder_id, learned).await {
+        if let Err(err) = self
+            .store
+            .set_sizes(self.mailbox().as_str(), folder_id, learned)
+            .await
+        {
             // The sizes will be learned again from the next download; the answer stands.
             tracing::warn!(error = %err, "could not record message sizes");
         }
@@ -404,7 +417,9 @@ impl MailboxHub {
         let graph = &self.graph;
         let id = message.id.clone();
         self.bodies
-            .try_get_with(id.clone(), async move { graph.message_mime(&id).await })
+            .try_get_with(id.clone(), async move {
+                graph.message_mime(&id).await.map(with_crlf_line_ends)
+            })
             .await
             .map_err(|err: Arc<GraphError>| HubError::Graph((*err).clone()))
     }
@@ -476,7 +491,10 @@ impl HubRegistry {
         credentials: Credentials,
         mailbox: MailboxName,
     ) -> Result<Arc<MailboxHub>, HubError> {
-        let key = format!("{}/{}/{}", credentials.tenant, credentials.client_id, mailbox);
+        let key = format!(
+            "{}/{}/{}",
+            credentials.tenant, credentials.client_id, mailbox
+        );
         let opening = async {
             let graph = self.graph.mailbox(credentials.clone(), mailbox);
             let well_known = graph.well_known_folders().await?;

@@ -108,7 +108,9 @@ pub async fn run(
             let (Some(_overall), Some(_address)) = (slot_overall, slot_address) else {
                 tracing::warn!(%peer, "connection refused: too many connections");
                 let mut tls = tls;
-                let _ = tls.write_all(b"* BYE [UNAVAILABLE] Too many connections, try again later\r\n").await;
+                let _ = tls
+                    .write_all(b"* BYE [UNAVAILABLE] Too many connections, try again later\r\n")
+                    .await;
                 let _ = tls.shutdown().await;
                 return;
             };
@@ -120,13 +122,21 @@ pub async fn run(
         });
     }
 
-    tracing::info!(open = connections.len(), "shutting down: no longer accepting connections");
+    tracing::info!(
+        open = connections.len(),
+        "shutting down: no longer accepting connections"
+    );
     let grace = Duration::from_secs(config.imap.shutdown_grace_secs);
-    if tokio::time::timeout(grace, async { while connections.join_next().await.is_some() {} })
-        .await
-        .is_err()
+    if tokio::time::timeout(grace, async {
+        while connections.join_next().await.is_some() {}
+    })
+    .await
+    .is_err()
     {
-        tracing::warn!(open = connections.len(), "grace period over: closing remaining connections");
+        tracing::warn!(
+            open = connections.len(),
+            "grace period over: closing remaining connections"
+        );
         connections.shutdown().await;
     }
     Ok(())
@@ -134,7 +144,7 @@ pub async fn run(
 
 /// Binds the listener; a clear error names the address.
 pub async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
-    TcpListener::bind(addr).await.map_err(|err| {
-        std::io::Error::new(err.kind(), format!("cannot listen on {addr}: {err}"))
-    })
+    TcpListener::bind(addr)
+        .await
+        .map_err(|err| std::io::Error::new(err.kind(), format!("cannot listen on {addr}: {err}")))
 }

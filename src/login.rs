@@ -174,15 +174,12 @@ impl LoginName {
 fn is_guid(text: &str) -> bool {
     let groups: Vec<&str> = text.split('-').collect();
     groups.len() == 5
-        && groups
-            .iter()
-            .zip([8, 4, 4, 4, 12])
-            .all(|(group, len)| {
-                group.len() == len
-                    && group
-                        .bytes()
-                        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-            })
+        && groups.iter().zip([8, 4, 4, 4, 12]).all(|(group, len)| {
+            group.len() == len
+                && group
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        })
 }
 
 /// A lower-case DNS name with at least two labels (RFC 1035 lengths, LDH labels).
@@ -210,7 +207,9 @@ fn is_local_part(text: &str) -> bool {
         && !text.ends_with('.')
         && !text.contains("..")
         && text.bytes().all(|b| {
-            b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-' | b'+' | b'\'')
+            b.is_ascii_lowercase()
+                || b.is_ascii_digit()
+                || matches!(b, b'.' | b'_' | b'-' | b'+' | b'\'')
         })
 }
 
@@ -265,7 +264,7 @@ mod tests {
             format!("{}.example/{APP}", "a".repeat(64)),
             format!("{}/{APP}", "a.".repeat(300)),
             format!("contoso.example/{APP}/"),
-            format!("contoso.example/not-a-guid/alice"),
+            "contoso.example/not-a-guid/alice".to_string(),
             format!("contoso.example/{APP}x/alice"),
             "contoso/".to_string(),
             "localhost/x".to_string(),
@@ -283,9 +282,15 @@ mod tests {
     fn authorization_identity() {
         let login = format!("contoso.example/{APP}");
         let name = LoginName::parse(&login).unwrap();
-        let same = name.clone().with_authorization_identity(&login, &login).unwrap();
+        let same = name
+            .clone()
+            .with_authorization_identity(&login, &login)
+            .unwrap();
         assert_eq!(same.mailbox, None);
-        let empty = name.clone().with_authorization_identity(&login, "").unwrap();
+        let empty = name
+            .clone()
+            .with_authorization_identity(&login, "")
+            .unwrap();
         assert_eq!(empty.mailbox, None);
         let bob = name
             .clone()

@@ -27,7 +27,10 @@ fn main() -> ExitCode {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     tls::install_crypto_provider();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(err) => {
             eprintln!("imap2graph: cannot start the runtime: {err}");
@@ -153,7 +156,11 @@ async fn run_demo(
         demo::CLIENT_ID,
         demo::ALICE,
         demo::SECRET,
-        if imap.ip().is_unspecified() { "127.0.0.1".to_string() } else { imap.ip().to_string() },
+        if imap.ip().is_unspecified() {
+            "127.0.0.1".to_string()
+        } else {
+            imap.ip().to_string()
+        },
         imap.port()
     );
     let result = serve(config, receiver).await;

@@ -39,8 +39,16 @@ impl Gateway {
     /// anything listens.
     pub fn prepare(config: Config) -> Result<Gateway, ServeError> {
         tls::install_crypto_provider();
-        let cert = config.tls.cert.as_deref().ok_or(ServeError::MissingTls("cert"))?;
-        let key = config.tls.key.as_deref().ok_or(ServeError::MissingTls("key"))?;
+        let cert = config
+            .tls
+            .cert
+            .as_deref()
+            .ok_or(ServeError::MissingTls("cert"))?;
+        let key = config
+            .tls
+            .key
+            .as_deref()
+            .ok_or(ServeError::MissingTls("key"))?;
         let tls = tls::server_config(cert, key)?;
         let store = UidStore::open(&config.store.path)?;
         let graph = GraphClient::new(&config.graph, &config.identity.authority)?;

@@ -85,7 +85,9 @@ impl UidStore {
         connection
             .pragma_update(None, "synchronous", "NORMAL")
             .map_err(wrap)?;
-        connection.busy_timeout(std::time::Duration::from_secs(10)).map_err(wrap)?;
+        connection
+            .busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(wrap)?;
         connection.execute_batch(SCHEMA).map_err(wrap)?;
         Ok(UidStore {
             path: path.to_path_buf(),
@@ -279,7 +281,12 @@ mod tests {
         let path = dir.path().join("uids.sqlite");
         let store = UidStore::open(&path).unwrap();
         let (uids, folder) = store
-            .reconcile("a@x.example", "F1", vec!["m1".into(), "m2".into(), "m3".into()], vec![])
+            .reconcile(
+                "a@x.example",
+                "F1",
+                vec!["m1".into(), "m2".into(), "m3".into()],
+                vec![],
+            )
             .await
             .unwrap();
         assert_eq!((uids["m1"], uids["m2"], uids["m3"]), (1, 2, 3));
@@ -287,7 +294,12 @@ mod tests {
         let validity = folder.uid_validity;
 
         let (uids, folder) = store
-            .reconcile("a@x.example", "F1", vec!["m2".into(), "m4".into()], vec!["m3".into()])
+            .reconcile(
+                "a@x.example",
+                "F1",
+                vec!["m2".into(), "m4".into()],
+                vec!["m3".into()],
+            )
             .await
             .unwrap();
         assert_eq!((uids["m2"], uids["m4"]), (2, 4));
@@ -301,10 +313,22 @@ mod tests {
         let reopened = UidStore::open(&path).unwrap();
         let known = reopened.messages("a@x.example", "F1").await.unwrap();
         assert_eq!(known.len(), 3);
-        assert_eq!(known["m2"], StoredMessage { uid: 2, size: Some(1234) });
+        assert_eq!(
+            known["m2"],
+            StoredMessage {
+                uid: 2,
+                size: Some(1234)
+            }
+        );
         assert!(!known.contains_key("m3"));
         let folder = reopened.folder("a@x.example", "F1").await.unwrap();
-        assert_eq!(folder, FolderUids { uid_validity: validity, uid_next: 5 });
+        assert_eq!(
+            folder,
+            FolderUids {
+                uid_validity: validity,
+                uid_next: 5
+            }
+        );
         // m3 came back (say, moved back): it gets a new UID, never its old one.
         let (uids, _) = reopened
             .reconcile("a@x.example", "F1", vec!["m3".into()], vec![])
@@ -317,9 +341,18 @@ mod tests {
     async fn folders_and_mailboxes_are_independent() {
         let dir = tempfile::tempdir().unwrap();
         let store = UidStore::open(&dir.path().join("s.sqlite")).unwrap();
-        let (a, _) = store.reconcile("a@x.example", "F", vec!["m".into()], vec![]).await.unwrap();
-        let (b, _) = store.reconcile("b@x.example", "F", vec!["m".into()], vec![]).await.unwrap();
-        let (c, _) = store.reconcile("a@x.example", "G", vec!["m".into()], vec![]).await.unwrap();
+        let (a, _) = store
+            .reconcile("a@x.example", "F", vec!["m".into()], vec![])
+            .await
+            .unwrap();
+        let (b, _) = store
+            .reconcile("b@x.example", "F", vec!["m".into()], vec![])
+            .await
+            .unwrap();
+        let (c, _) = store
+            .reconcile("a@x.example", "G", vec!["m".into()], vec![])
+            .await
+            .unwrap();
         assert_eq!((a["m"], b["m"], c["m"]), (1, 1, 1));
     }
 }

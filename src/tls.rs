@@ -40,8 +40,12 @@ pub fn server_config(cert: &Path, key: &Path) -> Result<Arc<ServerConfig>, TlsEr
     }
     let key_pem = std::fs::read(key).map_err(|err| file_error(key, err.to_string()))?;
     // The key's own error text could quote key material; say only what is wrong.
-    let private_key = PrivateKeyDer::from_pem_slice(&key_pem)
-        .map_err(|_| file_error(key, "no PEM private key (PKCS#8, PKCS#1 or SEC1) in the file".into()))?;
+    let private_key = PrivateKeyDer::from_pem_slice(&key_pem).map_err(|_| {
+        file_error(
+            key,
+            "no PEM private key (PKCS#8, PKCS#1 or SEC1) in the file".into(),
+        )
+    })?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = ServerConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
@@ -69,7 +73,11 @@ pub fn write_self_signed(dir: &Path, names: &[String]) -> Result<(PathBuf, PathB
     })?;
     let (cert_path, key_path) = pair_paths(dir);
     write_file(&cert_path, certified.cert.pem().as_bytes(), 0o644)?;
-    write_file(&key_path, certified.signing_key.serialize_pem().as_bytes(), 0o600)?;
+    write_file(
+        &key_path,
+        certified.signing_key.serialize_pem().as_bytes(),
+        0o600,
+    )?;
     Ok((cert_path, key_path))
 }
 

@@ -1,42 +1,16 @@
-//! Owns the IMAP wire forms of values the session writes: strings (quoted when they can be,
-//! literals otherwise), `NIL`, dates, and mailbox names in modified UTF-7 (RFC 3501 5.1.3).
+//! Owns the IMAP wire forms of dates and of mailbox names in modified UTF-7 (RFC 3501 5.1.3).
+//! Strings and literals are written by `crate::mime`'s string writers, which make Dovecot's
+//! choices.
 
 use chrono::{DateTime, Utc};
 
-/// Writes `value` as an IMAP string: quoted when it has only 7-bit text without CR, LF or NUL,
-/// a literal `{n}\r\n…` otherwise (RFC 3501 4.3).
-pub fn write_string(out: &mut Vec<u8>, value: &[u8]) {
-    let quotable = value.len() < 1024 && value.iter().all(|&b| b != 0 && b != b'\r' && b != b'\n' && b < 0x80);
-    if quotable {
-        out.push(b'"');
-        for &b in value {
-            if b == b'"' || b == b'\\' {
-                out.push(b'\\');
-            }
-            out.push(b);
-        }
-        out.push(b'"');
-    } else {
-        write_literal(out, value);
-    }
-}
-
-pub fn write_literal(out: &mut Vec<u8>, value: &[u8]) {
-    out.extend_from_slice(format!("{{{}}}\r\n", value.len()).as_bytes());
-    out.extend_from_slice(value);
-}
-
-/// A string, or `NIL` for none.
-pub fn write_nstring(out: &mut Vec<u8>, value: Option<&[u8]>) {
-    match value {
-        Some(value) => write_string(out, value),
-        None => out.extend_from_slice(b"NIL"),
-    }
-}
-
 /// INTERNALDATE's `date-time` form, e.g. `"02-Jan-2026 09:05:00 +0000"`.
 pub fn write_date_time(out: &mut Vec<u8>, date: &DateTime<Utc>) {
-    out.extend_from_slice(date.format("\"%d-%b-%Y %H:%M:%S +0000\"").to_string().as_bytes());
+    out.extend_from_slice(
+        date.format("\"%d-%b-%Y %H:%M:%S +0000\"")
+            .to_string()
+            .as_bytes(),
+    );
 }
 
 /// Encodes a UTF-8 mailbox name in modified UTF-7.
@@ -85,8 +59,10 @@ pub fn utf7_decode(name: &[u8]) -> Option<String> {
                 if encoded.is_empty() {
                     out.push('&');
                 } else {
-                    let standard: Vec<u8> =
-                        encoded.iter().map(|&c| if c == b',' { b'/' } else { c }).collect();
+                    let standard: Vec<u8> = encoded
+                        .iter()
+                        .map(|&c| if c == b',' { b'/' } else { c })
+                        .collect();
                     let bytes = base64::engine::general_purpose::STANDARD_NO_PAD
                         .decode(standard)
                         .ok()?;
@@ -120,31 +96,20 @@ pub fn utf7_decode(name: &[u8]) -> Option<String> {
 mod tests {
     use super::*;
 
-    fn string(value: &[u8]) -> Vec<u8> {
-        let mut out = Vec::new();
-        write_string(&mut out, value);
-        out
-    }
-
-    #[test]
-    fn strings_are_quoted_or_literal() {
-        assert_eq!(string(b"abc"), b"\"abc\"");
-        assert_eq!(string(b"a\"b\\c"), b"\"a\\\"b\\\\c\"");
-        assert_eq!(string(b"a\r\nb"), b"{4}\r\na\r\nb");
-        assert_eq!(string("é".as_bytes()), b"{2}\r\n\xc3\xa9");
-        let mut out = Vec::new();
-        write_nstring(&mut out, None);
-        assert_eq!(out, b"NIL");
-    }
-
     #[test]
     fn modified_utf7_round_trips() {
         // RFC 3501 5.1.3's example.
-        assert_eq!(utf7_encode("~peter/mail/台北/日本語"), "~peter/mail/&U,BTFw-/&ZeVnLIqe-");
+        assert_eq!(
+            utf7_encode("~peter/mail/台北/日本語"),
+            "~peter/mail/&U,BTFw-/&ZeVnLIqe-"
+        );
         assert_eq!(utf7_encode("Überprüfung"), "&ANw-berpr&APw-fung");
         assert_eq!(utf7_encode("A&B"), "A&-B");
         for name in ["Überprüfung", "Réunions/été", "A&B", "plain", "😀 emoji"] {
-            assert_eq!(utf7_decode(utf7_encode(name).as_bytes()).as_deref(), Some(name));
+            assert_eq!(
+                utf7_decode(utf7_encode(name).as_bytes()).as_deref(),
+                Some(name)
+            );
         }
         assert_eq!(utf7_decode(b"&AGE-"), None, "encoded ASCII is not valid");
         assert_eq!(utf7_decode(b"&Jjo"), None);
@@ -153,7 +118,9 @@ mod tests {
 
     #[test]
     fn internal_date_form() {
-        let date = DateTime::parse_from_rfc3339("2026-01-02T09:05:00Z").unwrap().with_timezone(&Utc);
+        let date = DateTime::parse_from_rfc3339("2026-01-02T09:05:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
         let mut out = Vec::new();
         write_date_time(&mut out, &date);
         assert_eq!(out, b"\"02-Jan-2026 09:05:00 +0000\"");

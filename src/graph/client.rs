@@ -21,13 +21,20 @@ use serde::de::DeserializeOwned;
 use tokio::sync::Semaphore;
 
 use super::error::{parse_graph_error, GraphError};
-use super::model::{BatchResponses, MailFolder, MessageSummary, Page, FOLDER_SELECT, LAST_VERB_PROPERTY, MESSAGE_SELECT};
+use super::model::{
+    BatchResponses, MailFolder, MessageSummary, Page, FOLDER_SELECT, LAST_VERB_PROPERTY,
+    MESSAGE_SELECT,
+};
 use super::token::{describe_transport_error, Credentials, TokenCache};
 use crate::config::GraphConfig;
 use crate::login::MailboxName;
 
 /// Characters left as they are in a path segment or query value: RFC 3986 unreserved.
-const COMPONENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+const COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
 
 /// Graph's limit of requests in one `$batch` (https://learn.microsoft.com/en-us/graph/json-batching).
 pub const MAX_BATCH: usize = 20;
@@ -42,8 +49,14 @@ pub fn encode(component: &str) -> String {
 }
 
 /// The well-known folder names the gateway maps to SPECIAL-USE attributes.
-pub const WELL_KNOWN_FOLDERS: [&str; 6] =
-    ["inbox", "sentitems", "drafts", "deleteditems", "junkemail", "archive"];
+pub const WELL_KNOWN_FOLDERS: [&str; 6] = [
+    "inbox",
+    "sentitems",
+    "drafts",
+    "deleteditems",
+    "junkemail",
+    "archive",
+];
 
 /// Shared by every mailbox of the process: the HTTP pool, the token cache and the limiters.
 #[derive(Clone)]
@@ -88,14 +101,19 @@ impl GraphClient {
     /// one limiter of requests in flight, whichever session or hub holds them.
     pub fn mailbox(&self, credentials: Credentials, mailbox: MailboxName) -> MailboxGraph {
         let limiter = {
-            let mut limiters = self.inner.limiters.lock().unwrap_or_else(|e| e.into_inner());
+            let mut limiters = self
+                .inner
+                .limiters
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
             limiters.retain(|_, weak| weak.strong_count() > 0);
             let key = format!("{}/{}", credentials.client_id, mailbox);
             match limiters.get(&key).and_then(Weak::upgrade) {
                 Some(limiter) => limiter,
                 None => {
-                    let limiter =
-                        Arc::new(Semaphore::new(self.inner.config.max_concurrency_per_mailbox));
+                    let limiter = Arc::new(Semaphore::new(
+                        self.inner.config.max_concurrency_per_mailbox,
+                    ));
                     limiters.insert(key, Arc::downgrade(&limiter));
                     limiter
                 }
@@ -141,16 +159,25 @@ impl MailboxGraph {
     }
 
     fn credentials(&self) -> Credentials {
-        self.credentials.read().unwrap_or_else(|e| e.into_inner()).clone()
+        self.credentials
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Ids of the well-known folders, in one `$batch`. A folder the mailbox lacks (an archive
     /// that was never enabled) is simply absent. Fails when the mailbox cannot be opened.
     pub async fn well_known_folders(&self) -> Result<HashMap<String, String>, GraphError> {
         let relative = |name: &str| {
-            format!("/users/{}/mailFolders/{name}?$select=id", encode(self.mailbox.as_str()))
+            format!(
+                "/users/{}/mailFolders/{name}?$select=id",
+                encode(self.mailbox.as_str())
+            )
         };
-        let urls: Vec<String> = WELL_KNOWN_FOLDERS.iter().map(|name| relative(name)).collect();
+        let urls: Vec<String> = WELL_KNOWN_FOLDERS
+            .iter()
+            .map(|name| relative(name))
+            .collect();
         let answers = self.batch_get(urls).await?;
         let mut ids = HashMap::new();
         for (name, answer) in WELL_KNOWN_FOLDERS.iter().zip(answers) {
@@ -170,12 +197,19 @@ impl MailboxGraph {
     }
 
     /// The folders directly under the root of the mailbox.
-    pub async fn list_root_folders(&self, include_hidden: bool) -> Result<Vec<MailFolder>, GraphError> {
+    pub async fn list_root_folders(
+        &self,
+        include_hidden: bool,
+    ) -> Result<Vec<MailFolder>, GraphError> {
         let url = format!(
             "{}/mailFolders?$select={}&$top={PAGE_SIZE}{}",
             self.user_path,
             FOLDER_SELECT,
-            if include_hidden { "&includeHiddenFolders=true" } else { "" }
+            if include_hidden {
+                "&includeHiddenFolders=true"
+            } else {
+                ""
+            }
         );
         self.list_all(url).await
     }
@@ -190,7 +224,11 @@ impl MailboxGraph {
             self.user_path,
             encode(folder_id),
             FOLDER_SELECT,
-            if include_hidden { "&includeHiddenFolders=true" } else { "" }
+            if include_hidden {
+                "&includeHiddenFolders=true"
+            } else {
+                ""
+            }
         );
         self.list_all(url).await
     }
@@ -250,7 +288,9 @@ impl MailboxGraph {
                     .decode(&compact)
                     .or_else(|_| base64::engine::general_purpose::STANDARD_NO_PAD.decode(&compact))
                     .map(Bytes::from)
-                    .map_err(|_| GraphError::Decode("$batch gave a $value body that is not base64".into()))
+                    .map_err(|_| {
+                        GraphError::Decode("$batch gave a $value body that is not base64".into())
+                    })
             })
             .collect())
     }
@@ -328,11 +368,17 @@ impl MailboxGraph {
                 let parsed: BatchResponses = serde_json::from_slice(&body)
                     .map_err(|err| GraphError::Decode(format!("$batch answer: {err}")))?;
                 for response in parsed.responses {
-                    let Some(index) = response.id.parse::<usize>().ok().filter(|i| chunk.contains(i))
+                    let Some(index) = response
+                        .id
+                        .parse::<usize>()
+                        .ok()
+                        .filter(|i| chunk.contains(i))
                     else {
                         continue;
                     };
-                    if matches!(response.status, 429 | 503) && round < self.client.inner.config.max_retries {
+                    if matches!(response.status, 429 | 503)
+                        && round < self.client.inner.config.max_retries
+                    {
                         wait = wait.max(Duration::from_secs(1));
                         throttled.push(index);
                         continue;
@@ -353,7 +399,13 @@ impl MailboxGraph {
         }
         Ok(results
             .into_iter()
-            .map(|r| r.unwrap_or_else(|| Err(GraphError::Decode("$batch left a request unanswered".into()))))
+            .map(|r| {
+                r.unwrap_or_else(|| {
+                    Err(GraphError::Decode(
+                        "$batch left a request unanswered".into(),
+                    ))
+                })
+            })
             .collect())
     }
 
@@ -404,9 +456,7 @@ impl MailboxGraph {
                     refreshed_token = true;
                     inner.tokens.invalidate(&credentials).await;
                 }
-                Ok((status, retry_after, body))
-                    if matches!(status.as_u16(), 429 | 503 | 504) =>
-                {
+                Ok((status, retry_after, body)) if matches!(status.as_u16(), 429 | 503 | 504) => {
                     if attempt >= inner.config.max_retries {
                         return Err(GraphError::Unavailable(format!(
                             "Graph answered {status} {} times",
@@ -463,7 +513,10 @@ mod tests {
     #[test]
     fn retry_after_takes_fractions() {
         assert_eq!(parse_retry_after("2"), Some(Duration::from_secs(2)));
-        assert_eq!(parse_retry_after(" 1.5 "), Some(Duration::from_millis(1500)));
+        assert_eq!(
+            parse_retry_after(" 1.5 "),
+            Some(Duration::from_millis(1500))
+        );
         assert_eq!(parse_retry_after("-1"), None);
         assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), None);
     }

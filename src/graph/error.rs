@@ -169,7 +169,10 @@ mod tests {
             parse_token_error(400, body),
             GraphError::Auth(AuthFailure::UnknownTenant)
         ));
-        assert!(matches!(parse_token_error(503, b""), GraphError::Unavailable(_)));
+        assert!(matches!(
+            parse_token_error(503, b""),
+            GraphError::Unavailable(_)
+        ));
     }
 
     #[test]

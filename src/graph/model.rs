@@ -10,7 +10,8 @@ pub const FOLDER_SELECT: &str =
     "id,displayName,parentFolderId,childFolderCount,totalItemCount,unreadItemCount,isHidden";
 
 /// The `$select` list matching [`MessageSummary`].
-pub const MESSAGE_SELECT: &str = "id,receivedDateTime,isRead,isDraft,flag,categories,hasAttachments";
+pub const MESSAGE_SELECT: &str =
+    "id,receivedDateTime,isRead,isDraft,flag,categories,hasAttachments";
 
 /// PR_LAST_VERB_EXECUTED, which holds \Answered (102 reply, 103 reply-all) and $Forwarded (104).
 /// Graph normalises the id to this spelling in answers.

@@ -202,7 +202,9 @@ impl ParsedMessage {
 
 /// Adds a CR before every LF that lacks one, as Dovecot does when it
 /// serves mail; keeps the buffer when nothing changes.
-fn with_crlf_line_ends(raw: Bytes) -> Bytes {
+/// The message with every bare LF turned into CRLF, as IMAP serves it; the same bytes when
+/// there is none. The hub stores bodies this way, so BODY[] and RFC822.SIZE always agree.
+pub fn with_crlf_line_ends(raw: Bytes) -> Bytes {
     let missing = raw
         .iter()
         .enumerate()

@@ -8,13 +8,15 @@ use std::borrow::Cow;
 
 use bytes::Bytes;
 use imap_codec::imap_types::core::AString;
-use imap_codec::imap_types::fetch::{MacroOrMessageDataItemNames, MessageDataItemName, Part, Section};
+use imap_codec::imap_types::fetch::{
+    MacroOrMessageDataItemNames, MessageDataItemName, Part, Section,
+};
 use imap_codec::imap_types::sequence::SequenceSet;
 
-use super::mime_placeholder::{ParsedMessage, SectionKind, SectionSpec};
 use super::sequence::resolve;
 use super::{Refusal, ResponseSink, Selection};
 use crate::hub::{HubError, MailboxHub, MessageFlags, MessageMeta};
+use crate::mime::{self, BinaryError, ParsedMessage, SectionKind, SectionSpec};
 use crate::wire;
 
 /// Messages whose bodies are asked of the hub together: one `$batch` of small bodies.
@@ -45,13 +47,16 @@ pub(super) async fn fetch(
         .map(|position| {
             let meta = selection.messages[position].clone();
             let needs_body = needs_structure
-                || items.iter().any(|item| needs_raw_body(item, meta.size.is_some()));
+                || items
+                    .iter()
+                    .any(|item| needs_raw_body(item, meta.size.is_some()));
             (position, meta, needs_body)
         })
         .collect();
     let folder_id = selection.folder.id.clone();
     let mut vanished = 0usize;
     let mut failure: Option<HubError> = None;
+    let mut undecodable: Option<BinaryError> = None;
     'windows: for window in wanted.chunks(FETCH_WINDOW) {
         let needing: Vec<&MessageMeta> = window
             .iter()
@@ -80,17 +85,37 @@ pub(super) async fn fetch(
                 (Some(body), true) => Some(ParsedMessage::parse(body.clone())),
                 _ => None,
             };
-            render_message(out.buf(), position + 1, meta, &items, body.as_ref(), parsed.as_ref());
+            if let Err(err) = render_message(
+                out.buf(),
+                position + 1,
+                meta,
+                &items,
+                body.as_ref(),
+                parsed.as_ref(),
+            ) {
+                undecodable = Some(err);
+                continue;
+            }
             out.flush_if_large().await?;
         }
     }
     Ok(match failure {
         Some(err) => Err(Refusal::from_hub(err)),
+        // RFC 3516 4.3: a part whose encoding cannot be undone fails the FETCH.
+        None if undecodable.is_some() => Err(Refusal::no(
+            "UNKNOWN-CTE",
+            undecodable.map(|e| e.to_string()).unwrap_or_default(),
+        )),
         None if vanished > 0 => Err(Refusal::no(
             "EXPUNGEISSUED",
             format!("{vanished} message(s) were deleted elsewhere and could not be fetched"),
         )),
-        None => Ok(if by_uid { "UID FETCH completed" } else { "FETCH completed" }.into()),
+        None => Ok(if by_uid {
+            "UID FETCH completed"
+        } else {
+            "FETCH completed"
+        }
+        .into()),
     })
 }
 
@@ -116,6 +141,8 @@ fn needs_raw_body(item: &MessageDataItemName<'_>, size_known: bool) -> bool {
     }
 }
 
+/// Renders one message's FETCH response into `buf`; nothing is written when an item cannot be
+/// answered (BINARY of a part whose encoding cannot be undone).
 fn render_message(
     buf: &mut Vec<u8>,
     sequence: usize,
@@ -123,15 +150,17 @@ fn render_message(
     items: &[MessageDataItemName<'_>],
     body: Option<&Bytes>,
     parsed: Option<&ParsedMessage>,
-) {
-    buf.extend_from_slice(format!("* {sequence} FETCH (").as_bytes());
+) -> Result<(), BinaryError> {
+    let mut line = format!("* {sequence} FETCH (").into_bytes();
     for (index, item) in items.iter().enumerate() {
         if index > 0 {
-            buf.push(b' ');
+            line.push(b' ');
         }
-        render_item(buf, meta, item, body, parsed);
+        render_item(&mut line, meta, item, body, parsed)?;
     }
-    buf.extend_from_slice(b")\r\n");
+    line.extend_from_slice(b")\r\n");
+    buf.extend_from_slice(&line);
+    Ok(())
 }
 
 fn render_item(
@@ -140,7 +169,7 @@ fn render_item(
     item: &MessageDataItemName<'_>,
     body: Option<&Bytes>,
     parsed: Option<&ParsedMessage>,
-) {
+) -> Result<(), BinaryError> {
     let raw = body.map(|b| &b[..]).unwrap_or_default();
     match item {
         MessageDataItemName::Uid => buf.extend_from_slice(format!("UID {}", meta.uid).as_bytes()),
@@ -159,15 +188,21 @@ fn render_item(
         }
         MessageDataItemName::Rfc822 => {
             buf.extend_from_slice(b"RFC822 ");
-            wire::write_literal(buf, raw);
+            mime::write_body_literal(buf, raw);
         }
         MessageDataItemName::Rfc822Header => {
             buf.extend_from_slice(b"RFC822.HEADER ");
-            write_section_data(buf, section(parsed, Vec::new(), SectionKind::Header).as_deref());
+            write_section_data(
+                buf,
+                section(parsed, Vec::new(), SectionKind::Header).as_deref(),
+            );
         }
         MessageDataItemName::Rfc822Text => {
             buf.extend_from_slice(b"RFC822.TEXT ");
-            write_section_data(buf, section(parsed, Vec::new(), SectionKind::Text).as_deref());
+            write_section_data(
+                buf,
+                section(parsed, Vec::new(), SectionKind::Text).as_deref(),
+            );
         }
         MessageDataItemName::Envelope => {
             buf.extend_from_slice(b"ENVELOPE ");
@@ -202,27 +237,70 @@ fn render_item(
                     section(parsed, part, kind)
                 }
             };
-            match partial {
-                Some((origin, length)) => {
-                    buf.extend_from_slice(format!("<{origin}> ").as_bytes());
-                    let data = data.as_deref().map(|d| {
-                        let start = (*origin as usize).min(d.len());
-                        let end = start.saturating_add(length.get() as usize).min(d.len());
-                        &d[start..end]
-                    });
-                    write_section_data(buf, data);
+            write_partial_origin(buf, partial);
+            write_section_data(buf, data.as_deref().map(|d| apply_partial(d, partial)));
+        }
+        MessageDataItemName::Binary {
+            section: part,
+            partial,
+            ..
+        } => {
+            let numbers: Vec<u32> = part.iter().map(|n| n.get()).collect();
+            buf.extend_from_slice(b"BINARY[");
+            buf.extend_from_slice(join_numbers(&numbers).as_bytes());
+            buf.push(b']');
+            write_partial_origin(buf, partial);
+            match parsed.map(|p| p.binary(&numbers)).transpose()?.flatten() {
+                Some(content) => {
+                    let data = apply_partial(&content.data, partial);
+                    mime::write_binary_literal(buf, data, content.literal8);
                 }
-                None => {
-                    buf.push(b' ');
-                    write_section_data(buf, data.as_deref());
-                }
+                None => buf.extend_from_slice(b"NIL"),
             }
         }
-        MessageDataItemName::Binary { section, .. } | MessageDataItemName::BinarySize { section } => {
-            // BINARY is not advertised yet; answer what RFC 3516 says for an unknown encoding.
-            let _ = section;
-            buf.extend_from_slice(b"BINARY[] NIL");
+        MessageDataItemName::BinarySize { section: part } => {
+            let numbers: Vec<u32> = part.iter().map(|n| n.get()).collect();
+            buf.extend_from_slice(b"BINARY.SIZE[");
+            buf.extend_from_slice(join_numbers(&numbers).as_bytes());
+            buf.extend_from_slice(b"] ");
+            match parsed
+                .map(|p| p.binary_size(&numbers))
+                .transpose()?
+                .flatten()
+            {
+                Some(size) => buf.extend_from_slice(size.to_string().as_bytes()),
+                None => buf.extend_from_slice(b"NIL"),
+            }
         }
+    }
+    Ok(())
+}
+
+fn join_numbers(numbers: &[u32]) -> String {
+    numbers
+        .iter()
+        .map(u32::to_string)
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
+/// `<origin>` after the section name of a partial fetch (RFC 3501 7.4.2).
+fn write_partial_origin(buf: &mut Vec<u8>, partial: &Option<(u32, std::num::NonZeroU32)>) {
+    if let Some((origin, _)) = partial {
+        buf.extend_from_slice(format!("<{origin}>").as_bytes());
+    }
+    buf.push(b' ');
+}
+
+/// The octets `<origin.length>` asks for; empty when the origin is past the end.
+fn apply_partial<'d>(data: &'d [u8], partial: &Option<(u32, std::num::NonZeroU32)>) -> &'d [u8] {
+    match partial {
+        Some((origin, length)) => {
+            let start = (*origin as usize).min(data.len());
+            let end = start.saturating_add(length.get() as usize).min(data.len());
+            &data[start..end]
+        }
+        None => data,
     }
 }
 
@@ -249,12 +327,14 @@ fn section_spec(section: &Section<'_>) -> (Vec<u32>, SectionKind) {
     match section {
         Section::Part(part) => (part_numbers(&Some(part.clone())), SectionKind::Full),
         Section::Header(part) => (part_numbers(part), SectionKind::Header),
-        Section::HeaderFields(part, fields) => {
-            (part_numbers(part), SectionKind::HeaderFields(names(fields.as_ref())))
-        }
-        Section::HeaderFieldsNot(part, fields) => {
-            (part_numbers(part), SectionKind::HeaderFieldsNot(names(fields.as_ref())))
-        }
+        Section::HeaderFields(part, fields) => (
+            part_numbers(part),
+            SectionKind::HeaderFields(names(fields.as_ref())),
+        ),
+        Section::HeaderFieldsNot(part, fields) => (
+            part_numbers(part),
+            SectionKind::HeaderFieldsNot(names(fields.as_ref())),
+        ),
         Section::Text(part) => (part_numbers(part), SectionKind::Text),
         Section::Mime(part) => (part_numbers(&Some(part.clone())), SectionKind::Mime),
     }
@@ -278,11 +358,7 @@ fn write_section_name(buf: &mut Vec<u8>, section: Option<&Section<'_>>) {
                 buf.push(b' ');
             }
             let bytes: &[u8] = field.as_ref();
-            if !bytes.is_empty() && bytes.iter().all(|b| b.is_ascii_graphic() && !b"(){%*\"\\]".contains(b)) {
-                buf.extend_from_slice(bytes);
-            } else {
-                wire::write_string(buf, bytes);
-            }
+            mime::write_astring(buf, bytes);
         }
         buf.push(b')');
     };
@@ -321,11 +397,10 @@ fn write_section_name(buf: &mut Vec<u8>, section: Option<&Section<'_>>) {
     }
 }
 
-/// Section data: a literal (clients expect one for body data), `""` when empty, NIL when absent.
+/// Section data: always a literal (as Dovecot sends it, even when empty), NIL when absent.
 fn write_section_data(buf: &mut Vec<u8>, data: Option<&[u8]>) {
     match data {
-        Some([]) => buf.extend_from_slice(b"\"\""),
-        Some(data) => wire::write_literal(buf, data),
+        Some(data) => mime::write_body_literal(buf, data),
         None => buf.extend_from_slice(b"NIL"),
     }
 }

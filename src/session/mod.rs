@@ -5,7 +5,6 @@
 
 mod fetch;
 pub mod list;
-mod mime_placeholder;
 pub mod sequence;
 
 use std::net::SocketAddr;
@@ -28,7 +27,8 @@ use crate::wire;
 /// Capabilities before login: what is needed to log in.
 pub const CAPABILITIES_PRE_AUTH: &str = "IMAP4rev1 SASL-IR LITERAL+ AUTH=PLAIN ID";
 /// Capabilities after login.
-pub const CAPABILITIES: &str = "IMAP4rev1 SASL-IR LITERAL+ ID NAMESPACE UNSELECT CHILDREN SPECIAL-USE";
+pub const CAPABILITIES: &str =
+    "IMAP4rev1 SASL-IR LITERAL+ ID NAMESPACE UNSELECT CHILDREN SPECIAL-USE BINARY";
 
 /// Failed logins allowed on one connection before it is closed.
 const MAX_FAILED_LOGINS: u32 = 3;
@@ -109,8 +109,13 @@ impl Selection {
 
 enum State {
     NotAuthenticated,
-    Authenticated { hub: Arc<MailboxHub> },
-    Selected { hub: Arc<MailboxHub>, selection: Box<Selection> },
+    Authenticated {
+        hub: Arc<MailboxHub>,
+    },
+    Selected {
+        hub: Arc<MailboxHub>,
+        selection: Box<Selection>,
+    },
 }
 
 pub struct Session {
@@ -283,12 +288,16 @@ impl Session {
         authzid: Option<&[u8]>,
     ) -> Result<Arc<MailboxHub>, (&'static str, String)> {
         let refused = |reason: String| ("AUTHENTICATIONFAILED", reason);
-        let username = std::str::from_utf8(username)
-            .map_err(|_| refused("login name is not UTF-8".into()))?;
+        let username =
+            std::str::from_utf8(username).map_err(|_| refused("login name is not UTF-8".into()))?;
         let mut name = LoginName::parse(username).map_err(|err| refused(err.to_string()))?;
         if let Some(authzid) = authzid {
-            let authzid = std::str::from_utf8(authzid)
-                .map_err(|_| ("AUTHORIZATIONFAILED", "authorization identity is not UTF-8".to_string()))?;
+            let authzid = std::str::from_utf8(authzid).map_err(|_| {
+                (
+                    "AUTHORIZATIONFAILED",
+                    "authorization identity is not UTF-8".to_string(),
+                )
+            })?;
             name = name
                 .with_authorization_identity(username, authzid)
                 .map_err(|err| ("AUTHORIZATIONFAILED", err.to_string()))?;
@@ -306,7 +315,8 @@ impl Session {
             .or_else(|| config.default_mailbox_for(&name.client_id))
             .ok_or((
                 "AUTHORIZATIONFAILED",
-                "no mailbox named and no default mailbox configured for this application".to_string(),
+                "no mailbox named and no default mailbox configured for this application"
+                    .to_string(),
             ))?;
         let secret = std::str::from_utf8(password)
             .map_err(|_| refused("client secret is not UTF-8".into()))?;
@@ -317,7 +327,10 @@ impl Session {
         };
         let describe = |err: GraphError| match err {
             GraphError::Auth(failure) => ("AUTHENTICATIONFAILED", failure.reason()),
-            GraphError::Unavailable(reason) => ("UNAVAILABLE", format!("Microsoft Graph unavailable: {reason}")),
+            GraphError::Unavailable(reason) => (
+                "UNAVAILABLE",
+                format!("Microsoft Graph unavailable: {reason}"),
+            ),
             other => ("UNAVAILABLE", other.to_string()),
         };
         self.registry
@@ -364,11 +377,17 @@ impl Session {
             CommandBody::List {
                 reference,
                 mailbox_wildcard,
-            } => self.list(&hub, "LIST", &reference, &mailbox_wildcard, out).await,
+            } => {
+                self.list(&hub, "LIST", &reference, &mailbox_wildcard, out)
+                    .await
+            }
             CommandBody::Lsub {
                 reference,
                 mailbox_wildcard,
-            } => self.list(&hub, "LSUB", &reference, &mailbox_wildcard, out).await,
+            } => {
+                self.list(&hub, "LSUB", &reference, &mailbox_wildcard, out)
+                    .await
+            }
             CommandBody::Select { mailbox, .. } => self.select(&hub, &mailbox, false, out).await,
             CommandBody::Examine { mailbox, .. } => self.select(&hub, &mailbox, true, out).await,
             CommandBody::Status {
@@ -414,7 +433,15 @@ impl Session {
                 ..
             } => {
                 let hub = hub.clone();
-                fetch::fetch(&hub, selection, &sequence_set, &macro_or_item_names, uid, out).await?
+                fetch::fetch(
+                    &hub,
+                    selection,
+                    &sequence_set,
+                    &macro_or_item_names,
+                    uid,
+                    out,
+                )
+                .await?
             }
             CommandBody::Store { .. }
             | CommandBody::Copy { .. }
@@ -428,7 +455,11 @@ impl Session {
         Ok(())
     }
 
-    async fn find_folder(&self, hub: &MailboxHub, mailbox: &Mailbox<'_>) -> Result<Folder, Refusal> {
+    async fn find_folder(
+        &self,
+        hub: &MailboxHub,
+        mailbox: &Mailbox<'_>,
+    ) -> Result<Folder, Refusal> {
         let name = mailbox_name(mailbox)?;
         let tree = hub.folders(false).await.map_err(Refusal::from_hub)?;
         if let Some(folder) = tree.find(&name) {
@@ -463,14 +494,21 @@ impl Session {
                 None => String::new(),
             };
             let mut line = format!("* {command} (\\Noselect) \"/\" ").into_bytes();
-            wire::write_string(&mut line, wire::utf7_encode(&root).as_bytes());
+            crate::mime::write_string(&mut line, wire::utf7_encode(&root).as_bytes());
             line.extend_from_slice(b"\r\n");
             out.push(&line);
             return Ok(format!("{command} completed"));
         }
         let canonical = list::canonical_pattern(&reference, &pattern);
-        let tree = hub.folders(command == "LIST").await.map_err(Refusal::from_hub)?;
-        for folder in tree.folders.iter().filter(|f| list::matches(&canonical, &f.name)) {
+        let tree = hub
+            .folders(command == "LIST")
+            .await
+            .map_err(Refusal::from_hub)?;
+        for folder in tree
+            .folders
+            .iter()
+            .filter(|f| list::matches(&canonical, &f.name))
+        {
             let mut attributes = vec![if folder.has_children {
                 "\\HasChildren"
             } else {
@@ -478,7 +516,7 @@ impl Session {
             }];
             attributes.extend(folder.special_use());
             let mut line = format!("* {command} ({}) \"/\" ", attributes.join(" ")).into_bytes();
-            wire::write_string(&mut line, wire::utf7_encode(&folder.name).as_bytes());
+            crate::mime::write_string(&mut line, wire::utf7_encode(&folder.name).as_bytes());
             line.extend_from_slice(b"\r\n");
             out.push(&line);
         }
@@ -495,7 +533,10 @@ impl Session {
         // A failed SELECT leaves no folder selected (RFC 3501 6.3.1).
         self.state = State::Authenticated { hub: hub.clone() };
         let folder = self.find_folder(hub, mailbox).await?;
-        let snapshot = hub.folder_snapshot(&folder.id).await.map_err(Refusal::from_hub)?;
+        let snapshot = hub
+            .folder_snapshot(&folder.id)
+            .await
+            .map_err(Refusal::from_hub)?;
         let selection = selection_from(folder, &snapshot);
         let mut keywords: Vec<&str> = selection
             .messages
@@ -518,8 +559,14 @@ impl Session {
         if let Some(first_unseen) = selection.messages.iter().position(|m| !m.flags.seen) {
             out.untagged(&format!("OK [UNSEEN {}] First unseen", first_unseen + 1));
         }
-        out.untagged(&format!("OK [UIDVALIDITY {}] UIDs valid", selection.uid_validity));
-        out.untagged(&format!("OK [UIDNEXT {}] Predicted next UID", selection.uid_next));
+        out.untagged(&format!(
+            "OK [UIDVALIDITY {}] UIDs valid",
+            selection.uid_validity
+        ));
+        out.untagged(&format!(
+            "OK [UIDNEXT {}] Predicted next UID",
+            selection.uid_next
+        ));
         let done = if read_only {
             "[READ-ONLY] EXAMINE completed"
         } else {
@@ -540,7 +587,10 @@ impl Session {
         out: &mut ResponseSink<'_>,
     ) -> Result<String, Refusal> {
         let folder = self.find_folder(hub, mailbox).await?;
-        let snapshot = hub.folder_snapshot(&folder.id).await.map_err(Refusal::from_hub)?;
+        let snapshot = hub
+            .folder_snapshot(&folder.id)
+            .await
+            .map_err(Refusal::from_hub)?;
         let mut values = Vec::new();
         for item in items {
             let (name, value) = match item {
@@ -561,7 +611,7 @@ impl Session {
             values.push(format!("{name} {value}"));
         }
         let mut line = b"* STATUS ".to_vec();
-        wire::write_string(&mut line, wire::utf7_encode(&folder.name).as_bytes());
+        crate::mime::write_string(&mut line, wire::utf7_encode(&folder.name).as_bytes());
         line.extend_from_slice(format!(" ({})\r\n", values.join(" ")).as_bytes());
         out.push(&line);
         Ok("STATUS completed".into())

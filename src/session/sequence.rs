@@ -64,10 +64,16 @@ mod tests {
     #[test]
     fn sequence_numbers() {
         let uids = [3, 5, 9, 10];
-        assert_eq!(resolve(&set("1:*"), &uids, false).unwrap(), vec![0, 1, 2, 3]);
+        assert_eq!(
+            resolve(&set("1:*"), &uids, false).unwrap(),
+            vec![0, 1, 2, 3]
+        );
         assert_eq!(resolve(&set("4:2"), &uids, false).unwrap(), vec![1, 2, 3]);
         assert_eq!(resolve(&set("*,1,1"), &uids, false).unwrap(), vec![0, 3]);
-        assert_eq!(resolve(&set("5"), &uids, false), Err(SequenceError::OutOfRange(5)));
+        assert_eq!(
+            resolve(&set("5"), &uids, false),
+            Err(SequenceError::OutOfRange(5))
+        );
         assert_eq!(resolve(&set("*"), &[], false), Err(SequenceError::Empty));
     }
 
@@ -78,7 +84,13 @@ mod tests {
         assert_eq!(resolve(&set("4:9"), &uids, true).unwrap(), vec![1, 2]);
         assert_eq!(resolve(&set("9:4"), &uids, true).unwrap(), vec![1, 2]);
         assert_eq!(resolve(&set("20:*"), &uids, true).unwrap(), vec![3]);
-        assert_eq!(resolve(&set("6,7,100"), &uids, true).unwrap(), Vec::<usize>::new());
-        assert_eq!(resolve(&set("1:*"), &[], true).unwrap(), Vec::<usize>::new());
+        assert_eq!(
+            resolve(&set("6,7,100"), &uids, true).unwrap(),
+            Vec::<usize>::new()
+        );
+        assert_eq!(
+            resolve(&set("1:*"), &[], true).unwrap(),
+            Vec::<usize>::new()
+        );
     }
 }
