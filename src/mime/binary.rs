@@ -42,8 +42,10 @@ impl std::error::Error for BinaryError {}
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BinaryContent {
     pub data: Vec<u8>,
-    /// Send as literal8 (`~{n}`): something was decoded or NUL is present;
-    /// otherwise a plain literal (Dovecot's choice).
+    /// Send as literal8 (`~{n}`), as Dovecot does when a body was decoded
+    /// or a part header or unencoded body holds NUL; otherwise a plain
+    /// literal, with any NUL (e.g. in a preamble) sent as 0x80. Use
+    /// [`write_binary_literal`](super::write_binary_literal).
     pub literal8: bool,
 }
 
@@ -195,19 +197,29 @@ impl BinaryBuilder<'_> {
         let Some(part) = self.tree.parts.get(index) else {
             return Ok(());
         };
-        let encoding = transfer_encoding_for_binary(self.raw, part);
+        // Dovecot reads a part's header here on its own, up to the first
+        // blank line even past the part's end (see tree::read_standalone_header),
+        // so a header cut short by a boundary takes the next part's fields.
+        let standalone = read_standalone_header(self.raw, part.offset);
+        let encoding = transfer_encoding_for_binary(self.raw, &standalone.fields);
         if encoding == TransferEncoding::Unknown {
             return Err(BinaryError::UnknownTransferEncoding);
         }
-        let header = part.header_range();
+        let header_end = standalone
+            .blank_line
+            .as_ref()
+            .map(|blank| blank.end)
+            .or_else(|| standalone.fields.last().map(|field| field.lines.end))
+            .unwrap_or(part.offset);
         if self
             .raw
-            .get(header.clone())
+            .get(part.offset..header_end)
             .unwrap_or_default()
             .contains(&0)
         {
             self.has_nuls = true;
         }
+        let header = part.header_range();
         let decodes = matches!(
             encoding,
             TransferEncoding::Base64 | TransferEncoding::QuotedPrintable

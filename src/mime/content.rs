@@ -11,7 +11,7 @@
 use std::borrow::Cow;
 
 use super::rfc822::{Rfc822Parser, Step};
-use super::tree::Part;
+use super::tree::{HeaderField, Part};
 
 pub(crate) type Parameters = Vec<(Vec<u8>, Vec<u8>)>;
 
@@ -173,12 +173,13 @@ pub(crate) enum TransferEncoding {
     Unknown,
 }
 
-/// Reads the transfer encoding for BINARY. Dovecot reads it with a plain
-/// header parse where the last Content-Transfer-Encoding line wins and a
-/// folded value is not understood; we do the same.
-pub(crate) fn transfer_encoding_for_binary(raw: &[u8], part: &Part) -> TransferEncoding {
+/// Reads the transfer encoding for BINARY from a part's header fields.
+/// Dovecot reads it with a plain header parse where the last
+/// Content-Transfer-Encoding line wins and a folded value is not
+/// understood; we do the same.
+pub(crate) fn transfer_encoding_for_binary(raw: &[u8], fields: &[HeaderField]) -> TransferEncoding {
     let mut encoding = TransferEncoding::Identity;
-    for header in &part.headers {
+    for header in fields {
         if !header.is_named(raw, b"Content-Transfer-Encoding") {
             continue;
         }

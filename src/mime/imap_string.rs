@@ -146,9 +146,14 @@ pub fn write_body_literal(out: &mut Vec<u8>, data: &[u8]) {
 }
 
 /// Writes BINARY[...] data: a literal8 (`~{n}`) when `literal8` is set
-/// (decoded content, or NUL bytes), otherwise a plain literal.
+/// (decoded content, or NUL bytes), otherwise a plain literal in which NUL
+/// is sent as 0x80, like BODY[...].
 pub fn write_binary_literal(out: &mut Vec<u8>, data: &[u8], literal8: bool) {
-    write_literal_header(out, data.len(), literal8);
+    if !literal8 {
+        write_body_literal(out, data);
+        return;
+    }
+    write_literal_header(out, data.len(), true);
     out.extend_from_slice(data);
 }
 

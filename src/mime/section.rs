@@ -16,6 +16,7 @@
 
 use std::borrow::Cow;
 
+use super::imap_string::is_astring_char;
 use super::tree::{read_standalone_header, PartTree, Shape};
 
 /// Which text of a part a BODY[...] section asks for.
@@ -46,6 +47,58 @@ pub struct SectionSpec {
 impl SectionSpec {
     pub fn new(part: Vec<u32>, kind: SectionKind) -> SectionSpec {
         SectionSpec { part, kind }
+    }
+
+    /// Writes the section as the FETCH response names it, the way Dovecot
+    /// echoes it: upper case, field names as atoms when they can be (a
+    /// name the client quoted comes back as an atom here, where Dovecot
+    /// would quote it again), e.g. `1.2.HEADER.FIELDS (FROM X-SPAM)`.
+    pub fn write_name(&self, out: &mut Vec<u8>) {
+        for (index, number) in self.part.iter().enumerate() {
+            if index > 0 {
+                out.push(b'.');
+            }
+            out.extend_from_slice(number.to_string().as_bytes());
+        }
+        let (suffix, names): (&[u8], Option<&Vec<String>>) = match &self.kind {
+            SectionKind::Full => (b"", None),
+            SectionKind::Header => (b"HEADER", None),
+            SectionKind::HeaderFields(names) => (b"HEADER.FIELDS", Some(names)),
+            SectionKind::HeaderFieldsNot(names) => (b"HEADER.FIELDS.NOT", Some(names)),
+            SectionKind::Text => (b"TEXT", None),
+            SectionKind::Mime => (b"MIME", None),
+        };
+        if !suffix.is_empty() && !self.part.is_empty() {
+            out.push(b'.');
+        }
+        out.extend_from_slice(suffix);
+        let Some(names) = names else {
+            return;
+        };
+        out.extend_from_slice(b" (");
+        for (index, name) in names.iter().enumerate() {
+            if index > 0 {
+                out.push(b' ');
+            }
+            let upper = name.to_ascii_uppercase();
+            if !upper.is_empty() && upper.bytes().all(is_astring_char) {
+                out.extend_from_slice(upper.as_bytes());
+            } else {
+                // Like Dovecot's quoting here: characters a quoted string
+                // cannot hold are left out.
+                out.push(b'"');
+                for byte in upper.bytes() {
+                    match byte {
+                        b'"' | b'\\' => out.extend_from_slice(&[b'\\', byte]),
+                        b'\r' | b'\n' | 0 => {}
+                        _ if byte >= 0x80 => {}
+                        _ => out.push(byte),
+                    }
+                }
+                out.push(b'"');
+            }
+        }
+        out.push(b')');
     }
 }
 

@@ -227,15 +227,17 @@ fn render_item(
             partial,
             ..
         } => {
+            let spec = requested
+                .as_ref()
+                .map(section_spec)
+                .unwrap_or_else(|| SectionSpec::new(Vec::new(), SectionKind::Full));
             buf.extend_from_slice(b"BODY[");
-            write_section_name(buf, requested.as_ref());
+            spec.write_name(buf);
             buf.push(b']');
-            let data: Option<Cow<'_, [u8]>> = match requested {
-                None => Some(Cow::Borrowed(raw)),
-                Some(requested) => {
-                    let (part, kind) = section_spec(requested);
-                    section(parsed, part, kind)
-                }
+            let data: Option<Cow<'_, [u8]>> = if requested.is_none() {
+                Some(Cow::Borrowed(raw))
+            } else {
+                parsed.and_then(|parsed| parsed.section(&spec))
             };
             write_partial_origin(buf, partial);
             write_section_data(buf, data.as_deref().map(|d| apply_partial(d, partial)));
@@ -250,27 +252,24 @@ fn render_item(
             buf.extend_from_slice(join_numbers(&numbers).as_bytes());
             buf.push(b']');
             write_partial_origin(buf, partial);
-            match parsed.map(|p| p.binary(&numbers)).transpose()?.flatten() {
-                Some(content) => {
-                    let data = apply_partial(&content.data, partial);
-                    mime::write_binary_literal(buf, data, content.literal8);
-                }
-                None => buf.extend_from_slice(b"NIL"),
-            }
+            // A part that does not exist is an empty literal, as Dovecot answers.
+            let content = parsed.map(|p| p.binary(&numbers)).transpose()?.flatten();
+            let (data, literal8) = content
+                .as_ref()
+                .map(|c| (c.data.as_slice(), c.literal8))
+                .unwrap_or((&[], false));
+            mime::write_binary_literal(buf, apply_partial(data, partial), literal8);
         }
         MessageDataItemName::BinarySize { section: part } => {
             let numbers: Vec<u32> = part.iter().map(|n| n.get()).collect();
             buf.extend_from_slice(b"BINARY.SIZE[");
             buf.extend_from_slice(join_numbers(&numbers).as_bytes());
             buf.extend_from_slice(b"] ");
-            match parsed
+            let size = parsed
                 .map(|p| p.binary_size(&numbers))
                 .transpose()?
-                .flatten()
-            {
-                Some(size) => buf.extend_from_slice(size.to_string().as_bytes()),
-                None => buf.extend_from_slice(b"NIL"),
-            }
+                .flatten();
+            buf.extend_from_slice(size.unwrap_or(0).to_string().as_bytes());
         }
     }
     Ok(())
@@ -309,10 +308,10 @@ fn section<'a>(
     part: Vec<u32>,
     kind: SectionKind,
 ) -> Option<Cow<'a, [u8]>> {
-    parsed?.section(&SectionSpec { part, kind })
+    parsed?.section(&SectionSpec::new(part, kind))
 }
 
-fn section_spec(section: &Section<'_>) -> (Vec<u32>, SectionKind) {
+fn section_spec(section: &Section<'_>) -> SectionSpec {
     let part_numbers = |part: &Option<Part>| -> Vec<u32> {
         part.as_ref()
             .map(|p| p.0.as_ref().iter().map(|n| n.get()).collect())
@@ -324,7 +323,7 @@ fn section_spec(section: &Section<'_>) -> (Vec<u32>, SectionKind) {
             .map(|f| String::from_utf8_lossy(f.as_ref()).into_owned())
             .collect()
     };
-    match section {
+    let (part, kind) = match section {
         Section::Part(part) => (part_numbers(&Some(part.clone())), SectionKind::Full),
         Section::Header(part) => (part_numbers(part), SectionKind::Header),
         Section::HeaderFields(part, fields) => (
@@ -337,72 +336,14 @@ fn section_spec(section: &Section<'_>) -> (Vec<u32>, SectionKind) {
         ),
         Section::Text(part) => (part_numbers(part), SectionKind::Text),
         Section::Mime(part) => (part_numbers(&Some(part.clone())), SectionKind::Mime),
-    }
+    };
+    SectionSpec::new(part, kind)
 }
 
-fn write_section_name(buf: &mut Vec<u8>, section: Option<&Section<'_>>) {
-    let Some(section) = section else {
-        return;
-    };
-    let write_part = |buf: &mut Vec<u8>, part: &Part, dot: bool| {
-        let numbers: Vec<String> = part.0.as_ref().iter().map(|n| n.to_string()).collect();
-        buf.extend_from_slice(numbers.join(".").as_bytes());
-        if dot {
-            buf.push(b'.');
-        }
-    };
-    let write_fields = |buf: &mut Vec<u8>, fields: &[AString<'_>]| {
-        buf.extend_from_slice(b" (");
-        for (i, field) in fields.iter().enumerate() {
-            if i > 0 {
-                buf.push(b' ');
-            }
-            let bytes: &[u8] = field.as_ref();
-            mime::write_astring(buf, bytes);
-        }
-        buf.push(b')');
-    };
-    match section {
-        Section::Part(part) => write_part(buf, part, false),
-        Section::Header(part) => {
-            if let Some(part) = part {
-                write_part(buf, part, true);
-            }
-            buf.extend_from_slice(b"HEADER");
-        }
-        Section::HeaderFields(part, fields) => {
-            if let Some(part) = part {
-                write_part(buf, part, true);
-            }
-            buf.extend_from_slice(b"HEADER.FIELDS");
-            write_fields(buf, fields.as_ref());
-        }
-        Section::HeaderFieldsNot(part, fields) => {
-            if let Some(part) = part {
-                write_part(buf, part, true);
-            }
-            buf.extend_from_slice(b"HEADER.FIELDS.NOT");
-            write_fields(buf, fields.as_ref());
-        }
-        Section::Text(part) => {
-            if let Some(part) = part {
-                write_part(buf, part, true);
-            }
-            buf.extend_from_slice(b"TEXT");
-        }
-        Section::Mime(part) => {
-            write_part(buf, part, true);
-            buf.extend_from_slice(b"MIME");
-        }
-    }
-}
-
-/// Section data: always a literal (as Dovecot sends it, even when empty), NIL when absent.
+/// Section data: always a literal, and an empty one for a section the message does not have
+/// (as Dovecot answers; RFC 3501 leaves it open).
 fn write_section_data(buf: &mut Vec<u8>, data: Option<&[u8]>) {
-    match data {
-        Some(data) => mime::write_body_literal(buf, data),
-        None => buf.extend_from_slice(b"NIL"),
-    }
+    mime::write_body_literal(buf, data.unwrap_or_default());
 }
 
 pub(super) fn write_flags(buf: &mut Vec<u8>, flags: &MessageFlags) {
@@ -427,4 +368,120 @@ pub(super) fn write_flags(buf: &mut Vec<u8>, flags: &MessageFlags) {
     }
     names.extend(flags.keywords.iter().map(String::as_str));
     buf.extend_from_slice(names.join(" ").as_bytes());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use imap_codec::imap_types::fetch::Macro;
+    use std::sync::Arc;
+
+    const MESSAGE: &[u8] = b"From: Bob <bob@example.com>\r\nSubject: Hello\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nhi there\r\n--b\r\nContent-Type: audio/mpeg\r\nContent-Transfer-Encoding: base64\r\n\r\nAAEC\r\n--b--\r\n";
+
+    fn meta() -> MessageMeta {
+        MessageMeta {
+            uid: 42,
+            id: Arc::from("AAMkAD"),
+            flags: MessageFlags {
+                seen: true,
+                answered: true,
+                forwarded: true,
+                keywords: vec!["Blue".into()],
+                ..MessageFlags::default()
+            },
+            internal_date: chrono::DateTime::parse_from_rfc3339("2026-03-04T05:06:07Z")
+                .unwrap()
+                .with_timezone(&chrono::Utc),
+            size: None,
+            has_attachments: true,
+        }
+    }
+
+    /// Renders the FETCH response for `items` (in IMAP syntax) of MESSAGE.
+    fn render(items: &str) -> String {
+        let command = format!("a FETCH 1 {items}\r\n");
+        let (_, parsed_command) = imap_codec::decode::Decoder::decode(
+            &imap_codec::CommandCodec::default(),
+            command.as_bytes(),
+        )
+        .unwrap();
+        let imap_codec::imap_types::command::CommandBody::Fetch {
+            macro_or_item_names,
+            ..
+        } = parsed_command.body
+        else {
+            panic!("not a FETCH");
+        };
+        let items: Vec<MessageDataItemName<'_>> = match &macro_or_item_names {
+            MacroOrMessageDataItemNames::Macro(m) => m.expand(),
+            MacroOrMessageDataItemNames::MessageDataItemNames(items) => items.clone(),
+        };
+        let body = Bytes::from_static(MESSAGE);
+        let parsed = ParsedMessage::parse(body.clone());
+        let mut buf = Vec::new();
+        render_message(&mut buf, 7, &meta(), &items, Some(&body), Some(&parsed)).unwrap();
+        String::from_utf8_lossy(&buf).into_owned()
+    }
+
+    #[test]
+    fn flags_uid_date_and_size() {
+        assert_eq!(
+            render("(UID FLAGS INTERNALDATE RFC822.SIZE)"),
+            format!(
+                "* 7 FETCH (UID 42 FLAGS (\\Seen \\Answered $Forwarded Blue) INTERNALDATE \"04-Mar-2026 05:06:07 +0000\" RFC822.SIZE {})\r\n",
+                MESSAGE.len()
+            )
+        );
+        assert!(Macro::Fast.expand().len() == 3);
+    }
+
+    #[test]
+    fn sections_and_partials() {
+        assert_eq!(
+            render("(BODY.PEEK[HEADER.FIELDS (subject)])"),
+            "* 7 FETCH (BODY[HEADER.FIELDS (SUBJECT)] {18}\r\nSubject: Hello\r\n\r\n)\r\n"
+        );
+        assert_eq!(
+            render("(BODY[1])"),
+            "* 7 FETCH (BODY[1] {8}\r\nhi there)\r\n"
+        );
+        assert_eq!(
+            render("(BODY[1]<3.100>)"),
+            "* 7 FETCH (BODY[1]<3> {5}\r\nthere)\r\n"
+        );
+        assert_eq!(
+            render("(BODY[1]<300.2>)"),
+            "* 7 FETCH (BODY[1]<300> {0}\r\n)\r\n"
+        );
+        assert_eq!(render("(BODY[9])"), "* 7 FETCH (BODY[9] {0}\r\n)\r\n");
+        assert_eq!(
+            render("(BODY[]<0.4>)"),
+            "* 7 FETCH (BODY[]<0> {4}\r\nFrom)\r\n"
+        );
+        assert!(render("(RFC822.HEADER)").starts_with("* 7 FETCH (RFC822.HEADER {"));
+    }
+
+    #[test]
+    fn binary_decodes_the_transfer_encoding() {
+        assert_eq!(
+            render("(BINARY.PEEK[2] BINARY.SIZE[2])"),
+            "* 7 FETCH (BINARY[2] ~{3}\r\n\x00\x01\x02 BINARY.SIZE[2] 3)\r\n"
+        );
+    }
+
+    #[test]
+    fn structure_items() {
+        let text = render("(ENVELOPE BODYSTRUCTURE)");
+        assert!(
+            text.starts_with(
+                "* 7 FETCH (ENVELOPE (NIL \"Hello\" ((\"Bob\" NIL \"bob\" \"example.com\"))"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("BODYSTRUCTURE ((\"text\" \"plain\""),
+            "{text}"
+        );
+        assert!(text.contains("(\"audio\" \"mpeg\""), "{text}");
+    }
 }

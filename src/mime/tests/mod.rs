@@ -338,3 +338,31 @@ fn fetch_rendering_of_missing_sections_is_an_empty_literal() {
     let message = ParsedMessage::parse("Subject: x\r\n\r\nbody");
     assert_fetch(&message, "BODY.PEEK[3.MIME]", b"BODY[3.MIME] {0}\r\n");
 }
+
+#[test]
+fn section_names_are_echoed_like_dovecot() {
+    let name = |part: &[u32], kind: SectionKind| {
+        let mut out = Vec::new();
+        spec(part, kind).write_name(&mut out);
+        String::from_utf8(out).expect("ascii")
+    };
+    assert_eq!(name(&[], SectionKind::Full), "");
+    assert_eq!(name(&[1, 2], SectionKind::Full), "1.2");
+    assert_eq!(name(&[], SectionKind::Header), "HEADER");
+    assert_eq!(name(&[2], SectionKind::Text), "2.TEXT");
+    assert_eq!(name(&[3], SectionKind::Mime), "3.MIME");
+    assert_eq!(
+        name(
+            &[],
+            SectionKind::HeaderFields(vec!["From".to_owned(), "x-spam flag".to_owned()])
+        ),
+        "HEADER.FIELDS (FROM \"X-SPAM FLAG\")"
+    );
+    assert_eq!(
+        name(
+            &[1],
+            SectionKind::HeaderFieldsNot(vec!["subject".to_owned()])
+        ),
+        "1.HEADER.FIELDS.NOT (SUBJECT)"
+    );
+}
