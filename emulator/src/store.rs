@@ -70,16 +70,11 @@ pub(crate) struct Message {
     /// renders it (a string).
     pub ext: BTreeMap<String, String>,
     pub order: u64,
-    /// Draft edits (subject/body PATCH): override the MIME-derived values.
-    pub subject_override: Option<String>,
-    pub body_override: Option<(String, String)>,
 }
 
 impl Message {
     pub fn subject(&self) -> &str {
-        self.subject_override
-            .as_deref()
-            .unwrap_or(&self.view.subject)
+        &self.view.subject
     }
     pub fn id(&self, immutable: bool) -> &str {
         if immutable {
@@ -395,8 +390,6 @@ impl Mailbox {
             change_count: 0,
             ext,
             order: self.next_order,
-            subject_override: None,
-            body_override: None,
         };
         self.by_rest_id.insert(rest_id, immutable_id.clone());
         self.messages.insert(immutable_id.clone(), m);
@@ -486,8 +479,6 @@ impl Mailbox {
             c.flag_status = m.flag_status.clone();
             c.ext = m.ext.clone();
             c.importance = m.importance.clone();
-            c.subject_override = m.subject_override.clone();
-            c.body_override = m.body_override.clone();
         }
         self.touch_folder(dest);
         Some(new_id)

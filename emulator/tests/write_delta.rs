@@ -882,7 +882,26 @@ async fn attachments_list_get_value_and_add() {
         .await
         .json();
     assert_eq!(m["hasAttachments"], true);
-    assert_eq!(m["body"]["content"], "see attached\r\n");
+    assert_eq!(m["body"]["contentType"], "html");
+    assert!(m["body"]["content"]
+        .as_str()
+        .is_some_and(|c| c.contains("see attached")));
+    let r = send(
+        s.addr,
+        &t,
+        "GET",
+        &format!("/users/{ALICE_ENC}/messages/{did}"),
+        &[IMM, ("Prefer", "outlook.body-content-type=\"text\"")],
+        b"",
+    )
+    .await;
+    assert_eq!(
+        r.json()["body"],
+        json!({"contentType": "text", "content": "see attached\r\n"})
+    );
+    assert!(r
+        .header("Preference-Applied")
+        .is_some_and(|p| p.contains("outlook.body-content-type")));
 }
 
 #[tokio::test]
@@ -992,4 +1011,35 @@ async fn upload_session_in_chunks() {
     assert!(v.body == data);
     let stats = s.emu.stats_json();
     assert!(stats["bytesUploaded"].as_u64().unwrap_or(0) >= size as u64);
+}
+
+#[tokio::test]
+async fn delta_with_received_filter() {
+    let s = demo_server().await;
+    let t = token(s.addr).await;
+    let all = get(
+        s.addr,
+        &t,
+        &format!(
+            "/users/{ALICE_ENC}/mailFolders/inbox/messages?$top=1000&$select=receivedDateTime"
+        ),
+    )
+    .await
+    .json();
+    let dates: Vec<String> = all["value"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|m| m["receivedDateTime"].as_str().map(|s| s.to_string()))
+                .collect()
+        })
+        .unwrap_or_default();
+    let mid = dates[dates.len() / 3].clone();
+    let expect = dates.iter().filter(|d| d.as_str() >= mid.as_str()).count();
+    let first = format!("http://{}/v1.0/users/{ALICE_ENC}/mailFolders/inbox/messages/delta?$filter=receivedDateTime+ge+{mid}&$orderby=receivedDateTime+desc", s.addr);
+    let (items, _) = round(&s, &t, &first).await;
+    assert_eq!(items.len(), expect);
+    let bad =
+        format!("/users/{ALICE_ENC}/mailFolders/inbox/messages/delta?$filter=isRead%20eq%20false");
+    assert_eq!(get(s.addr, &t, &bad).await.status, 400);
 }

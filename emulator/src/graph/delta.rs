@@ -158,10 +158,26 @@ pub(crate) fn serve(
     kind: DeltaKind,
     epoch: u64,
 ) -> Result<GraphResponse, GraphError> {
-    if ctx.query.filter.is_some() || ctx.query.orderby.is_some() {
-        return Err(GraphError::not_implemented(
-            "$filter/$orderby on delta queries",
-        ));
+    // "The only supported $filter expressions are receivedDateTime ge|gt {value}"; "the only
+    // supported $orderby expression is receivedDateTime desc" (message-delta page).
+    if let Some(f) = &ctx.query.filter {
+        let c = super::messages::parse_filter(f)?;
+        let ok = matches!(kind, DeltaKind::Messages { .. })
+            && c.len() == 1
+            && c[0].prop == "receivedDateTime"
+            && matches!(c[0].op(), "ge" | "gt");
+        if !ok {
+            return Err(GraphError::bad_request(format!(
+                "Unsupported $filter on delta: '{f}'. Only receivedDateTime ge|gt is supported."
+            )));
+        }
+    }
+    if let Some((p, desc)) = &ctx.query.orderby {
+        if p != "receivedDateTime" || !desc || !matches!(kind, DeltaKind::Messages { .. }) {
+            return Err(GraphError::bad_request(
+                "Unsupported $orderby on delta: only receivedDateTime desc is supported.",
+            ));
+        }
     }
     let token = ctx
         .query
@@ -207,6 +223,23 @@ pub(crate) fn serve(
             (ctx.query.clone(), initial(mb, &kind), mb.seq)
         }
     };
+    // Apply the round's receivedDateTime filter to items (removals always pass).
+    let entries = match &query.filter {
+        Some(f) => {
+            let clauses = super::messages::parse_filter(f)?;
+            entries
+                .into_iter()
+                .filter(|e| match e {
+                    Entry::Item(id) => mb
+                        .messages
+                        .get(id)
+                        .is_some_and(|m| clauses.iter().all(|c| c.matches(m))),
+                    Entry::Removed { .. } => true,
+                })
+                .collect()
+        }
+        None => entries,
+    };
     let (size, applied) = super::page_size(ctx, 10);
     let (page, rest) = if entries.len() > size {
         let mut e = entries;
@@ -222,6 +255,8 @@ pub(crate) fn serve(
             skip: 0,
             top: None,
             count: false,
+            filter: None,
+            orderby: None,
             ..query.clone()
         },
         prefer: ctx.prefer.clone(),

@@ -94,7 +94,20 @@ fn ext_value(mb: &Mailbox, m: &Message, id: &str) -> Option<String> {
     }
 }
 
-fn has_attachments(m: &Message) -> bool {
+/// A plain-text body as Exchange presents it in HTML: escaped, line breaks kept.
+pub(crate) fn text_to_html(t: &str) -> String {
+    let esc = t
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace("\r\n", "\n")
+        .replace('\n', "<br>\r\n");
+    format!(
+        "<html><head>\r\n<meta http-equiv=\"Content-Type\" content=\"text/html; charset=utf-8\">\r\n</head>\r\n<body>\r\n<div>{esc}</div>\r\n</body>\r\n</html>\r\n"
+    )
+}
+
+pub(crate) fn has_attachments(m: &Message) -> bool {
     m.view.attachments.iter().any(|a| !a.is_inline)
 }
 
@@ -103,17 +116,24 @@ pub(crate) fn message_json(mb: &Mailbox, m: &Message, ctx: &Ctx<'_>) -> Map<Stri
     let v = &m.view;
     let immutable = ctx.immutable();
     let id = m.id(immutable).to_string();
-    let (body_type, body_content) = match (&m.body_override, &v.body_html, &v.body_text) {
-        (Some((t, c)), _, _) => (t.clone(), c.clone()),
-        (None, Some(h), _) => ("html".to_string(), h.clone()),
-        (None, None, Some(t)) => ("text".to_string(), t.clone()),
-        _ => ("text".to_string(), String::new()),
+    // "Currently, this operation returns message bodies in only HTML format" unless
+    // `Prefer: outlook.body-content-type="text"` (https://learn.microsoft.com/graph/api/user-list-messages).
+    let want_text = ctx.prefer.body_content_type == Some("text");
+    let (html, text) = (v.body_html.clone(), v.body_text.clone());
+    let (body_type, body_content) = if want_text {
+        match (text, html) {
+            (Some(t), _) => ("text".to_string(), t),
+            (None, Some(h)) => ("text".to_string(), mime_view::strip_html(&h)),
+            _ => ("text".to_string(), String::new()),
+        }
+    } else {
+        match (html, text) {
+            (Some(h), _) => ("html".to_string(), h),
+            (None, Some(t)) => ("html".to_string(), text_to_html(&t)),
+            _ => ("html".to_string(), String::new()),
+        }
     };
-    let preview = match &m.body_override {
-        Some((t, c)) if t == "html" => mime_view::preview_of(&mime_view::strip_html(c)),
-        Some((_, c)) => mime_view::preview_of(c),
-        None => v.preview.clone(),
-    };
+    let preview = v.preview.clone();
     let conv_seed = v
         .references_root
         .clone()
@@ -350,7 +370,11 @@ enum FilterValue {
 }
 
 impl Clause {
-    fn matches(&self, m: &Message) -> bool {
+    pub(crate) fn op(&self) -> &'static str {
+        self.op
+    }
+
+    pub(crate) fn matches(&self, m: &Message) -> bool {
         use std::cmp::Ordering;
         let ord = match (&self.value, self.prop.as_str()) {
             (FilterValue::Time(t), "receivedDateTime") => m.received.cmp(t),

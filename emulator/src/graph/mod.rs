@@ -400,6 +400,11 @@ pub(crate) async fn serve_one(
         // applied preferences in Preference-Applied, so we do (merged with maxpagesize).
         add_preference(&mut resp, "IdType=\"ImmutableId\"");
     }
+    if let Some(t) = ctx.prefer.body_content_type {
+        // https://learn.microsoft.com/graph/api/user-list-messages: bodies come as HTML
+        // unless `Prefer: outlook.body-content-type="text"`; the applied value is echoed.
+        add_preference(&mut resp, &format!("outlook.body-content-type=\"{t}\""));
+    }
     resp
 }
 

@@ -219,6 +219,8 @@ fn split_or(s: &str) -> Vec<&str> {
 pub(crate) struct Prefer {
     pub max_page_size: Option<usize>,
     pub immutable_ids: bool,
+    /// `outlook.body-content-type="text"|"html"`.
+    pub body_content_type: Option<&'static str>,
 }
 
 pub(crate) fn parse_prefer(values: &[&str]) -> Prefer {
@@ -235,6 +237,12 @@ pub(crate) fn parse_prefer(values: &[&str]) -> Prefer {
                     && val.eq_ignore_ascii_case("ImmutableId")
                 {
                     p.immutable_ids = true;
+                } else if k.eq_ignore_ascii_case("outlook.body-content-type") {
+                    if val.eq_ignore_ascii_case("text") {
+                        p.body_content_type = Some("text");
+                    } else if val.eq_ignore_ascii_case("html") {
+                        p.body_content_type = Some("html");
+                    }
                 }
             }
         }
