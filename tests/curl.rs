@@ -1,0 +1,213 @@
+//! curl (imaps, `-k`) against `imap2graph demo`: LIST, and FETCH of single messages compared
+//! byte for byte with the MIME the emulator holds. curl logs in with AUTHENTICATE PLAIN, SASL-IR
+//! and an empty authorization identity.
+
+mod common;
+
+use std::process::Command;
+
+use common::*;
+
+fn curl(gateway: &Gateway, user: &str, path: &str) -> std::process::Output {
+    require_program("curl", "curl");
+    let mut command = Command::new("curl");
+    command
+        .args([
+            "--silent",
+            "--show-error",
+            "--insecure",
+            "--max-time",
+            "120",
+        ])
+        .arg("--user")
+        .arg(format!("{user}:{SECRET}"))
+        .arg(format!("imaps://127.0.0.1:{}/{path}", gateway.imap.port()));
+    run(command, CLIENT_TIMEOUT)
+}
+
+fn curl_ok(gateway: &Gateway, user: &str, path: &str) -> Vec<u8> {
+    let output = curl(gateway, user, path);
+    assert_success(&format!("curl imaps://…/{path}"), &output, Some(gateway));
+    output.stdout
+}
+
+/// The value of the first `Message-ID` header of a raw message.
+fn message_id(raw: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(raw);
+    let header = text.split("\r\n\r\n").next()?;
+    let mut lines = header.split("\r\n").peekable();
+    while let Some(line) = lines.next() {
+        let Some((name, value)) = line.split_once(':') else {
+            continue;
+        };
+        if name.eq_ignore_ascii_case("message-id") {
+            let mut value = value.trim().to_string();
+            while let Some(next) = lines.peek().filter(|l| l.starts_with([' ', '\t'])) {
+                value.push_str(next.trim());
+                lines.next();
+            }
+            return Some(value);
+        }
+    }
+    None
+}
+
+/// Fetches `folder;UID=uid` with curl and checks it against the emulator: the same bytes as
+/// `$value` of the message with that Message-ID; returns the Graph message.
+fn fetch_and_compare(
+    gateway: &Gateway,
+    folder_url: &str,
+    folder_imap_name: &str,
+    uid: u32,
+) -> serde_json::Value {
+    let fetched = curl_ok(
+        gateway,
+        &login_name(ALICE),
+        &format!("{folder_url};UID={uid}"),
+    );
+    assert!(!fetched.is_empty(), "curl fetched nothing for UID {uid}");
+    let graph = gateway.graph();
+    let token = graph.token();
+    let folder = graph
+        .folders(&token, ALICE)
+        .into_iter()
+        .find(|f| f.imap_name == folder_imap_name)
+        .unwrap_or_else(|| panic!("Graph has no folder {folder_imap_name}"));
+    let messages = graph.messages(&token, ALICE, &folder.id);
+    let id = message_id(&fetched).unwrap_or_else(|| {
+        panic!(
+            "the fetched message has no Message-ID:\n{}",
+            String::from_utf8_lossy(&fetched[..fetched.len().min(2000)])
+        )
+    });
+    let message = messages
+        .iter()
+        .find(|m| m["internetMessageId"].as_str() == Some(id.as_str()))
+        .unwrap_or_else(|| panic!("no message with Message-ID {id} in Graph's {folder_imap_name}"))
+        .clone();
+    let expected = graph.mime(&token, ALICE, message["id"].as_str().expect("id"));
+    if fetched != expected {
+        let at = fetched
+            .iter()
+            .zip(&expected)
+            .position(|(a, b)| a != b)
+            .unwrap_or(fetched.len().min(expected.len()));
+        panic!(
+            "curl's UID {uid} of {folder_imap_name} ({} octets) differs from $value ({} octets) \
+             at octet {at}\n--- curl ---\n{}\n--- $value ---\n{}",
+            fetched.len(),
+            expected.len(),
+            String::from_utf8_lossy(&fetched[at.saturating_sub(200)..fetched.len().min(at + 200)]),
+            String::from_utf8_lossy(
+                &expected[at.saturating_sub(200)..expected.len().min(at + 200)]
+            ),
+        );
+    }
+    // UIDs are given in ascending receivedDateTime: UID 1 is the oldest message.
+    if uid == 1 {
+        let oldest = messages
+            .iter()
+            .filter_map(|m| m["receivedDateTime"].as_str())
+            .min()
+            .expect("the folder is empty");
+        assert_eq!(
+            message["receivedDateTime"].as_str(),
+            Some(oldest),
+            "UID 1 of {folder_imap_name} is not the oldest message"
+        );
+    }
+    message
+}
+
+#[test]
+fn curl_lists_folders() {
+    let dir = temp_dir();
+    let gateway = Gateway::demo(dir.path());
+    let listing = String::from_utf8(curl_ok(&gateway, &login_name(ALICE), ""))
+        .expect("LIST output is not UTF-8");
+    let lines: Vec<&str> = listing.lines().collect();
+    let find = |name: &str| {
+        lines
+            .iter()
+            .find(|line| {
+                line.ends_with(&format!(" \"{name}\"")) || line.ends_with(&format!(" {name}"))
+            })
+            .unwrap_or_else(|| panic!("curl's LIST has no {name}:\n{listing}"))
+            .to_string()
+    };
+    assert!(find("INBOX").starts_with("* LIST ("), "{listing}");
+    assert!(
+        find("INBOX").contains("\"/\""),
+        "delimiter is not /:\n{listing}"
+    );
+    assert!(find("Sent Items").contains("\\Sent"), "{listing}");
+    assert!(find("Drafts").contains("\\Drafts"), "{listing}");
+    assert!(find("Deleted Items").contains("\\Trash"), "{listing}");
+    assert!(find("Junk Email").contains("\\Junk"), "{listing}");
+    assert!(find("Archive").contains("\\Archive"), "{listing}");
+    find("INBOX/R&AOk-unions");
+    // Every Graph folder is listed.
+    let graph = gateway.graph();
+    let token = graph.token();
+    for folder in graph.folders(&token, ALICE) {
+        find(&folder.imap_name);
+    }
+    gateway.stop();
+}
+
+#[test]
+fn curl_fetches_one_message_byte_for_byte() {
+    let dir = temp_dir();
+    let gateway = Gateway::demo(dir.path());
+    fetch_and_compare(&gateway, "INBOX", "INBOX", 1);
+    fetch_and_compare(&gateway, "INBOX", "INBOX", 7);
+    // A nested folder with a non-ASCII name (modified UTF-7, percent-encoded in the URL).
+    fetch_and_compare(&gateway, "INBOX/R%26AOk-unions", "INBOX/R&AOk-unions", 1);
+    gateway.stop();
+}
+
+#[test]
+fn curl_with_two_part_name_opens_the_default_mailbox() {
+    let dir = temp_dir();
+    let gateway = Gateway::demo(dir.path());
+    let via_default = curl_ok(&gateway, &format!("{TENANT}/{CLIENT_ID}"), "INBOX;UID=1");
+    let via_full = curl_ok(&gateway, &login_name(ALICE), "INBOX;UID=1");
+    assert!(!via_full.is_empty());
+    assert_eq!(
+        via_default, via_full,
+        "the two-part name did not open alice's mailbox (the demo's default)"
+    );
+    gateway.stop();
+}
+
+#[test]
+fn curl_wrong_secret_fails() {
+    let dir = temp_dir();
+    let gateway = Gateway::demo(dir.path());
+    require_program("curl", "curl");
+    let output = run(
+        {
+            let mut command = Command::new("curl");
+            command
+                .args(["--silent", "--show-error", "--insecure", "--max-time", "60"])
+                .arg("--user")
+                .arg(format!("{}:not-the-secret", login_name(ALICE)))
+                .arg(format!("imaps://127.0.0.1:{}/", gateway.imap.port()));
+            command
+        },
+        CLIENT_TIMEOUT,
+    );
+    assert!(
+        !output.status.success(),
+        "curl logged in with a wrong secret: {}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+    // curl's exit code 67: "The user name, password, or similar was not accepted".
+    assert_eq!(
+        output.status.code(),
+        Some(67),
+        "curl: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    gateway.stop();
+}
