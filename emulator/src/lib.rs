@@ -296,6 +296,7 @@ async fn token_endpoint(
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(identity::parse_basic);
+    let used_basic = basic.is_some();
     let no_cache = [
         ("Cache-Control", "no-store, no-cache"),
         ("Pragma", "no-cache"),
@@ -303,7 +304,18 @@ async fn token_endpoint(
     match identity::check_request(&emu.inner.config.tenants, &tenant, &form, basic) {
         Err(e) => {
             emu.inner.stats.record_token(e.status);
-            json_response(e.status, &e.body, &no_cache)
+            // RFC 6749 §5.2: a client that authenticated with the Authorization header and
+            // failed gets 401 with a WWW-Authenticate challenge for that scheme.
+            if e.status == 401 && used_basic {
+                let mut h = no_cache.to_vec();
+                h.push((
+                    "WWW-Authenticate",
+                    "Basic realm=\"login.microsoftonline.com\"",
+                ));
+                json_response(e.status, &e.body, &h)
+            } else {
+                json_response(e.status, &e.body, &no_cache)
+            }
         }
         Ok(issued) => {
             let now = chrono::Utc::now().timestamp();

@@ -109,6 +109,25 @@ async fn token_with_http_basic() {
     )
     .await;
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let bad = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{}:nope", demo::CLIENT_ID))
+    );
+    let r = request(
+        s.addr,
+        "POST",
+        "/contoso.example/oauth2/v2.0/token",
+        &[("Authorization", &bad)],
+        &form(&[
+            ("grant_type", "client_credentials"),
+            ("scope", "https://graph.microsoft.com/.default"),
+        ]),
+    )
+    .await;
+    assert_idp_error(&r, 401, "invalid_client", 7000215);
+    assert!(r
+        .header("WWW-Authenticate")
+        .is_some_and(|h| h.starts_with("Basic")));
 }
 
 // ---------------------------------------------------------------- Graph authentication
@@ -607,8 +626,8 @@ async fn batch_basics_limits_and_dependencies() {
     let t = token(s.addr).await;
     let body = json!({"requests": [
         {"id": "1", "method": "GET", "url": "/users/alice@contoso.example/mailFolders/inbox"},
-        {"id": "2", "method": "GET", "url": "users/alice@contoso.example/mailFolders?$top=2"},
-        {"id": "3", "method": "GET", "url": "/users/nobody@contoso.example/mailFolders"},
+        {"id": "2", "method": "GET", "url": "users/alice@contoso.example/mailFolders?$top=2", "dependsOn": ["1"]},
+        {"id": "3", "method": "GET", "url": "/users/nobody@contoso.example/mailFolders", "dependsOn": ["2"]},
         {"id": "4", "method": "GET", "url": "/users/alice@contoso.example/mailFolders/inbox", "dependsOn": ["3"]},
     ]});
     let r = send(
@@ -638,6 +657,22 @@ async fn batch_basics_limits_and_dependencies() {
     );
     assert_eq!(by("3")["status"], 404);
     assert_eq!(by("4")["status"], 424);
+    // Mixed sequential/parallel → 400.
+    let mixed = json!({"requests": [
+        {"id": "1", "method": "GET", "url": "/users/alice@contoso.example/mailFolders/inbox"},
+        {"id": "2", "method": "GET", "url": "/users/alice@contoso.example/mailFolders/inbox"},
+        {"id": "3", "method": "GET", "url": "/users/alice@contoso.example/mailFolders/inbox", "dependsOn": ["1"]},
+    ]});
+    let r = send(
+        s.addr,
+        &t,
+        "POST",
+        "/$batch",
+        &[("Content-Type", "application/json")],
+        mixed.to_string().as_bytes(),
+    )
+    .await;
+    assert_eq!(r.status, 400);
     // 21 requests → 400; duplicate ids → 400.
     let many: Vec<Value> = (0..21)
         .map(|i| json!({"id": i.to_string(), "method": "GET", "url": "/users/alice@contoso.example/mailFolders/inbox"}))

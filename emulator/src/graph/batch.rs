@@ -208,6 +208,15 @@ pub(crate) async fn handle(
             }
         }
     }
+    // "Batch should be either fully sequential or fully parallel" (json-batching): a batch
+    // where some entries after the first have dependsOn and others don't is refused
+    // (stricter reading; the page does not say what Graph answers).
+    let with_deps = entries.iter().filter(|e| !e.depends_on.is_empty()).count();
+    if with_deps > 0 && with_deps + 1 < entries.len() {
+        return fail(GraphError::bad_request(
+            "Invalid batch payload format: a batch must be fully sequential (every request after the first has dependsOn) or fully parallel (none has).",
+        ));
+    }
     // Run in waves: up to four entries whose dependencies are done run at once, as Graph
     // "dispatches up to four individual requests from a batch to the Outlook service
     // simultaneously" (https://learn.microsoft.com/answers/questions/1660054/), so each one

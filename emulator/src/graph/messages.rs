@@ -261,9 +261,8 @@ pub(crate) fn get(ctx: &Ctx<'_>, mb: &Mailbox, id: &str) -> Result<GraphResponse
     Ok(GraphResponse::json(200, Value::Object(out)))
 }
 
-/// The stored MIME, byte for byte. The page (outlook-get-mime-message) shows the MIME text
-/// as the body without stating a Content-Type; Graph labels it `text/plain` in practice and
-/// so do we (docs silent).
+/// The stored MIME, byte for byte, as `Content-type: text/plain`
+/// (<https://learn.microsoft.com/graph/api/message-get>, example 4 "get the MIME content").
 pub(crate) fn get_value(mb: &Mailbox, id: &str) -> Result<GraphResponse, GraphError> {
     let m = lookup(mb, id)?;
     Ok(GraphResponse {
