@@ -5,6 +5,7 @@
 
 mod fetch;
 pub mod list;
+mod search;
 pub mod sequence;
 
 use std::net::SocketAddr;
@@ -447,8 +448,23 @@ impl Session {
             | CommandBody::Copy { .. }
             | CommandBody::Move { .. }
             | CommandBody::Expunge
-            | CommandBody::ExpungeUid { .. }
-            | CommandBody::Search { .. } => Err(Refusal::not_yet(name)),
+            | CommandBody::ExpungeUid { .. } => Err(Refusal::not_yet(name)),
+            CommandBody::Search {
+                charset,
+                criteria,
+                uid,
+            } => {
+                let hub = hub.clone();
+                search::search(
+                    &hub,
+                    selection,
+                    charset.as_ref(),
+                    criteria.as_ref(),
+                    uid,
+                    out,
+                )
+                .await
+            }
             _ => Err(Refusal::bad(format!("{name} is not supported"))),
         };
         finish(out, &tag, result);
