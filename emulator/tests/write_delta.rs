@@ -1043,3 +1043,33 @@ async fn delta_with_received_filter() {
         format!("/users/{ALICE_ENC}/mailFolders/inbox/messages/delta?$filter=isRead%20eq%20false");
     assert_eq!(get(s.addr, &t, &bad).await.status, 400);
 }
+
+#[tokio::test]
+async fn custom_internet_message_headers_on_create() {
+    let s = demo_server().await;
+    let t = token(s.addr).await;
+    let r = post_json(&s, &t, &format!("/users/{ALICE_ENC}/messages"), json!({
+        "subject": "hdr", "internetMessageHeaders": [{"name": "x-imap2graph-test", "value": "yes"}]
+    }), true).await;
+    assert_eq!(r.status, 201);
+    let id = r.json()["id"].as_str().unwrap_or("").to_string();
+    let v = get(
+        s.addr,
+        &t,
+        &format!("/users/{ALICE_ENC}/messages/{id}/$value"),
+    )
+    .await;
+    assert!(String::from_utf8_lossy(&v.body).contains("x-imap2graph-test: yes\r\n"));
+    let r = post_json(
+        &s,
+        &t,
+        &format!("/users/{ALICE_ENC}/messages"),
+        json!({
+            "subject": "hdr", "internetMessageHeaders": [{"name": "Received", "value": "forged"}]
+        }),
+        true,
+    )
+    .await;
+    assert_eq!(r.status, 400);
+    assert_eq!(r.error_code(), "InvalidInternetMessageHeader");
+}

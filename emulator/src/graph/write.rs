@@ -185,6 +185,8 @@ struct Draft {
     message_id: String,
     importance: Option<String>,
     attachments: Vec<NewAttachment>,
+    /// internetMessageHeaders (custom `x-` headers only).
+    extra_headers: Vec<(String, String)>,
 }
 
 fn render_mime(d: &Draft) -> Vec<u8> {
@@ -215,6 +217,9 @@ fn render_mime(d: &Draft) -> Vec<u8> {
         if i != "normal" {
             h.push_str(&format!("Importance: {i}\r\n"));
         }
+    }
+    for (n, v) in &d.extra_headers {
+        h.push_str(&format!("{n}: {}\r\n", crate::seed::encode_header_text(v)));
     }
     h.push_str("MIME-Version: 1.0\r\n");
     let ct = if d.body_html {
@@ -370,9 +375,46 @@ fn fresh_message_id(mb: &Mailbox) -> String {
     format!("<{local}@{domain}>")
 }
 
+/// `internetMessageHeaders` on create: "only custom headers that start with x- or X-"
+/// (https://learn.microsoft.com/graph/api/resources/message, internetMessageHeaders); others
+/// are refused with 400 InvalidInternetMessageHeader.
+fn extra_headers(v: Option<&Value>) -> Result<Vec<(String, String)>, GraphError> {
+    let Some(v) = v.filter(|v| !v.is_null()) else {
+        return Ok(Vec::new());
+    };
+    let arr = v
+        .as_array()
+        .ok_or_else(|| GraphError::bad_request("internetMessageHeaders must be an array."))?;
+    let mut out = Vec::new();
+    for h in arr {
+        let name = h["name"].as_str().unwrap_or("");
+        let value = h["value"].as_str().unwrap_or("");
+        let valid = name.len() > 2
+            && name[..2].eq_ignore_ascii_case("x-")
+            && name.bytes().all(|c| c.is_ascii_graphic() && c != b':');
+        if !valid || value.contains(['\r', '\n']) {
+            return Err(GraphError::new(
+                400,
+                "InvalidInternetMessageHeader",
+                format!(
+                    "The internet message header name '{name}' should start with 'x-' or 'X-'."
+                ),
+            ));
+        }
+        out.push((name.to_string(), value.to_string()));
+    }
+    Ok(out)
+}
+
 fn draft_from_json(mb: &Mailbox, o: &Map<String, Value>, date: i64) -> Result<Draft, GraphError> {
     let body = &o.get("body").cloned().unwrap_or(Value::Null);
+    if o.get("multiValueExtendedProperties")
+        .is_some_and(|v| v.as_array().is_some_and(|a| !a.is_empty()))
+    {
+        return Err(GraphError::not_implemented("multiValueExtendedProperties"));
+    }
     Ok(Draft {
+        extra_headers: extra_headers(o.get("internetMessageHeaders"))?,
         from: match o.get("from") {
             Some(v) if !v.is_null() => Some(recipient(v)?),
             _ => Some(Addr {
