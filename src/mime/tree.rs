@@ -51,7 +51,10 @@ pub(crate) struct HeaderField {
 impl HeaderField {
     /// The value unfolded the way Dovecot hands it to its parsers: line
     /// breaks inside the value become a bare LF (the white space that
-    /// starts the continuation line stays).
+    /// starts the continuation line stays). One quirk is kept: Dovecot
+    /// joins a continuation line that is a single white space character
+    /// without the line break (seen only where an address has an
+    /// unterminated quote or comment; found by comparing with Dovecot).
     pub fn full_value<'a>(&self, raw: &'a [u8]) -> std::borrow::Cow<'a, [u8]> {
         let value = raw
             .get(self.value_start..self.value_end)
@@ -60,14 +63,21 @@ impl HeaderField {
             return std::borrow::Cow::Borrowed(value);
         }
         let mut unfolded = Vec::with_capacity(value.len());
-        let mut index = 0;
-        while index < value.len() {
-            if value[index] == b'\r' && value.get(index + 1) == Some(&b'\n') {
-                index += 1;
-                continue;
+        let mut lines = value.split(|&b| b == b'\n');
+        if let Some(first) = lines.next() {
+            unfolded.extend_from_slice(first);
+        }
+        for line in lines {
+            // Every line but the first follows a CRLF (input is CRLF only),
+            // so the previous piece ends with the CR to drop.
+            if unfolded.last() == Some(&b'\r') {
+                unfolded.pop();
             }
-            unfolded.push(value[index]);
-            index += 1;
+            let content_len = line.len() - usize::from(line.last() == Some(&b'\r'));
+            if content_len != 1 {
+                unfolded.push(b'\n');
+            }
+            unfolded.extend_from_slice(line);
         }
         std::borrow::Cow::Owned(unfolded)
     }

@@ -363,6 +363,97 @@ fn top_level_message_rfc822() {
     );
 }
 
+/// A continuation line of one white space character is joined without its line break (visible in addresses with an unterminated quote).
+#[test]
+fn single_space_continuation_joins_without_line_break() {
+    let message = ParsedMessage::parse(&b"Cc: J \"a\r\n \r\nTo: J \"\\\r\n \r\n\tb\r\nMessage-ID: <a>\r\n \r\nBcc: J \"a\r\n\tb\r\n\t\r\n\r\nx\r\n"[..]);
+    assert_fetch(&message, "ENVELOPE", b"ENVELOPE (NIL NIL NIL NIL NIL (({1}\r\nJ NIL \"MISSING_MAILBOX\" \"MISSING_DOMAIN\")) ((NIL NIL \"J\" \"MISSING_DOMAIN\")) ((\"J a\" NIL \"MISSING_MAILBOX\" \"MISSING_DOMAIN\")) NIL \"<a> \")");
+}
+
+/// NUL in a header: BINARY uses literal8 even for the body alone; BODY[] sends 0x80.
+#[test]
+fn nul_in_header_or_body_makes_binary_literal8() {
+    let message = ParsedMessage::parse(&b"Subject: a\x00b\r\n\r\nbody\r\n"[..]);
+    assert_fetch(
+        &message,
+        "BINARY.PEEK[]",
+        b"BINARY[] ~{22}\r\nSubject: a\x00b\r\n\r\nbody\r\n",
+    );
+    assert_fetch(&message, "BINARY.PEEK[1]", b"BINARY[1] ~{6}\r\nbody\r\n");
+    assert_fetch(
+        &message,
+        "BODY.PEEK[]",
+        b"BODY[] {22}\r\nSubject: a\x80b\r\n\r\nbody\r\n",
+    );
+}
+
+/// NUL outside part headers and leaf bodies: plain literal with 0x80.
+#[test]
+fn nul_in_preamble_is_not_binary() {
+    let message = ParsedMessage::parse(
+        &b"Content-Type: multipart/mixed; boundary=b\r\n\r\n\x00pre\r\n--b\r\n\r\nx\r\n--b--\r\n"[..],
+    );
+    assert_fetch(&message, "BINARY.PEEK[]", b"BINARY[] {68}\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n\x80pre\r\n--b\r\n\r\nx\r\n--b--\r\n");
+    assert_fetch(&message, "BINARY.PEEK[1]", b"BINARY[1] {1}\r\nx");
+}
+
+/// A part with no header before the next boundary: Dovecot's BINARY reads its header on into the next part (duplicating the rewritten header); we do the same.
+#[test]
+fn empty_part_header_reads_into_next_part_for_binary() {
+    let message = ParsedMessage::parse(&b"From: a@b\r\nContent-Type: multipart/mixed; boundary=XX\r\n\r\n--XX\r\n--XX\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\naGVsbG8=\r\n--XX--\r\n"[..]);
+    assert_fetch(&message, "BODYSTRUCTURE", b"BODYSTRUCTURE ((\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 0 0 NIL NIL NIL NIL)(\"application\" \"octet-stream\" NIL NIL NIL \"base64\" 8 NIL NIL NIL NIL) \"mixed\" (\"boundary\" \"XX\") NIL NIL NIL)");
+    assert_fetch(&message, "BINARY.PEEK[]", b"BINARY[] ~{244}\r\nFrom: a@b\r\nContent-Type: multipart/mixed; boundary=XX\r\n\r\n--XX\r\n--XX\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: binary\r\n\r\n--XX\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: binary\r\n\r\nhello\r\n--XX--\r\n");
+    assert_fetch(&message, "BINARY.SIZE[]", b"BINARY.SIZE[] 244");
+    assert_fetch(&message, "BINARY.PEEK[1]", b"BINARY[1] {0}\r\n");
+    assert_fetch(&message, "BINARY.SIZE[2]", b"BINARY.SIZE[2] 5");
+    assert_fetch(&message, "BODY.PEEK[1.MIME]", b"BODY[1.MIME] {0}\r\n");
+    assert_fetch(&message, "BODY.PEEK[2.MIME]", b"BODY[2.MIME] {77}\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n");
+}
+
+/// An empty body: the blank line after the part header is the line break of the next boundary.
+#[test]
+fn blank_line_before_boundary_belongs_to_the_boundary() {
+    let message = ParsedMessage::parse(&b"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\n--b\r\nContent-Type: message/rfc822\r\n\r\n--b--\r\n"[..]);
+    assert_fetch(&message, "BODYSTRUCTURE", b"BODYSTRUCTURE ((\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 0 0 NIL NIL NIL NIL)(\"message\" \"rfc822\" NIL NIL NIL \"7bit\" 0 (NIL NIL NIL NIL NIL NIL NIL NIL NIL NIL) (\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 0 0 NIL NIL NIL NIL) 0 NIL NIL NIL NIL) \"mixed\" (\"boundary\" \"b\") NIL NIL NIL)");
+    assert_fetch(
+        &message,
+        "BODY.PEEK[1.MIME]",
+        b"BODY[1.MIME] {26}\r\nContent-Type: text/plain\r\n",
+    );
+    assert_fetch(&message, "BODY.PEEK[1]", b"BODY[1] {0}\r\n");
+    assert_fetch(
+        &message,
+        "BODY.PEEK[2.MIME]",
+        b"BODY[2.MIME] {30}\r\nContent-Type: message/rfc822\r\n",
+    );
+    assert_fetch(&message, "BODY.PEEK[2.HEADER]", b"BODY[2.HEADER] {0}\r\n");
+    assert_fetch(
+        &message,
+        "BODY.PEEK[2.HEADER.FIELDS (X)]",
+        b"BODY[2.HEADER.FIELDS (X)] {2}\r\n\r\n",
+    );
+}
+
+/// Plain 7bit text uses Dovecot's cached lowercase form.
+#[test]
+fn lowercase_plain_text_defaults() {
+    let message = ParsedMessage::parse(&b"Subject: x\r\nContent-Type: text/plain; charset=US-ASCII\r\nContent-Transfer-Encoding: 7BIT\r\nMIME-Version: 1.0\r\n\r\nbody\r\n"[..]);
+    assert_fetch(&message, "BODYSTRUCTURE", b"BODYSTRUCTURE (\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 6 1 NIL NIL NIL NIL)");
+    assert_fetch(
+        &message,
+        "BODY",
+        b"BODY (\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 6 1)",
+    );
+}
+
+/// Not plain 7bit: the header's spelling, default charset appended.
+#[test]
+fn plain_text_with_other_parameters_keeps_its_spelling() {
+    let message = ParsedMessage::parse(&b"Subject: x\r\nContent-Type: TEXT/PLAIN; Format=Flowed\r\nMIME-Version: 1.0\r\n\r\nbody\r\n"[..]);
+    assert_fetch(&message, "BODYSTRUCTURE", b"BODYSTRUCTURE (\"TEXT\" \"PLAIN\" (\"Format\" \"Flowed\" \"charset\" \"us-ascii\") NIL NIL \"7bit\" 6 1 NIL NIL NIL NIL)");
+    assert_fetch(&message, "BODY", b"BODY (\"TEXT\" \"PLAIN\" (\"Format\" \"Flowed\" \"charset\" \"us-ascii\") NIL NIL \"7bit\" 6 1)");
+}
+
 /// Address lists: groups, routes, comments, missing parts, quoting (RFC 5322 examples too).
 #[test]
 fn address_lists() {
