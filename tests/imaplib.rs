@@ -37,6 +37,22 @@ fn imaplib_fetches_every_message_of_alice_byte_for_byte() {
 }
 
 #[test]
+fn imaplib_fetches_sections_and_items_exactly() {
+    let dir = temp_dir();
+    let gateway = Gateway::demo(dir.path());
+    for (mailbox, folder) in [
+        (ALICE, "INBOX"),
+        (ALICE, "Sent Items"),
+        (ALICE, "&ANw-berpr&APw-fung"),
+        (VOICEMAIL, "INBOX"),
+    ] {
+        let out = gateway.python_ok("fetch_sections.py", &[mailbox, folder, "60"]);
+        assert!(out.contains("all checks passed"), "{out}");
+    }
+    gateway.stop();
+}
+
+#[test]
 fn imaplib_reads_the_voicemail_mailbox() {
     let dir = temp_dir();
     let gateway = Gateway::demo(dir.path());
