@@ -373,17 +373,21 @@ async fn graph_entry(
         body,
         base: format!("http://{host}/v1.0"),
     };
-    let resp = graph::handle(&emu, req).await;
+    let mut hold = None;
+    let resp = graph::handle(&emu, req, &mut hold).await;
     let fault = emu.inner.faults.body_fault();
-    into_http_with(resp, fault)
+    into_http_with(resp, fault, hold)
 }
 
 fn into_http(resp: GraphResponse) -> Response {
-    into_http_with(resp, faults::BodyFault::default())
+    into_http_with(resp, faults::BodyFault::default(), None)
 }
 
 /// A body that trickles (slow-body fault) or breaks off halfway (connection-reset fault).
-fn faulty_body(data: Bytes, fault: faults::BodyFault) -> Body {
+fn faulty_body(data: Bytes, fault: faults::BodyFault, hold: Option<throttle::Permit>) -> Body {
+    // The permit lives as long as the stream: the request stays in flight until the
+    // last byte is out.
+    let hold = std::sync::Arc::new(hold);
     let cut = if fault.reset {
         data.len() / 2
     } else {
@@ -396,7 +400,9 @@ fn faulty_body(data: Bytes, fault: faults::BodyFault) -> Body {
     };
     let stream = futures_util::stream::unfold(0usize, move |pos| {
         let data = data.clone();
+        let hold = std::sync::Arc::clone(&hold);
         async move {
+            let _hold = hold;
             if pos >= cut {
                 if fault.reset && pos == cut {
                     // Let what was sent so far reach the client before the connection dies.
@@ -421,7 +427,11 @@ fn faulty_body(data: Bytes, fault: faults::BodyFault) -> Body {
     Body::from_stream(stream)
 }
 
-fn into_http_with(resp: GraphResponse, fault: faults::BodyFault) -> Response {
+fn into_http_with(
+    resp: GraphResponse,
+    fault: faults::BodyFault,
+    hold: Option<throttle::Permit>,
+) -> Response {
     let mut b = Response::builder().status(resp.status);
     for (k, v) in &resp.headers {
         b = b.header(k.as_str(), v.as_str());
@@ -439,7 +449,7 @@ fn into_http_with(resp: GraphResponse, fault: faults::BodyFault) -> Response {
     };
     let body = if (fault.reset || fault.bytes_per_sec > 0) && !body.is_empty() {
         b = b.header(header::CONTENT_LENGTH, body.len());
-        faulty_body(body, fault)
+        faulty_body(body, fault, hold)
     } else {
         Body::from(body)
     };

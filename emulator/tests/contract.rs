@@ -1079,3 +1079,35 @@ async fn reset_restores_the_seed() {
     assert_eq!(before, after);
     assert_eq!(s.emu.stats_json()["total"], 1);
 }
+
+#[tokio::test]
+async fn slow_bodies_hold_their_concurrency_slot() {
+    let s = demo_server().await;
+    let t = token(s.addr).await;
+    s.emu.set_faults(FaultConfig {
+        slow_body_bytes_per_sec: 10_000,
+        ..FaultConfig::default()
+    });
+    let mut tasks = Vec::new();
+    for _ in 0..4 {
+        let t = t.clone();
+        let addr = s.addr;
+        tasks.push(tokio::spawn(async move {
+            get(
+                addr,
+                &t,
+                &format!("/users/{ALICE_ENC}/mailFolders/inbox/messages?$top=10"),
+            )
+            .await
+        }));
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let r = get(s.addr, &t, &format!("/users/{ALICE_ENC}/mailFolders/inbox")).await;
+    assert_eq!(
+        r.status, 429,
+        "a fifth request while four bodies are still streaming"
+    );
+    for task in tasks {
+        assert_eq!(task.await.expect("task").status, 200);
+    }
+}

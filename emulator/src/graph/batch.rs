@@ -306,7 +306,7 @@ async fn run_entry(
                 .header("client-request-id")
                 .map(|s| s.to_string())
                 .unwrap_or_else(|| sub_rid.clone());
-            let r = serve_one(emu, &req, claims, resolved, &sub_rid, &crid).await;
+            let r = serve_one(emu, &req, claims, resolved, &sub_rid, &crid, None).await;
             emu.inner.stats.record(&template, r.status.as_u16(), true);
             r
         }

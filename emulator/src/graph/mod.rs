@@ -286,7 +286,13 @@ fn roles_for(op: &Op) -> &'static [&'static str] {
 }
 
 /// Serves one Graph request end to end (except `$batch`, see [`batch`]).
-pub(crate) async fn handle(emu: &Emulator, req: GraphRequest) -> GraphResponse {
+/// `hold` receives the throttling permit, so the caller can keep the request "in flight"
+/// until its body has been sent (slow bodies count against MailboxConcurrency).
+pub(crate) async fn handle(
+    emu: &Emulator,
+    req: GraphRequest,
+    hold: &mut Option<crate::throttle::Permit>,
+) -> GraphResponse {
     let request_id = identity::uuid_like();
     let client_request_id = req
         .header("client-request-id")
@@ -324,6 +330,7 @@ pub(crate) async fn handle(emu: &Emulator, req: GraphRequest) -> GraphResponse {
                     resolved,
                     &request_id,
                     &client_request_id,
+                    Some(hold),
                 )
                 .await
             }
@@ -344,6 +351,7 @@ pub(crate) async fn serve_one(
     resolved: Resolved,
     request_id: &str,
     client_request_id: &str,
+    hold: Option<&mut Option<crate::throttle::Permit>>,
 ) -> GraphResponse {
     let template = resolved.template.clone();
     let op = match resolved.op {
@@ -375,8 +383,8 @@ pub(crate) async fn serve_one(
     };
     let prefer = odata::parse_prefer(&req.header_all("prefer"));
     // Throttling per (application, mailbox), then injected faults.
-    let _guard = match emu.admit(&claims.app_id, &mailbox, req.body.len() as u64) {
-        Ok(g) => g,
+    let mut guard = match emu.admit(&claims.app_id, &mailbox, req.body.len() as u64) {
+        Ok(g) => Some(g),
         Err(e) => return error_response(&e, request_id, client_request_id),
     };
     if let Some(e) = emu.injected_fault(&template).await {
@@ -405,6 +413,10 @@ pub(crate) async fn serve_one(
         // unless `Prefer: outlook.body-content-type="text"`; the applied value is echoed.
         add_preference(&mut resp, &format!("outlook.body-content-type=\"{t}\""));
     }
+    if let Some(h) = hold {
+        *h = guard.take();
+    }
+    drop(guard);
     resp
 }
 
