@@ -64,6 +64,11 @@ pub struct ImapConfig {
     pub shutdown_grace_secs: u64,
     /// Show folders Graph marks hidden (`isHidden`).
     pub show_hidden_folders: bool,
+    /// Expect a PROXY protocol v2 header (HAProxy `send-proxy-v2`) before TLS on every
+    /// connection, and use the client address it carries for limits and logs.
+    pub proxy_protocol: bool,
+    /// Addresses of the load balancers allowed to send that header; empty allows any.
+    pub proxy_trusted: Vec<String>,
 }
 
 impl Default for ImapConfig {
@@ -78,6 +83,8 @@ impl Default for ImapConfig {
             max_command_bytes: 64 * 1024,
             shutdown_grace_secs: 10,
             show_hidden_folders: false,
+            proxy_protocol: false,
+            proxy_trusted: Vec::new(),
         }
     }
 }
@@ -202,6 +209,7 @@ impl Config {
 
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.listen_addr()?;
+        self.proxy_trusted_addrs()?;
         check_upstream_url("graph.base_url", &self.graph.base_url)?;
         check_upstream_url("identity.authority", &self.identity.authority)?;
         for tenant in &self.identity.allowed_tenants {
@@ -270,6 +278,22 @@ impl Config {
                 format!("{:?} is not an address:port", self.imap.listen),
             )
         })
+    }
+
+    /// `imap.proxy_trusted` as addresses.
+    pub fn proxy_trusted_addrs(&self) -> Result<Vec<IpAddr>, ConfigError> {
+        self.imap
+            .proxy_trusted
+            .iter()
+            .map(|text| {
+                text.parse().map_err(|_| {
+                    ConfigError::new(
+                        "imap.proxy_trusted",
+                        format!("{text:?} is not an IP address"),
+                    )
+                })
+            })
+            .collect()
     }
 
     pub fn prelogin_timeout(&self) -> Duration {
@@ -489,6 +513,9 @@ mod tests {
             Config::from_toml_and_env("", env(&[("IMAP2GRAPH_IMAP_MAX_CONNECTIONS", "many")]))
                 .unwrap_err();
         assert_eq!(err.key, "IMAP2GRAPH_IMAP_MAX_CONNECTIONS");
+        let err =
+            Config::from_toml_and_env("[imap]\nproxy_trusted = [\"lb1\"]\n", env(&[])).unwrap_err();
+        assert_eq!(err.key, "imap.proxy_trusted");
         let err = Config::from_toml_and_env("[imap]\nmax_connections = 0\n", env(&[])).unwrap_err();
         assert_eq!(err.key, "imap.max_connections");
     }

@@ -12,6 +12,7 @@ pub mod hub;
 pub mod listener;
 pub mod login;
 pub mod mime;
+pub mod proxy;
 pub mod secret;
 pub mod server;
 pub mod session;

@@ -1,5 +1,6 @@
-//! Owns the IMAPS listener: accepting TCP connections, the limits on connections overall and per
-//! client address, the TLS handshake, and graceful shutdown (stop accepting, `* BYE` to open
+//! Owns the IMAPS listener: accepting TCP connections, the PROXY v2 header of a load balancer
+//! (when configured), the limits on connections overall and per client address, the TLS
+//! handshake, and graceful shutdown (stop accepting, `* BYE` to open
 //! sessions, exit within the grace period).
 
 use std::collections::HashMap;
@@ -16,6 +17,7 @@ use tokio_rustls::TlsAcceptor;
 use crate::config::Config;
 use crate::connection::{self, ConnectionLimits};
 use crate::hub::HubRegistry;
+use crate::proxy;
 
 /// Connections per client address, released when a connection ends.
 #[derive(Default)]
@@ -69,11 +71,14 @@ pub async fn run(
     let overall = Arc::new(Semaphore::new(config.imap.max_connections));
     let per_address = Arc::new(PerAddress::default());
     let max_per_address = config.imap.max_connections_per_ip;
+    let proxy_protocol = config.imap.proxy_protocol;
+    let proxy_trusted: Arc<Vec<IpAddr>> =
+        Arc::new(config.proxy_trusted_addrs().unwrap_or_default());
     let handshake_timeout = limits.prelogin_timeout.min(Duration::from_secs(30));
     let mut connections = JoinSet::new();
 
     loop {
-        let (tcp, peer) = tokio::select! {
+        let (mut tcp, tcp_peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
                 Err(err) => {
@@ -87,13 +92,34 @@ pub async fn run(
         };
         while connections.try_join_next().is_some() {}
         let slot_overall = overall.clone().try_acquire_owned().ok();
-        let slot_address = per_address.try_take(peer.ip(), max_per_address);
+        let per_address = per_address.clone();
+        let proxy_trusted = proxy_trusted.clone();
         let acceptor = acceptor.clone();
         let registry = registry.clone();
         let limits = limits.clone();
         let shutdown = shutdown.clone();
         connections.spawn(async move {
             let _ = tcp.set_nodelay(true);
+            let peer = if proxy_protocol {
+                if !proxy_trusted.is_empty() && !proxy_trusted.contains(&tcp_peer.ip()) {
+                    tracing::warn!(peer = %tcp_peer, "PROXY header from an address not in imap.proxy_trusted: closed");
+                    return;
+                }
+                match tokio::time::timeout(handshake_timeout, proxy::read_header(&mut tcp)).await {
+                    Ok(Ok(Ok(header))) => header.source.unwrap_or(tcp_peer),
+                    Ok(Ok(Err(err))) => {
+                        tracing::warn!(peer = %tcp_peer, error = %err, "bad PROXY header: closed");
+                        return;
+                    }
+                    Ok(Err(_)) | Err(_) => {
+                        tracing::debug!(peer = %tcp_peer, "no PROXY header arrived: closed");
+                        return;
+                    }
+                }
+            } else {
+                tcp_peer
+            };
+            let slot_address = per_address.try_take(peer.ip(), max_per_address);
             let tls = match tokio::time::timeout(handshake_timeout, acceptor.accept(tcp)).await {
                 Ok(Ok(tls)) => tls,
                 Ok(Err(err)) => {
