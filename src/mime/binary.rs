@@ -50,7 +50,8 @@ pub struct BinaryContent {
 }
 
 /// A part whose header or body BINARY changed, with the changed sizes.
-struct ConvertedPart {
+#[derive(Clone, Debug)]
+pub(crate) struct ConvertedPart {
     index: usize,
     header_size: Option<usize>,
     body_size: Option<usize>,
@@ -124,27 +125,40 @@ pub(crate) fn binary(
     })
 }
 
+/// What decoding the whole message changes: BINARY.SIZE of any part is
+/// derived from it. Computed once per message (see `ParsedMessage`).
+pub(crate) type BinaryChanges = Result<Vec<ConvertedPart>, BinaryError>;
+
+pub(crate) fn binary_changes(raw: &[u8], tree: &PartTree) -> BinaryChanges {
+    build(raw, tree, 0, true).map(|builder| builder.converted)
+}
+
 /// BINARY.SIZE[part], computed as Dovecot computes it: the whole message is
 /// decoded (so any undecodable part makes it fail), then the part's size is
 /// adjusted by the size changes of the parts inside it. Parts whose header
 /// was rewritten but whose body was not decoded (a multipart or
 /// message/rfc822 with a base64 encoding, an empty encoded body) count
 /// with an empty body; the arithmetic wraps like Dovecot's unsigned one.
+///
+/// Dovecot stores mail as it came; for a file with bare LF line ends its
+/// computation mixes file offsets with CRLF sizes and can count a later
+/// sibling part in. We only see CRLF text, so for such files our (correct)
+/// answer differs from Dovecot's; RFC 3516 section 4.2 wants the size of
+/// the decoded data, which is what we give.
 pub(crate) fn binary_size(
-    raw: &[u8],
     tree: &PartTree,
+    changes: &[ConvertedPart],
     index: usize,
     include_header: bool,
-) -> Result<u64, BinaryError> {
-    let builder = build(raw, tree, 0, true)?;
+) -> u64 {
     let Some(part) = tree.parts.get(index) else {
-        return Ok(0);
+        return 0;
     };
     let as_u64 = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
     let range = part.offset..part.offset + part.header_size + part.body_size;
     let mut size = as_u64(part.header_size + part.body_size);
     let mut own_header_size = None;
-    for converted in &builder.converted {
+    for converted in changes {
         let Some(changed) = tree.parts.get(converted.index) else {
             continue;
         };
@@ -162,7 +176,7 @@ pub(crate) fn binary_size(
     if !include_header {
         size = size.wrapping_sub(as_u64(own_header_size.unwrap_or(part.header_size)));
     }
-    Ok(size)
+    size
 }
 
 impl BinaryBuilder<'_> {
@@ -175,7 +189,9 @@ impl BinaryBuilder<'_> {
     }
 
     fn record(&mut self, index: usize, header_size: Option<usize>, body_size: Option<usize>) {
-        match self.converted.iter_mut().find(|c| c.index == index) {
+        // A part's header and body are recorded in the same add_part call,
+        // so only the last entry can be the same part.
+        match self.converted.last_mut().filter(|c| c.index == index) {
             Some(existing) => {
                 existing.header_size = header_size.or(existing.header_size);
                 existing.body_size = body_size.or(existing.body_size);
@@ -296,16 +312,24 @@ impl BinaryBuilder<'_> {
     }
 }
 
-fn base64_value(byte: u8) -> Option<u8> {
-    match byte {
-        b'A'..=b'Z' => Some(byte - b'A'),
-        b'a'..=b'z' => Some(byte - b'a' + 26),
-        b'0'..=b'9' => Some(byte - b'0' + 52),
-        b'+' => Some(62),
-        b'/' => Some(63),
-        _ => None,
+/// Value of each byte in the base64 alphabet; `INVALID` elsewhere,
+/// `SKIPPED` for white space and line breaks.
+const BASE64_TABLE: [u8; 256] = {
+    let mut table = [INVALID; 256];
+    let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut index = 0;
+    while index < alphabet.len() {
+        table[alphabet[index] as usize] = index as u8;
+        index += 1;
     }
-}
+    table[b' ' as usize] = SKIPPED;
+    table[b'\t' as usize] = SKIPPED;
+    table[b'\r' as usize] = SKIPPED;
+    table[b'\n' as usize] = SKIPPED;
+    table
+};
+const INVALID: u8 = 0xFF;
+const SKIPPED: u8 = 0xFE;
 
 /// Strict base64 as Dovecot decodes it: white space and line breaks are
 /// skipped, anything else outside the alphabet is an error, padding is
@@ -316,7 +340,8 @@ pub(crate) fn decode_base64(encoded: &[u8]) -> Option<Vec<u8>> {
     let mut filled = 0;
     let mut padding = 0;
     for &byte in encoded {
-        if matches!(byte, b' ' | b'\t' | b'\r' | b'\n') {
+        let value = BASE64_TABLE[usize::from(byte)];
+        if value == SKIPPED {
             continue;
         }
         if byte == b'=' {
@@ -340,10 +365,9 @@ pub(crate) fn decode_base64(encoded: &[u8]) -> Option<Vec<u8>> {
             }
             continue;
         }
-        if padding > 0 {
+        if padding > 0 || value == INVALID {
             return None;
         }
-        let value = base64_value(byte)?;
         quad[filled] = value;
         filled += 1;
         if filled == 4 {

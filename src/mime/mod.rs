@@ -30,6 +30,7 @@ mod tree;
 mod tests;
 
 use std::borrow::Cow;
+use std::sync::OnceLock;
 
 use bytes::Bytes;
 
@@ -47,6 +48,9 @@ use tree::{parse_tree, PartTree};
 pub struct ParsedMessage {
     raw: Bytes,
     tree: PartTree,
+    /// Decoding the whole message for BINARY.SIZE is the costly part of a
+    /// FETCH of many BINARY.SIZE items; done at most once.
+    binary_changes: OnceLock<binary::BinaryChanges>,
 }
 
 impl ParsedMessage {
@@ -56,7 +60,11 @@ impl ParsedMessage {
     pub fn parse(raw: impl Into<Bytes>) -> ParsedMessage {
         let raw = with_crlf_line_ends(raw.into());
         let tree = parse_tree(&raw);
-        ParsedMessage { raw, tree }
+        ParsedMessage {
+            raw,
+            tree,
+            binary_changes: OnceLock::new(),
+        }
     }
 
     /// The message as IMAP serves it (CRLF line ends): BODY[] / RFC822.
@@ -166,7 +174,17 @@ impl ParsedMessage {
         let Some(index) = section::find_part(&self.tree, part) else {
             return Ok(None);
         };
-        binary::binary_size(&self.raw, &self.tree, index, part.is_empty()).map(Some)
+        let changes = self
+            .binary_changes
+            .get_or_init(|| binary::binary_changes(&self.raw, &self.tree))
+            .as_ref()
+            .map_err(Clone::clone)?;
+        Ok(Some(binary::binary_size(
+            &self.tree,
+            changes,
+            index,
+            part.is_empty(),
+        )))
     }
 
     /// Values of the top-level header fields called `name` (case-insensitive),
