@@ -121,10 +121,26 @@ fn fetch_and_compare(
 
 #[test]
 fn curl_lists_folders() {
+    require_program("curl", "curl");
     let dir = temp_dir();
     let gateway = Gateway::demo(dir.path());
-    let listing = String::from_utf8(curl_ok(&gateway, &login_name(ALICE), ""))
-        .expect("LIST output is not UTF-8");
+    // curl logs in with AUTHENTICATE PLAIN and an initial response (SASL-IR).
+    let mut command = Command::new("curl");
+    command
+        .args(["--silent", "--show-error", "--insecure", "--verbose"])
+        .args(["--max-time", "120", "--user"])
+        .arg(format!("{}:{SECRET}", login_name(ALICE)))
+        .arg(format!("imaps://127.0.0.1:{}/", gateway.imap.port()));
+    let output = run(command, CLIENT_TIMEOUT);
+    assert_success("curl --verbose imaps://…/", &output, Some(&gateway));
+    let verbose = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        verbose
+            .lines()
+            .any(|l| l.starts_with("> ") && l.contains(" AUTHENTICATE PLAIN ")),
+        "curl did not log in with AUTHENTICATE PLAIN and SASL-IR:\n{verbose}"
+    );
+    let listing = String::from_utf8(output.stdout).expect("LIST output is not UTF-8");
     let lines: Vec<&str> = listing.lines().collect();
     let find = |name: &str| {
         lines
@@ -157,6 +173,7 @@ fn curl_lists_folders() {
 
 #[test]
 fn curl_fetches_one_message_byte_for_byte() {
+    require_program("curl", "curl");
     let dir = temp_dir();
     let gateway = Gateway::demo(dir.path());
     fetch_and_compare(&gateway, "INBOX", "INBOX", 1);
@@ -168,6 +185,7 @@ fn curl_fetches_one_message_byte_for_byte() {
 
 #[test]
 fn curl_with_two_part_name_opens_the_default_mailbox() {
+    require_program("curl", "curl");
     let dir = temp_dir();
     let gateway = Gateway::demo(dir.path());
     let via_default = curl_ok(&gateway, &format!("{TENANT}/{CLIENT_ID}"), "INBOX;UID=1");
@@ -182,9 +200,9 @@ fn curl_with_two_part_name_opens_the_default_mailbox() {
 
 #[test]
 fn curl_wrong_secret_fails() {
+    require_program("curl", "curl");
     let dir = temp_dir();
     let gateway = Gateway::demo(dir.path());
-    require_program("curl", "curl");
     let output = run(
         {
             let mut command = Command::new("curl");
@@ -208,6 +226,52 @@ fn curl_wrong_secret_fails() {
         Some(67),
         "curl: {}",
         String::from_utf8_lossy(&output.stderr)
+    );
+    gateway.stop();
+}
+
+#[test]
+fn the_demo_prints_a_curl_line_that_works() {
+    // "prints how to connect (a ready curl line)": run the line the demo printed, as printed.
+    require_program("curl", "curl");
+    let dir = temp_dir();
+    let gateway = Gateway::demo(dir.path());
+    let stdout = gateway.process.stdout_so_far();
+    let line = stdout
+        .lines()
+        .map(str::trim)
+        .find(|l| l.starts_with("curl "))
+        .unwrap_or_else(|| panic!("the demo printed no curl line:\n{stdout}"));
+    let user = line
+        .split('\'')
+        .nth(1)
+        .unwrap_or_else(|| panic!("no quoted --user in {line:?}"));
+    let url = line
+        .split_whitespace()
+        .find(|w| w.trim_matches('\'').starts_with("imaps://"))
+        .unwrap_or_else(|| panic!("no imaps:// URL in {line:?}"))
+        .trim_matches('\'');
+    let mut command = Command::new("curl");
+    command
+        .args([
+            "--silent",
+            "--show-error",
+            "-k",
+            "--max-time",
+            "60",
+            "--user",
+        ])
+        .arg(user)
+        .arg(url);
+    let output = run(command, CLIENT_TIMEOUT);
+    assert_success(
+        &format!("the demo's curl line {line:?}"),
+        &output,
+        Some(&gateway),
+    );
+    assert!(
+        !output.stdout.is_empty(),
+        "the demo's curl line {line:?} printed nothing"
     );
     gateway.stop();
 }

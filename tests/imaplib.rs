@@ -37,6 +37,14 @@ fn imaplib_fetches_every_message_of_alice_byte_for_byte() {
 }
 
 #[test]
+fn imaplib_session_commands_and_states() {
+    let dir = temp_dir();
+    let gateway = Gateway::demo(dir.path());
+    gateway.python_ok("session_commands.py", &[]);
+    gateway.stop();
+}
+
+#[test]
 fn imaplib_fetches_sections_and_items_exactly() {
     let dir = temp_dir();
     let gateway = Gateway::demo(dir.path());

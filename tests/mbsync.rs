@@ -135,6 +135,7 @@ fn body_fetches(log: &str) -> Vec<&str> {
 
 #[test]
 fn mbsync_pulls_the_whole_mailbox_then_transfers_nothing() {
+    require_program("mbsync", "isync");
     let dir = temp_dir();
     let data = dir.path().join("gateway");
     let maildir = dir.path().join("Mail");

@@ -211,6 +211,7 @@ impl Process {
 
     /// Sends SIGTERM and waits for the process to exit; kills it after STOP_TIMEOUT.
     pub fn terminate(mut self) -> Stopped {
+        require_program("kill", "procps");
         let status = Command::new("kill")
             .arg("-TERM")
             .arg(self.child.id().to_string())
@@ -291,6 +292,7 @@ impl Gateway {
     }
 
     pub fn demo_with_env(data_dir: &Path, env: &[(&str, &str)]) -> Gateway {
+        require_program("kill", "procps");
         let mut command = binary_command();
         command
             .arg("demo")
@@ -326,6 +328,7 @@ impl Gateway {
     /// `imap2graph serve --config DIR/imap2graph.toml` against `graph_url`, with a certificate
     /// made by `imap2graph cert` (unless DIR already has one) and the uid store in DIR.
     pub fn serve(data_dir: &Path, graph_url: &str, env: &[(&str, &str)]) -> Gateway {
+        require_program("kill", "procps");
         let config = write_serve_config(data_dir, graph_url);
         let mut command = binary_command();
         command
