@@ -286,7 +286,7 @@ fn main() {
         config.graph.base_url = format!("http://{graph_addr}/v1.0");
         config.identity.authority = format!("http://{graph_addr}");
         config.store.path = dir.path().join("uids.sqlite");
-        let gateway = Gateway::prepare(config).expect("gateway");
+        let gateway = Gateway::prepare(config).await.expect("gateway");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");

@@ -150,14 +150,18 @@ impl Default for IdentityConfig {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct StoreConfig {
-    /// The SQLite file holding UIDs.
+    /// The SQLite file holding UIDs (the embedded store).
     pub path: PathBuf,
+    /// A PostgreSQL URL (`postgres://user:password@host/db`) for a store shared by several
+    /// gateway instances; when set, `path` is not used.
+    pub url: Option<String>,
 }
 
 impl Default for StoreConfig {
     fn default() -> Self {
         StoreConfig {
             path: PathBuf::from("imap2graph.sqlite"),
+            url: None,
         }
     }
 }
@@ -210,6 +214,15 @@ impl Config {
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.listen_addr()?;
         self.proxy_trusted_addrs()?;
+        if let Some(url) = &self.store.url {
+            if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+                // Never echo the URL: it may hold a password.
+                return Err(ConfigError::new(
+                    "store.url",
+                    "must be a postgres:// or postgresql:// URL",
+                ));
+            }
+        }
         check_upstream_url("graph.base_url", &self.graph.base_url)?;
         check_upstream_url("identity.authority", &self.identity.authority)?;
         for tenant in &self.identity.allowed_tenants {

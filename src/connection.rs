@@ -285,7 +285,7 @@ mod tests {
         config.graph.base_url = "http://127.0.0.1:9/v1.0".into();
         config.identity.authority = "http://127.0.0.1:9".into();
         config.graph.max_retries = 0;
-        let store = UidStore::open(&dir.join("uids.sqlite")).unwrap();
+        let store = UidStore::open_sqlite(&dir.join("uids.sqlite")).unwrap();
         let graph = GraphClient::new(&config.graph, &config.identity.authority).unwrap();
         Arc::new(HubRegistry::new(Arc::new(config), graph, store))
     }

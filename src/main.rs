@@ -91,7 +91,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
 /// until a graceful shutdown.
 async fn serve(config: Config, shutdown: watch::Receiver<bool>) -> anyhow::Result<()> {
     let listen = config.listen_addr()?;
-    let gateway = Gateway::prepare(config)?;
+    let gateway = Gateway::prepare(config).await?;
     let listener = listener::bind(listen).await?;
     let local = listener.local_addr()?;
     tracing::info!(address = %local, "IMAPS listening");

@@ -19,7 +19,7 @@ pub enum ServeError {
     MissingTls(&'static str),
     #[error("configuration: tls: {0}")]
     Tls(#[from] TlsError),
-    #[error("configuration: store.path: {0}")]
+    #[error("configuration: store: {0}")]
     Store(#[from] StoreError),
     #[error("HTTP client: {0}")]
     Graph(#[from] GraphError),
@@ -37,7 +37,7 @@ pub struct Gateway {
 impl Gateway {
     /// Loads the certificate, opens the uid store and builds the Graph client; fails before
     /// anything listens.
-    pub fn prepare(config: Config) -> Result<Gateway, ServeError> {
+    pub async fn prepare(config: Config) -> Result<Gateway, ServeError> {
         tls::install_crypto_provider();
         let cert = config
             .tls
@@ -50,7 +50,7 @@ impl Gateway {
             .as_deref()
             .ok_or(ServeError::MissingTls("key"))?;
         let tls = tls::server_config(cert, key)?;
-        let store = UidStore::open(&config.store.path)?;
+        let store = UidStore::open(&config.store).await?;
         let graph = GraphClient::new(&config.graph, &config.identity.authority)?;
         let config = Arc::new(config);
         let registry = Arc::new(HubRegistry::new(config.clone(), graph, store));

@@ -1,0 +1,235 @@
+//! The shared uid store: a PostgreSQL database used by every gateway instance behind a load
+//! balancer. Same tables and meaning as the SQLite store (UIDs as BIGINT, since they are
+//! unsigned 32-bit); allocation locks the folder's row (`SELECT … FOR UPDATE`), so two
+//! instances never give one UID twice and agree on every message's UID. The schema is created
+//! at start (`CREATE TABLE IF NOT EXISTS`); later migrations go here, in order.
+//!
+//! Connections are plain TCP: run the database on a private network or loopback (TLS to
+//! PostgreSQL is not implemented yet).
+
+use std::collections::HashMap;
+
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use tokio_postgres::NoTls;
+
+use super::{uid_validity_now, FolderUids, StoreError, StoredMessage};
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS folders (
+    mailbox      TEXT   NOT NULL,
+    folder_id    TEXT   NOT NULL,
+    uid_validity BIGINT NOT NULL,
+    next_uid     BIGINT NOT NULL,
+    PRIMARY KEY (mailbox, folder_id)
+);
+CREATE TABLE IF NOT EXISTS messages (
+    mailbox    TEXT   NOT NULL,
+    folder_id  TEXT   NOT NULL,
+    message_id TEXT   NOT NULL,
+    uid        BIGINT NOT NULL,
+    size       BIGINT,
+    PRIMARY KEY (mailbox, folder_id, message_id),
+    UNIQUE (mailbox, folder_id, uid)
+);
+";
+
+/// Connections kept open per gateway instance.
+const POOL_SIZE: usize = 8;
+
+#[derive(Clone)]
+pub struct PostgresStore {
+    pool: Pool,
+}
+
+fn pg_error(err: impl std::fmt::Display) -> StoreError {
+    StoreError::Postgres(err.to_string())
+}
+
+impl PostgresStore {
+    pub async fn open(url: &str) -> Result<PostgresStore, StoreError> {
+        let config: tokio_postgres::Config = url
+            .parse()
+            .map_err(|_| StoreError::Postgres("store.url is not a valid PostgreSQL URL".into()))?;
+        let manager = Manager::from_config(
+            config,
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(POOL_SIZE)
+            .build()
+            .map_err(pg_error)?;
+        let client = pool.get().await.map_err(pg_error)?;
+        // Two instances starting together may race on CREATE TABLE IF NOT EXISTS; an advisory
+        // lock makes the schema step one at a time.
+        client
+            .batch_execute(&format!(
+                "SELECT pg_advisory_lock(4242); {SCHEMA} SELECT pg_advisory_unlock(4242);"
+            ))
+            .await
+            .map_err(pg_error)?;
+        Ok(PostgresStore { pool })
+    }
+
+    pub async fn folder(&self, mailbox: &str, folder_id: &str) -> Result<FolderUids, StoreError> {
+        let client = self.pool.get().await.map_err(pg_error)?;
+        client
+            .execute(
+                "INSERT INTO folders (mailbox, folder_id, uid_validity, next_uid)
+                 VALUES ($1, $2, $3, 1) ON CONFLICT (mailbox, folder_id) DO NOTHING",
+                &[&mailbox, &folder_id, &(uid_validity_now() as i64)],
+            )
+            .await
+            .map_err(pg_error)?;
+        let row = client
+            .query_one(
+                "SELECT uid_validity, next_uid FROM folders WHERE mailbox = $1 AND folder_id = $2",
+                &[&mailbox, &folder_id],
+            )
+            .await
+            .map_err(pg_error)?;
+        Ok(FolderUids {
+            uid_validity: row.get::<_, i64>(0) as u32,
+            uid_next: row.get::<_, i64>(1) as u32,
+        })
+    }
+
+    pub async fn messages(
+        &self,
+        mailbox: &str,
+        folder_id: &str,
+    ) -> Result<HashMap<String, StoredMessage>, StoreError> {
+        let client = self.pool.get().await.map_err(pg_error)?;
+        let rows = client
+            .query(
+                "SELECT message_id, uid, size FROM messages WHERE mailbox = $1 AND folder_id = $2",
+                &[&mailbox, &folder_id],
+            )
+            .await
+            .map_err(pg_error)?;
+        Ok(rows
+            .iter()
+            .map(|row| {
+                (
+                    row.get::<_, String>(0),
+                    StoredMessage {
+                        uid: row.get::<_, i64>(1) as u32,
+                        size: row.get::<_, Option<i64>>(2).map(|s| s as u64),
+                    },
+                )
+            })
+            .collect())
+    }
+
+    pub async fn reconcile(
+        &self,
+        mailbox: &str,
+        folder_id: &str,
+        new_ids: Vec<String>,
+        gone_ids: Vec<String>,
+    ) -> Result<(HashMap<String, u32>, FolderUids), StoreError> {
+        let mut client = self.pool.get().await.map_err(pg_error)?;
+        let tx = client.transaction().await.map_err(pg_error)?;
+        tx.execute(
+            "INSERT INTO folders (mailbox, folder_id, uid_validity, next_uid)
+             VALUES ($1, $2, $3, 1) ON CONFLICT (mailbox, folder_id) DO NOTHING",
+            &[&mailbox, &folder_id, &(uid_validity_now() as i64)],
+        )
+        .await
+        .map_err(pg_error)?;
+        // The row lock serialises allocation in this folder across every instance.
+        let row = tx
+            .query_one(
+                "SELECT uid_validity, next_uid FROM folders
+                 WHERE mailbox = $1 AND folder_id = $2 FOR UPDATE",
+                &[&mailbox, &folder_id],
+            )
+            .await
+            .map_err(pg_error)?;
+        let uid_validity = row.get::<_, i64>(0) as u32;
+        let mut next_uid: i64 = row.get(1);
+        if !gone_ids.is_empty() {
+            tx.execute(
+                "DELETE FROM messages WHERE mailbox = $1 AND folder_id = $2 AND message_id = ANY($3)",
+                &[&mailbox, &folder_id, &gone_ids],
+            )
+            .await
+            .map_err(pg_error)?;
+        }
+        let existing: HashMap<String, u32> = tx
+            .query(
+                "SELECT message_id, uid FROM messages
+                 WHERE mailbox = $1 AND folder_id = $2 AND message_id = ANY($3)",
+                &[&mailbox, &folder_id, &new_ids],
+            )
+            .await
+            .map_err(pg_error)?
+            .iter()
+            .map(|row| (row.get::<_, String>(0), row.get::<_, i64>(1) as u32))
+            .collect();
+        let mut assigned = HashMap::with_capacity(new_ids.len());
+        let insert = tx
+            .prepare(
+                "INSERT INTO messages (mailbox, folder_id, message_id, uid) VALUES ($1, $2, $3, $4)",
+            )
+            .await
+            .map_err(pg_error)?;
+        for id in new_ids {
+            let uid = match existing.get(&id) {
+                Some(&uid) => uid,
+                None => {
+                    if next_uid > u32::MAX as i64 {
+                        return Err(StoreError::UidsExhausted(folder_id.to_string()));
+                    }
+                    tx.execute(&insert, &[&mailbox, &folder_id, &id, &next_uid])
+                        .await
+                        .map_err(pg_error)?;
+                    next_uid += 1;
+                    (next_uid - 1) as u32
+                }
+            };
+            assigned.insert(id, uid);
+        }
+        tx.execute(
+            "UPDATE folders SET next_uid = $1 WHERE mailbox = $2 AND folder_id = $3",
+            &[&next_uid, &mailbox, &folder_id],
+        )
+        .await
+        .map_err(pg_error)?;
+        tx.commit().await.map_err(pg_error)?;
+        Ok((
+            assigned,
+            FolderUids {
+                uid_validity,
+                uid_next: next_uid as u32,
+            },
+        ))
+    }
+
+    pub async fn set_sizes(
+        &self,
+        mailbox: &str,
+        folder_id: &str,
+        sizes: Vec<(String, u64)>,
+    ) -> Result<(), StoreError> {
+        let mut client = self.pool.get().await.map_err(pg_error)?;
+        let tx = client.transaction().await.map_err(pg_error)?;
+        let update = tx
+            .prepare(
+                "UPDATE messages SET size = $1 WHERE mailbox = $2 AND folder_id = $3 AND message_id = $4",
+            )
+            .await
+            .map_err(pg_error)?;
+        for (message_id, size) in &sizes {
+            tx.execute(
+                &update,
+                &[&(*size as i64), &mailbox, &folder_id, message_id],
+            )
+            .await
+            .map_err(pg_error)?;
+        }
+        tx.commit().await.map_err(pg_error)
+    }
+}
