@@ -12,7 +12,7 @@ use std::process::Command;
 
 use common::*;
 
-fn write_config(dir: &Path, gateway: &Gateway, maildir: &Path) -> PathBuf {
+fn write_config(dir: &Path, gateway: &Gateway, maildir: &Path, auth_mech: &str) -> PathBuf {
     let config = dir.join("mbsyncrc");
     let text = format!(
         "IMAPAccount demo\n\
@@ -20,7 +20,7 @@ fn write_config(dir: &Path, gateway: &Gateway, maildir: &Path) -> PathBuf {
          Port {port}\n\
          User \"{user}\"\n\
          Pass \"{SECRET}\"\n\
-         AuthMechs PLAIN\n\
+         AuthMechs {auth_mech}\n\
          SSLType IMAPS\n\
          CertificateFile \"{cert}\"\n\
          Timeout 120\n\
@@ -142,7 +142,7 @@ fn mbsync_pulls_the_whole_mailbox_then_transfers_nothing() {
     std::fs::create_dir_all(&data).unwrap();
     std::fs::create_dir_all(&maildir).unwrap();
     let gateway = Gateway::demo(&data);
-    let config = write_config(dir.path(), &gateway, &maildir);
+    let config = write_config(dir.path(), &gateway, &maildir, "PLAIN");
 
     let first = mbsync(&gateway, dir.path(), &config);
     assert!(
@@ -235,5 +235,33 @@ fn mbsync_pulls_the_whole_mailbox_then_transfers_nothing() {
         files.keys().collect::<Vec<_>>(),
         "the second mbsync run changed the Maildir"
     );
+    gateway.stop();
+}
+
+#[test]
+fn mbsync_logs_in_with_imap_login_too() {
+    // `AuthMechs LOGIN` makes mbsync send the IMAP LOGIN command (name quoted) instead of SASL.
+    require_program("mbsync", "isync");
+    let dir = temp_dir();
+    let data = dir.path().join("gateway");
+    let maildir = dir.path().join("Mail");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::create_dir_all(&maildir).unwrap();
+    let gateway = Gateway::demo(&data);
+    let config = write_config(dir.path(), &gateway, &maildir, "LOGIN");
+    let log = mbsync(&gateway, dir.path(), &config);
+    assert!(
+        log.lines()
+            .any(|l| l.starts_with(">>> ") && l.contains(" LOGIN ")),
+        "mbsync did not use LOGIN:\n{log}"
+    );
+    let graph = gateway.graph();
+    let token = graph.token();
+    let total: u64 = graph
+        .folders(&token, ALICE)
+        .iter()
+        .map(|f| f.total_item_count)
+        .sum();
+    assert_eq!(snapshot(&maildir).len() as u64, total, "messages pulled");
     gateway.stop();
 }
