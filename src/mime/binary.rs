@@ -19,19 +19,29 @@ pub enum BinaryError {
     /// The Content-Transfer-Encoding is not one we can decode: answer
     /// `NO [UNKNOWN-CTE]` (RFC 3516 section 4.3).
     UnknownTransferEncoding,
-    /// The encoded data is not valid base64 / quoted-printable.
+    /// The encoded data is not valid base64 / quoted-printable: Dovecot
+    /// answers `NO [PARSE]`.
     InvalidEncodedData,
 }
 
+impl BinaryError {
+    /// The response code of the tagged NO, as Dovecot sends it.
+    pub fn response_code(&self) -> &'static str {
+        match self {
+            BinaryError::UnknownTransferEncoding => "UNKNOWN-CTE",
+            BinaryError::InvalidEncodedData => "PARSE",
+        }
+    }
+}
+
+/// Dovecot's wording, so the tagged NO reads the same.
 impl std::fmt::Display for BinaryError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             BinaryError::UnknownTransferEncoding => {
-                f.write_str("unknown Content-Transfer-Encoding, cannot decode this part")
+                f.write_str("Unknown Content-Transfer-Encoding")
             }
-            BinaryError::InvalidEncodedData => {
-                f.write_str("the part's encoded data is invalid and cannot be decoded")
-            }
+            BinaryError::InvalidEncodedData => f.write_str("Invalid data in MIME part"),
         }
     }
 }
