@@ -15,6 +15,9 @@ use crate::login::{ClientId, MailboxName, Tenant};
 
 const ENV_PREFIX: &str = "IMAP2GRAPH_";
 
+/// Keys without a default (absent from the serialised defaults), which the environment may set.
+const OPTIONAL_KEYS: [&str; 3] = ["tls.cert", "tls.key", "store.url"];
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("configuration: {key}: {problem}")]
 pub struct ConfigError {
@@ -391,6 +394,12 @@ fn apply_env_overrides(
             continue;
         };
         let expected = defaults.get(&section).and_then(|s| s.get(&key));
+        if expected.is_none() && !OPTIONAL_KEYS.contains(&format!("{section}.{key}").as_str()) {
+            return Err(ConfigError::new(
+                name,
+                format!("{section}.{key} is not a configuration key"),
+            ));
+        }
         let parsed = parse_env_value(&value, expected)
             .map_err(|problem| ConfigError::new(name.clone(), problem))?;
         let section_table = table
@@ -526,6 +535,19 @@ mod tests {
             Config::from_toml_and_env("", env(&[("IMAP2GRAPH_IMAP_MAX_CONNECTIONS", "many")]))
                 .unwrap_err();
         assert_eq!(err.key, "IMAP2GRAPH_IMAP_MAX_CONNECTIONS");
+        let err =
+            Config::from_toml_and_env("", env(&[("IMAP2GRAPH_GRAPH_CSDL", "x.csdl")])).unwrap_err();
+        assert_eq!(err.key, "IMAP2GRAPH_GRAPH_CSDL");
+        let config = Config::from_toml_and_env(
+            "",
+            env(&[
+                ("IMAP2GRAPH_TLS_CERT", "/etc/c.pem"),
+                ("IMAP2GRAPH_STORE_URL", "postgres://db/x"),
+                ("IMAP2GRAPH_TEST_POSTGRES", "not a section"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(config.store.url.as_deref(), Some("postgres://db/x"));
         let err =
             Config::from_toml_and_env("[imap]\nproxy_trusted = [\"lb1\"]\n", env(&[])).unwrap_err();
         assert_eq!(err.key, "imap.proxy_trusted");

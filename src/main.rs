@@ -93,6 +93,15 @@ async fn serve(config: Config, shutdown: watch::Receiver<bool>) -> anyhow::Resul
     let listen = config.listen_addr()?;
     let gateway = Gateway::prepare(config).await?;
     let listener = listener::bind(listen).await?;
+    serve_bound(gateway, listener, shutdown).await
+}
+
+/// Announces the bound address (`IMAPS: ADDR`, which scripts wait for) and serves.
+async fn serve_bound(
+    gateway: Gateway,
+    listener: tokio::net::TcpListener,
+    shutdown: watch::Receiver<bool>,
+) -> anyhow::Result<()> {
     let local = listener.local_addr()?;
     tracing::info!(address = %local, "IMAPS listening");
     println!("IMAPS: {local}");
@@ -139,6 +148,9 @@ async fn run_demo(
         .insert(demo::CLIENT_ID.to_string(), demo::ALICE.to_string());
     config.store.path = data_dir.join("uids.sqlite");
     config.validate()?;
+    let gateway = Gateway::prepare(config).await?;
+    let imap_listener = listener::bind(imap).await?;
+    let imap_addr = imap_listener.local_addr()?;
 
     println!("Graph emulator: http://{graph_addr}");
     println!("Certificate: {} (self-signed)", cert.display());
@@ -156,14 +168,14 @@ async fn run_demo(
         demo::CLIENT_ID,
         demo::ALICE,
         demo::SECRET,
-        if imap.ip().is_unspecified() {
+        if imap_addr.ip().is_unspecified() {
             "127.0.0.1".to_string()
         } else {
-            imap.ip().to_string()
+            imap_addr.ip().to_string()
         },
-        imap.port()
+        imap_addr.port()
     );
-    let result = serve(config, receiver).await;
+    let result = serve_bound(gateway, imap_listener, receiver).await;
     emulator_task.abort();
     result
 }

@@ -3,8 +3,8 @@
 //! CSDL): each property must exist on the type (or its base types) and its JSON type must
 //! match the Edm type; Nullable="false" properties must not be null.
 //!
-//! The schema is not part of this repository. Point `IMAP2GRAPH_GRAPH_CSDL` at it, e.g.
-//! `IMAP2GRAPH_GRAPH_CSDL=../shared/graph/v1.0-Prod.csdl cargo test -p imap2graph-emulator
+//! The schema is not part of this repository. Point `IMAP2GRAPH_TEST_CSDL` at it, e.g.
+//! `IMAP2GRAPH_TEST_CSDL=../shared/graph/v1.0-Prod.csdl cargo test -p imap2graph-emulator
 //! --test csdl_contract` (a relative path is tried against the current directory and the
 //! workspace root); `.ci/run` sets it. Without it this test fails on purpose.
 
@@ -112,11 +112,11 @@ fn parse_csdl(text: &str) -> Schema {
 }
 
 fn load_schema() -> Schema {
-    let Ok(path) = std::env::var("IMAP2GRAPH_GRAPH_CSDL") else {
+    let Ok(path) = std::env::var("IMAP2GRAPH_TEST_CSDL") else {
         panic!(
-            "IMAP2GRAPH_GRAPH_CSDL is not set. This contract test checks the emulator's JSON \
+            "IMAP2GRAPH_TEST_CSDL is not set. This contract test checks the emulator's JSON \
              against Microsoft's Graph v1.0 schema, which is not in this repository. Run it as \
-             `IMAP2GRAPH_GRAPH_CSDL=../shared/graph/v1.0-Prod.csdl cargo test -p imap2graph-emulator \
+             `IMAP2GRAPH_TEST_CSDL=../shared/graph/v1.0-Prod.csdl cargo test -p imap2graph-emulator \
              --test csdl_contract` (the path may be absolute, or relative to the current \
              directory or the workspace root); .ci/run sets it."
         );
@@ -132,7 +132,7 @@ fn load_schema() -> Schema {
         .iter()
         .find_map(|c| std::fs::read_to_string(c).ok())
         .unwrap_or_else(|| {
-            panic!("IMAP2GRAPH_GRAPH_CSDL={path}: cannot read it (tried {candidates:?})")
+            panic!("IMAP2GRAPH_TEST_CSDL={path}: cannot read it (tried {candidates:?})")
         });
     let schema = parse_csdl(&text);
     assert!(
