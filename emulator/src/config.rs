@@ -50,6 +50,9 @@ pub struct AppConfig {
 pub struct TenantConfig {
     pub tenant_id: String,
     pub domains: Vec<String>,
+    /// Directory users (UPNs) that have no Exchange Online mailbox: `GET /users/{upn}` finds
+    /// them, mail calls answer 404 MailboxNotEnabledForRESTAPI.
+    pub users_without_mailbox: Vec<String>,
     pub apps: Vec<AppConfig>,
 }
 
@@ -180,6 +183,7 @@ impl EmulatorConfig {
             tenants: vec![TenantConfig {
                 tenant_id: crate::demo::TENANT_ID.to_string(),
                 domains: vec![crate::demo::TENANT.to_string()],
+                users_without_mailbox: vec![crate::demo::NO_MAILBOX.to_string()],
                 apps: vec![AppConfig {
                     client_id: crate::demo::CLIENT_ID.to_string(),
                     secret: Secret::new(crate::demo::SECRET),

@@ -33,6 +33,8 @@ pub use config::{
     SeedMessage, TenantConfig, ThrottleLimits,
 };
 
+pub use seed::synthetic_mailbox;
+
 use graph::{GraphRequest, GraphResponse, RespBody};
 
 /// The demo tenant, application and mailboxes.
@@ -44,6 +46,8 @@ pub mod demo {
     pub const SECRET: &str = "demo-secret";
     pub const ALICE: &str = "alice@contoso.example";
     pub const VOICEMAIL: &str = "voicemail@contoso.example";
+    /// A directory user without a mailbox (mail calls answer MailboxNotEnabledForRESTAPI).
+    pub const NO_MAILBOX: &str = "nomailbox@contoso.example";
 }
 
 /// Errors building an emulator.
@@ -230,6 +234,16 @@ impl Emulator {
         Ok((rest, imm))
     }
 
+    /// A user of the token's tenant that exists without a mailbox.
+    pub(crate) fn user_without_mailbox(&self, tenant_id: &str, user: &str) -> bool {
+        self.inner.config.tenants.iter().any(|t| {
+            t.tenant_id.eq_ignore_ascii_case(tenant_id)
+                && t.users_without_mailbox
+                    .iter()
+                    .any(|u| u.eq_ignore_ascii_case(user))
+        })
+    }
+
     pub(crate) fn tenant_owns(&self, tenant_id: &str, mailbox: &str) -> bool {
         let domain = mailbox.rsplit_once('@').map(|(_, d)| d).unwrap_or("");
         self.inner.config.tenants.iter().any(|t| {
@@ -304,6 +318,7 @@ async fn token_endpoint(
     match identity::check_request(&emu.inner.config.tenants, &tenant, &form, basic) {
         Err(e) => {
             emu.inner.stats.record_token(e.status);
+            tracing::debug!(tenant = %tenant, status = e.status, "emulated token request refused");
             // RFC 6749 §5.2: a client that authenticated with the Authorization header and
             // failed gets 401 with a WWW-Authenticate challenge for that scheme.
             if e.status == 401 && used_basic {

@@ -566,6 +566,55 @@ fn voicemail() -> SeedMailbox {
     }
 }
 
+/// A large deterministic mailbox for benchmarks: `messages_per_folder` varied messages in
+/// each of `folders` (paths like "Inbox" or "Archive/2025"), all from the same generator
+/// as the demo, seeded with `seed`.
+pub fn synthetic_mailbox(
+    address: &str,
+    folders: &[&str],
+    messages_per_folder: usize,
+    seed: u64,
+) -> SeedMailbox {
+    let mut rng = Rng::new(seed);
+    let mut out = Vec::new();
+    let mut n: u64 = 0;
+    for path in folders {
+        let mut messages = Vec::with_capacity(messages_per_folder);
+        let mut ts = EPOCH;
+        for _ in 0..messages_per_folder {
+            n += 1;
+            ts += 60 + rng.below(7200) as i64;
+            let (pname, paddr) = *rng.pick(PEOPLE);
+            let h = Headers {
+                from: addr(pname, paddr),
+                to: addr("Mailbox", address),
+                cc: None,
+                subject: format!("{} #{n}", rng.pick(TOPICS)),
+                date: ts,
+                message_id: format!("bulk.{n}.{:08x}@example.org", rng.next_u64() as u32),
+                extra: vec![],
+            };
+            let kind = n % 7;
+            let raw = build_message(&mut rng, kind, &h, pname);
+            let mut sm = SeedMessage::new(raw);
+            sm.received = Some(ts + 5);
+            sm.is_read = rng.below(4) > 0;
+            sm.flagged = n % 10 == 0;
+            messages.push(sm);
+        }
+        out.push(SeedFolder {
+            path: path.split('/').map(|p| p.to_string()).collect(),
+            hidden: false,
+            messages,
+        });
+    }
+    SeedMailbox {
+        address: address.to_ascii_lowercase(),
+        display_name: address.split('@').next().unwrap_or("").to_string(),
+        folders: out,
+    }
+}
+
 pub(crate) fn demo_mailboxes() -> Vec<SeedMailbox> {
     vec![alice(), voicemail()]
 }

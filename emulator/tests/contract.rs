@@ -186,6 +186,16 @@ async fn unknown_mailbox_and_unimplemented_routes() {
     // A mailbox of another tenant is not this application's to see.
     let r = get(s.addr, &t, "/users/bob%40fabrikam.example/mailFolders").await;
     assert_eq!(r.status, 404);
+    let r = get(s.addr, &t, "/users/nomailbox%40contoso.example").await;
+    assert_eq!(r.status, 200);
+    let r = get(
+        s.addr,
+        &t,
+        "/users/nomailbox%40contoso.example/mailFolders/inbox",
+    )
+    .await;
+    assert_eq!(r.status, 404);
+    assert_eq!(r.error_code(), "MailboxNotEnabledForRESTAPI");
     let r = get(s.addr, &t, &format!("/users/{ALICE_ENC}/calendar/events")).await;
     assert_eq!(r.status, 501);
     assert!(r.json()["error"]["message"]
@@ -1110,4 +1120,30 @@ async fn slow_bodies_hold_their_concurrency_slot() {
     for task in tasks {
         assert_eq!(task.await.expect("task").status, 200);
     }
+}
+
+#[tokio::test]
+async fn synthetic_mailboxes_for_benchmarks() {
+    let mut c = EmulatorConfig::demo();
+    c.mailboxes.push(imap2graph_emulator::synthetic_mailbox(
+        "bench@contoso.example",
+        &["Inbox", "Archive/2025"],
+        1500,
+        1,
+    ));
+    let s = start(Emulator::with_config(c)).await;
+    let t = token(s.addr).await;
+    let started = std::time::Instant::now();
+    let r = get(s.addr, &t, "/users/bench%40contoso.example/mailFolders/inbox/messages?$top=1000&$select=id,receivedDateTime").await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["value"].as_array().map(|a| a.len()), Some(1000));
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    let f = get(
+        s.addr,
+        &t,
+        "/users/bench%40contoso.example/mailFolders/inbox",
+    )
+    .await
+    .json();
+    assert_eq!(f["totalItemCount"], 1500);
 }

@@ -339,6 +339,8 @@ pub(crate) async fn handle(
     emu.inner
         .stats
         .record(&template, resp.status.as_u16(), false);
+    // Route template and status only: never the Authorization header or a body.
+    tracing::debug!(route = %template, status = resp.status.as_u16(), request_id = %request_id, "emulated Graph request");
     finish(resp, &request_id, &client_request_id)
 }
 
@@ -371,6 +373,33 @@ pub(crate) async fn serve_one(
         store.mailbox_key(&user_segment)
     };
     let Some(mailbox) = mailbox.filter(|mb| emu.tenant_owns(&claims.tenant_id, mb)) else {
+        if emu.user_without_mailbox(&claims.tenant_id, &user_segment) {
+            if let Op::GetUser = op {
+                let upn = user_segment.to_ascii_lowercase();
+                return GraphResponse::json(
+                    200,
+                    serde_json::json!({
+                        "@odata.context": format!("{}/$metadata#users/$entity", req.base),
+                        "id": crate::ids::guid(&[b"user", upn.as_bytes()]),
+                        "displayName": upn.split('@').next().unwrap_or(""),
+                        "mail": null,
+                        "userPrincipalName": upn,
+                    }),
+                );
+            }
+            // "The mailbox is either inactive, soft-deleted, or is hosted on-premise." (quoted
+            // in https://github.com/iyear/E5SubBot/issues/39; a 404 per
+            // https://github.com/O365/python-o365/issues/438). Not in the reference pages.
+            return error_response(
+                &GraphError::new(
+                    404,
+                    "MailboxNotEnabledForRESTAPI",
+                    "The mailbox is either inactive, soft-deleted, or is hosted on-premise.",
+                ),
+                request_id,
+                client_request_id,
+            );
+        }
         return error_response(
             &GraphError::invalid_user(&user_segment),
             request_id,
