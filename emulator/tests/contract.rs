@@ -1147,3 +1147,124 @@ async fn synthetic_mailboxes_for_benchmarks() {
     .json();
     assert_eq!(f["totalItemCount"], 1500);
 }
+
+#[tokio::test]
+async fn hostile_input_never_panics() {
+    let s = demo_server().await;
+    let t = token(s.addr).await;
+    let auth = format!("Bearer {t}");
+    let paths = [
+        "/v1.0/users/%00/mailFolders",
+        "/v1.0/users/..%2F..%2Fetc/mailFolders",
+        "/v1.0/users/alice%40contoso.example/mailFolders/%FF%FE",
+        "/v1.0/users/alice%40contoso.example/messages/%E2%82%AC%E2%82%AC%E2%82%AC",
+        "/v1.0/users/alice%40contoso.example/messages/AAAA====",
+        "/v1.0/users/alice%40contoso.example/mailFolders/inbox/messages?$top=99999999999999999999",
+        "/v1.0/users/alice%40contoso.example/mailFolders/inbox/messages?$skip=-1",
+        "/v1.0/users/alice%40contoso.example/mailFolders/inbox/messages?$orderby=receivedDateTime%20sideways",
+        "/v1.0/users/alice%40contoso.example/mailFolders/inbox/messages?$filter=receivedDateTime%20ge",
+        "/v1.0/users/alice%40contoso.example/mailFolders/inbox/messages?$filter=%20and%20and%20",
+        "/v1.0/users/alice%40contoso.example/mailFolders/inbox/messages?$expand=singleValueExtendedProperties(",
+        "/v1.0/users/alice%40contoso.example/mailFolders/inbox/messages?$expand=singleValueExtendedProperties($filter=id%20eq%20'Integer%200xFFFFFFFFF')",
+        "/v1.0/users/alice%40contoso.example/mailFolders/inbox/messages/delta?$skiptoken=%00",
+        "/v1.0/users/alice%40contoso.example/mailFolders/inbox/messages/delta?changeType=sideways",
+        "/v1.0/users/alice%40contoso.example/mailFolders/inbox/messages?$select=,,,",
+        "/v1.0/",
+        "/v1.0",
+        "/v1.0/users",
+        "/v1.0/$batch",
+    ];
+    for p in paths {
+        let r = request(
+            s.addr,
+            "GET",
+            p,
+            &[
+                ("Authorization", &auth),
+                ("Prefer", "odata.maxpagesize=0, IdType=\"\", ,,"),
+            ],
+            b"",
+        )
+        .await;
+        assert!(r.status != 0 && r.status != 500, "{p}: {}", r.status);
+    }
+    let bodies: [&[u8]; 6] = [
+        b"",
+        b"{",
+        b"[]",
+        b"null",
+        b"{\"requests\": 5}",
+        b"{\"requests\": [{\"id\": 1}]}",
+    ];
+    for (path, ct) in [
+        ("/v1.0/$batch", "application/json"),
+        (
+            "/v1.0/users/alice%40contoso.example/messages",
+            "application/json",
+        ),
+        ("/v1.0/users/alice%40contoso.example/messages", "text/plain"),
+        (
+            "/v1.0/users/alice%40contoso.example/sendMail",
+            "application/json",
+        ),
+        (
+            "/v1.0/users/alice%40contoso.example/mailFolders",
+            "application/json",
+        ),
+    ] {
+        for b in bodies {
+            let r = request(
+                s.addr,
+                "POST",
+                path,
+                &[("Authorization", &auth), ("Content-Type", ct)],
+                b,
+            )
+            .await;
+            assert!(
+                r.status != 0 && r.status != 500,
+                "{path} {:?}: {}",
+                String::from_utf8_lossy(b),
+                r.status
+            );
+        }
+    }
+    let weird_batch = json!({"requests": [
+        {"id": "1", "method": "BREW", "url": "/users/alice@contoso.example/mailFolders"},
+        {"id": "2", "method": "GET", "url": "https://evil.example/users"},
+        {"id": "3", "method": "POST", "url": "/users/alice@contoso.example/messages", "body": {"subject": 1}},
+        {"id": "4", "method": "POST", "url": "/users/alice@contoso.example/messages", "headers": {"Content-Type": "text/plain"}, "body": "!!!"},
+    ]});
+    let r = request(
+        s.addr,
+        "POST",
+        "/v1.0/$batch",
+        &[
+            ("Authorization", &auth),
+            ("Content-Type", "application/json"),
+        ],
+        weird_batch.to_string().as_bytes(),
+    )
+    .await;
+    assert!(r.status == 200 || r.status == 400, "{}", r.status);
+    for range in ["bytes", "bytes 5-1/10", "bytes a-b/c", "bytes 0-0/0", ""] {
+        let r = request(
+            s.addr,
+            "PUT",
+            "/api/v2.0/Users('x')/Messages('y')/AttachmentSessions('z')?authtoken=q",
+            &[("Content-Range", range)],
+            b"x",
+        )
+        .await;
+        assert!(r.status != 0 && r.status != 500, "{range}: {}", r.status);
+    }
+    let r = request(
+        s.addr,
+        "POST",
+        "/%00/oauth2/v2.0/token",
+        &[("Authorization", "Basic !!!")],
+        b"grant_type=%FF",
+    )
+    .await;
+    assert!(r.status == 400 || r.status == 401, "{}", r.status);
+}

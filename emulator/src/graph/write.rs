@@ -390,7 +390,7 @@ fn extra_headers(v: Option<&Value>) -> Result<Vec<(String, String)>, GraphError>
         let name = h["name"].as_str().unwrap_or("");
         let value = h["value"].as_str().unwrap_or("");
         let valid = name.len() > 2
-            && name[..2].eq_ignore_ascii_case("x-")
+            && name.get(..2).is_some_and(|p| p.eq_ignore_ascii_case("x-"))
             && name.bytes().all(|c| c.is_ascii_graphic() && c != b':');
         if !valid || value.contains(['\r', '\n']) {
             return Err(GraphError::new(
