@@ -548,6 +548,20 @@ async fn message_shape_value_and_extended_properties() {
     let other: String = chars.into_iter().collect();
     let r = get(s.addr, &t, &format!("/users/{ALICE_ENC}/messages/{other}")).await;
     assert!(r.status == 404 || r.status == 400, "{}", r.status);
+    let r = get(
+        s.addr,
+        &t,
+        &format!("/users/{ALICE_ENC}/mailFolders/inbox/messages/{id}"),
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    let r = get(
+        s.addr,
+        &t,
+        &format!("/users/{ALICE_ENC}/mailFolders/archive/messages/{id}"),
+    )
+    .await;
+    assert_eq!(r.status, 404);
     let r = get(s.addr, &t, &format!("/users/{ALICE_ENC}/messages/abc")).await;
     assert_eq!(r.status, 400);
     assert_eq!(r.error_code(), "ErrorInvalidIdMalformed");

@@ -129,6 +129,8 @@ pub(crate) struct Resolved {
     pub template: String,
     pub user: Option<String>,
     pub op: Result<Op, GraphError>,
+    /// `/mailFolders/{id}/messages/{id}…`: the message must be in that folder.
+    pub folder_scope: Option<String>,
 }
 
 fn decode(seg: &str) -> String {
@@ -171,6 +173,7 @@ pub(crate) fn resolve(method: &Method, path: &str) -> Resolved {
             op: Err(GraphError::bad_request(
                 "/me request is only valid with delegated authentication flow.",
             )),
+            folder_scope: None,
         };
     }
     if segs.first() == Some(&"users") && segs.len() == 2 && *method == Method::GET {
@@ -178,6 +181,7 @@ pub(crate) fn resolve(method: &Method, path: &str) -> Resolved {
             template,
             user: Some(decode(segs[1])),
             op: Ok(Op::GetUser),
+            folder_scope: None,
         };
     }
     if segs.first() != Some(&"users") || segs.len() < 3 {
@@ -186,6 +190,7 @@ pub(crate) fn resolve(method: &Method, path: &str) -> Resolved {
             template,
             user: None,
             op,
+            folder_scope: None,
         };
     }
     let user = decode(segs[1]);
@@ -233,10 +238,15 @@ pub(crate) fn resolve(method: &Method, path: &str) -> Resolved {
         }
         _ => not_impl(&template),
     };
+    let folder_scope = match r.as_slice() {
+        ["mailFolders", f, "messages", m, ..] if *m != "delta" => Some(f.to_string()),
+        _ => None,
+    };
     Resolved {
         template,
         user: Some(user),
         op,
+        folder_scope,
     }
 }
 
@@ -304,6 +314,7 @@ pub(crate) async fn handle(
             template: format!("{} /$batch", req.method.as_str()),
             user: None,
             op: Err(GraphError::not_implemented("$batch")),
+            folder_scope: None,
         }
     } else {
         resolve(&req.method, &req.path)
@@ -426,7 +437,7 @@ pub(crate) async fn serve_one(
         prefer,
         user_segment,
     };
-    let result = run(emu, &ctx, &mailbox, op);
+    let result = run(emu, &ctx, &mailbox, op, resolved.folder_scope.as_deref());
     let mut resp = match result {
         Ok(r) => r,
         Err(e) => error_response(&e, request_id, client_request_id),
@@ -463,7 +474,13 @@ pub(crate) fn add_preference(resp: &mut GraphResponse, pref: &str) {
     }
 }
 
-fn run(emu: &Emulator, ctx: &Ctx<'_>, mailbox: &str, op: Op) -> Result<GraphResponse, GraphError> {
+fn run(
+    emu: &Emulator,
+    ctx: &Ctx<'_>,
+    mailbox: &str,
+    op: Op,
+    folder_scope: Option<&str>,
+) -> Result<GraphResponse, GraphError> {
     let mut store = emu.inner.store.lock().unwrap_or_else(|e| e.into_inner());
     // Operations that touch more than one mailbox (local delivery).
     match &op {
@@ -479,6 +496,29 @@ fn run(emu: &Emulator, ctx: &Ctx<'_>, mailbox: &str, op: Op) -> Result<GraphResp
         .mailboxes
         .get_mut(mailbox)
         .ok_or_else(|| GraphError::invalid_user(&ctx.user_segment))?;
+    // `/mailFolders/{id}/messages/{id}`: a message of another folder is not found there.
+    if let Some(f) = folder_scope {
+        let scoped = match &op {
+            Op::GetMessage(m)
+            | Op::GetMessageValue(m)
+            | Op::PatchMessage(m)
+            | Op::DeleteMessage(m)
+            | Op::MoveMessage(m)
+            | Op::CopyMessage(m)
+            | Op::PermanentDelete(m)
+            | Op::ListAttachments(m)
+            | Op::AddAttachment(m)
+            | Op::GetAttachment(m, _)
+            | Op::GetAttachmentValue(m, _) => Some(m.clone()),
+            _ => None,
+        };
+        if let Some(m) = scoped {
+            let fid = folders::lookup(mb, f)?.id.clone();
+            if messages::lookup(mb, &m)?.folder_id != fid {
+                return Err(GraphError::item_not_found());
+            }
+        }
+    }
     match op {
         Op::GetUser => Ok(GraphResponse::json(
             200,
