@@ -310,8 +310,7 @@ pub(crate) fn attach(
 /// POST /messages/{id}/attachments (fileAttachment under 3 MB) → 201.
 pub(crate) fn add(ctx: &Ctx<'_>, mb: &mut Mailbox, id: &str) -> Result<GraphResponse, GraphError> {
     let imm = lookup(mb, id)?.immutable_id.clone();
-    let body: Value = serde_json::from_slice(&ctx.req.body)
-        .map_err(|_| GraphError::bad_request("Empty Payload. JSON content expected."))?;
+    let body = Value::Object(super::json_body(ctx.req)?);
     let (name, ct, bytes, cid) = super::write::file_attachment(&body)?;
     if bytes.len() >= MAX_INLINE_POST {
         return Err(GraphError::new(
@@ -368,8 +367,7 @@ pub(crate) fn create_session(
         .get(mailbox)
         .ok_or_else(GraphError::item_not_found)?;
     let m = lookup(mb, id)?;
-    let body: Value = serde_json::from_slice(&ctx.req.body)
-        .map_err(|_| GraphError::bad_request("Empty Payload. JSON content expected."))?;
+    let body = Value::Object(super::json_body(ctx.req)?);
     let item = body
         .get("AttachmentItem")
         .or_else(|| body.get("attachmentItem"))

@@ -167,6 +167,17 @@ pub(crate) async fn handle(
 ) -> GraphResponse {
     let rid = uuid_like();
     let fail = |e: GraphError| error_response(&e, &rid, &rid);
+    if !outer
+        .header("content-type")
+        .is_some_and(|c| c.to_ascii_lowercase().starts_with("application/json"))
+    {
+        // json-batching: "Content-Type: application/json" on the batch request.
+        return fail(GraphError::new(
+            415,
+            "UnsupportedMediaType",
+            "A $batch request must be sent as application/json.",
+        ));
+    }
     let body: Value = match serde_json::from_slice(&outer.body) {
         Ok(v) => v,
         Err(_) => return fail(GraphError::bad_request("Invalid batch payload format.")),

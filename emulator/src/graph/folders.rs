@@ -129,12 +129,7 @@ pub(crate) fn list_children(
 }
 
 fn folder_body(ctx: &Ctx<'_>) -> Result<Map<String, Value>, GraphError> {
-    match serde_json::from_slice::<Value>(&ctx.req.body) {
-        Ok(Value::Object(o)) => Ok(o),
-        _ => Err(GraphError::bad_request(
-            "Empty Payload. JSON content expected.",
-        )),
-    }
+    super::json_body(ctx.req)
 }
 
 fn folder_exists() -> GraphError {

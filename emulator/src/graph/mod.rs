@@ -624,6 +624,30 @@ fn finish(mut resp: GraphResponse, request_id: &str, client_request_id: &str) ->
     resp
 }
 
+/// The JSON object body of a POST/PATCH. A body that is not declared `application/json` is
+/// refused with 415 (<https://learn.microsoft.com/graph/errors>: "The content type of the
+/// request is a format that isn't supported by the service"; the method pages list
+/// `Content-Type: application/json` as required).
+pub(crate) fn json_body(req: &GraphRequest) -> Result<serde_json::Map<String, Value>, GraphError> {
+    let ct = req
+        .header("content-type")
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    if !ct.starts_with("application/json") {
+        return Err(GraphError::new(
+            415,
+            "UnsupportedMediaType",
+            "The content type of the request must be application/json.",
+        ));
+    }
+    match serde_json::from_slice::<Value>(&req.body) {
+        Ok(Value::Object(o)) => Ok(o),
+        _ => Err(GraphError::bad_request(
+            "Empty Payload. JSON content expected.",
+        )),
+    }
+}
+
 /// `application/json` as Graph labels it.
 pub(crate) const JSON_CT: &str =
     "application/json; odata.metadata=minimal; odata.streaming=true; IEEE754Compatible=false; charset=utf-8";

@@ -86,12 +86,7 @@ const READ_ONLY: &[&str] = &[
 ];
 
 fn parse_json_body(ctx: &Ctx<'_>) -> Result<Map<String, Value>, GraphError> {
-    match serde_json::from_slice::<Value>(&ctx.req.body) {
-        Ok(Value::Object(o)) => Ok(o),
-        _ => Err(GraphError::bad_request(
-            "Empty Payload. JSON content expected.",
-        )),
-    }
+    super::json_body(ctx.req)
 }
 
 fn check_props(o: &Map<String, Value>, draft: bool) -> Result<(), GraphError> {
