@@ -17,6 +17,7 @@ struct Inner {
     throttled: u64,
     bytes_uploaded: u64,
     token_requests: BTreeMap<u16, u64>,
+    by_mailbox: BTreeMap<String, u64>,
 }
 
 #[derive(Default)]
@@ -45,6 +46,15 @@ impl Stats {
         if status == 429 {
             s.throttled += 1;
         }
+    }
+
+    /// A request (direct or batch entry) addressed to `mailbox`.
+    pub fn record_mailbox(&self, mailbox: &str) {
+        *self
+            .lock()
+            .by_mailbox
+            .entry(mailbox.to_string())
+            .or_default() += 1;
     }
 
     pub fn record_token(&self, status: u16) {
@@ -110,6 +120,7 @@ impl Stats {
             "throttled": s.throttled,
             "bytesUploaded": s.bytes_uploaded,
             "tokenRequests": tokens,
+            "mailboxRequests": s.by_mailbox,
         })
     }
 }

@@ -778,6 +778,7 @@ async fn stats_count_routes_and_statuses() {
     );
     assert_eq!(j["routes"]["GET /users/{id}/messages/{id}"]["400"], 1);
     assert_eq!(j["total"], 4);
+    assert_eq!(j["mailboxRequests"]["alice@contoso.example"], 4);
     assert!(j["peakConcurrency"]["alice@contoso.example"].as_u64() >= Some(1));
     assert_eq!(s.emu.stats_json()["total"], 4);
 }

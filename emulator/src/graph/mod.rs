@@ -417,6 +417,7 @@ pub(crate) async fn serve_one(
             client_request_id,
         );
     };
+    emu.inner.stats.record_mailbox(&mailbox);
     let query = match odata::parse(req.query.as_deref()) {
         Ok(q) => q,
         Err(e) => return error_response(&e, request_id, client_request_id),
