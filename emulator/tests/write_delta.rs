@@ -1073,3 +1073,120 @@ async fn custom_internet_message_headers_on_create() {
     assert_eq!(r.status, 400);
     assert_eq!(r.error_code(), "InvalidInternetMessageHeader");
 }
+
+#[tokio::test]
+async fn upload_budget_session_limits_and_orderby() {
+    use imap2graph_emulator::{Emulator, EmulatorConfig};
+    let mut c = EmulatorConfig::demo();
+    c.throttle.max_upload_bytes = 4_000;
+    let s = start(Emulator::with_config(c)).await;
+    let t = token(s.addr).await;
+    let big = json!({"subject": "x".repeat(2_500)});
+    let r = post_json(
+        &s,
+        &t,
+        &format!("/users/{ALICE_ENC}/messages"),
+        big.clone(),
+        true,
+    )
+    .await;
+    assert_eq!(r.status, 201);
+    let r = post_json(&s, &t, &format!("/users/{ALICE_ENC}/messages"), big, true).await;
+    assert_eq!(r.status, 429);
+    assert!(r.json()["error"]["message"]
+        .as_str()
+        .is_some_and(|m| m.contains("MailboxUploadSize")));
+    assert!(r.header("Retry-After").is_some());
+    // Reads are not uploads.
+    assert_eq!(
+        get(s.addr, &t, &format!("/users/{ALICE_ENC}/mailFolders/inbox"))
+            .await
+            .status,
+        200
+    );
+
+    let s = demo_server().await;
+    let t = token(s.addr).await;
+    let d = post_json(
+        &s,
+        &t,
+        &format!("/users/{ALICE_ENC}/messages"),
+        json!({"subject": "s"}),
+        true,
+    )
+    .await
+    .json();
+    let id = d["id"].as_str().unwrap_or("").to_string();
+    let r = post_json(&s, &t, &format!("/users/{ALICE_ENC}/messages/{id}/attachments/createUploadSession"),
+        json!({"AttachmentItem": {"attachmentType": "file", "name": "huge", "size": 200u64 * 1024 * 1024}}), true).await;
+    assert_eq!(r.status, 413);
+    let r = get(s.addr, &t, &format!("/users/{ALICE_ENC}/mailFolders/inbox/messages?$orderby=subject&$select=subject&$top=1000")).await;
+    assert_eq!(r.status, 200);
+    let subjects: Vec<String> = r.json()["value"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|m| m["subject"].as_str().map(|s| s.to_lowercase()))
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(subjects.windows(2).all(|w| w[0] <= w[1]));
+}
+
+#[tokio::test]
+async fn folder_delta_reports_removed_folders() {
+    let s = demo_server().await;
+    let t = token(s.addr).await;
+    let f = post_json(
+        &s,
+        &t,
+        &format!("/users/{ALICE_ENC}/mailFolders"),
+        json!({"displayName": "Doomed"}),
+        false,
+    )
+    .await
+    .json();
+    let fid = f["id"].as_str().unwrap_or("").to_string();
+    let first = format!("http://{}/v1.0/users/{ALICE_ENC}/mailFolders/delta", s.addr);
+    let (_, delta) = round(&s, &t, &first).await;
+    // Delete twice: first into Deleted Items (an update), then for good (a removal).
+    send(
+        s.addr,
+        &t,
+        "DELETE",
+        &format!("/users/{ALICE_ENC}/mailFolders/{fid}"),
+        &[],
+        b"",
+    )
+    .await;
+    let (changes, delta) = round(&s, &t, &delta).await;
+    let moved = changes
+        .iter()
+        .find(|c| c["id"] == fid.as_str())
+        .cloned()
+        .unwrap_or(Value::Null);
+    let deleted_items = get(
+        s.addr,
+        &t,
+        &format!("/users/{ALICE_ENC}/mailFolders/deleteditems"),
+    )
+    .await
+    .json();
+    assert_eq!(moved["parentFolderId"], deleted_items["id"]);
+    send(
+        s.addr,
+        &t,
+        "DELETE",
+        &format!("/users/{ALICE_ENC}/mailFolders/{fid}"),
+        &[],
+        b"",
+    )
+    .await;
+    let (changes, _) = round(&s, &t, &delta).await;
+    let removed = changes
+        .iter()
+        .find(|c| c["id"] == fid.as_str())
+        .cloned()
+        .unwrap_or(Value::Null);
+    assert_eq!(removed["@removed"]["reason"], "deleted");
+}

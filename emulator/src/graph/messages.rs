@@ -307,17 +307,27 @@ pub(crate) fn list(
         msgs.retain(|m| clauses.iter().all(|c| c.matches(m)));
     }
     if let Some((prop, desc)) = &ctx.query.orderby {
-        match prop.as_str() {
-            "receivedDateTime" => {
-                if !desc {
-                    msgs.sort_by(|a, b| a.received.cmp(&b.received).then(a.order.cmp(&b.order)));
-                }
-            }
+        use std::cmp::Ordering;
+        let key: fn(&Message, &Message) -> Ordering = match prop.as_str() {
+            "receivedDateTime" => |a, b| a.received.cmp(&b.received),
+            "sentDateTime" => |a, b| {
+                a.view
+                    .date
+                    .unwrap_or(a.received)
+                    .cmp(&b.view.date.unwrap_or(b.received))
+            },
+            "lastModifiedDateTime" => |a, b| a.modified.cmp(&b.modified),
+            "createdDateTime" => |a, b| a.created.cmp(&b.created),
+            "subject" => |a, b| a.subject().to_lowercase().cmp(&b.subject().to_lowercase()),
+            "isRead" => |a, b| a.is_read.cmp(&b.is_read),
             other => {
-                return Err(GraphError::not_implemented(&format!(
-                    "$orderby={other} (only receivedDateTime)"
-                )))
+                return Err(GraphError::not_implemented(&format!("$orderby={other}")));
             }
+        };
+        // Ties keep store order (oldest stored first ascending, newest first descending).
+        msgs.sort_by(|a, b| key(a, b).then(a.order.cmp(&b.order)));
+        if *desc {
+            msgs.reverse();
         }
     }
     let (size, applied) = page_size(ctx, 10);
