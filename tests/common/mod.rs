@@ -397,10 +397,14 @@ pub fn assert_success(what: &str, output: &Output, gateway: Option<&Gateway>) {
             )
         })
         .unwrap_or_default();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    // The scripts' failed checks first, so they are seen even in a long report.
+    let failures: Vec<&str> = stdout.lines().filter(|l| l.starts_with("FAIL:")).collect();
     panic!(
-        "{what} failed ({})\n--- stdout ---\n{}\n--- stderr ---\n{}{log}",
+        "{what} failed ({})\n{}\n--- stdout ---\n{}\n--- stderr ---\n{}{log}",
         output.status,
-        String::from_utf8_lossy(&output.stdout),
+        failures.join("\n"),
+        stdout,
         String::from_utf8_lossy(&output.stderr),
     );
 }
