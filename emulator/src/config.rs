@@ -71,6 +71,53 @@ pub struct ThrottleLimits {
     pub upload_window: Duration,
 }
 
+/// `ThrottleLimits` as JSON for `GET/POST /_emulator/throttle` (windows in seconds, which
+/// may be fractional); absent fields keep their current value.
+#[derive(Clone, Debug, Default, serde::Deserialize, serde::Serialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct ThrottleLimitsJson {
+    pub enabled: Option<bool>,
+    pub max_concurrent: Option<u32>,
+    pub max_requests: Option<u32>,
+    pub request_window_secs: Option<f64>,
+    pub max_upload_bytes: Option<u64>,
+    pub upload_window_secs: Option<f64>,
+}
+
+impl ThrottleLimits {
+    pub fn to_json(&self) -> ThrottleLimitsJson {
+        ThrottleLimitsJson {
+            enabled: Some(self.enabled),
+            max_concurrent: Some(self.max_concurrent),
+            max_requests: Some(self.max_requests),
+            request_window_secs: Some(self.request_window.as_secs_f64()),
+            max_upload_bytes: Some(self.max_upload_bytes),
+            upload_window_secs: Some(self.upload_window.as_secs_f64()),
+        }
+    }
+
+    /// Applies the fields present in `j`; negative or non-finite windows are refused.
+    pub fn merged(&self, j: &ThrottleLimitsJson) -> Result<ThrottleLimits, String> {
+        let secs = |v: Option<f64>, cur: Duration, what: &str| match v {
+            None => Ok(cur),
+            Some(s) if s.is_finite() && s >= 0.0 => Ok(Duration::from_secs_f64(s)),
+            Some(_) => Err(format!("{what} must be a non-negative number of seconds")),
+        };
+        Ok(ThrottleLimits {
+            enabled: j.enabled.unwrap_or(self.enabled),
+            max_concurrent: j.max_concurrent.unwrap_or(self.max_concurrent),
+            max_requests: j.max_requests.unwrap_or(self.max_requests),
+            request_window: secs(
+                j.request_window_secs,
+                self.request_window,
+                "requestWindowSecs",
+            )?,
+            max_upload_bytes: j.max_upload_bytes.unwrap_or(self.max_upload_bytes),
+            upload_window: secs(j.upload_window_secs, self.upload_window, "uploadWindowSecs")?,
+        })
+    }
+}
+
 impl Default for ThrottleLimits {
     fn default() -> Self {
         ThrottleLimits {

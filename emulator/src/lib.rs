@@ -30,7 +30,7 @@ use serde_json::{json, Value};
 
 pub use config::{
     AppConfig, EmulatorConfig, ErrorFault, FaultConfig, Secret, SeedFolder, SeedMailbox,
-    SeedMessage, TenantConfig, ThrottleLimits,
+    SeedMessage, TenantConfig, ThrottleLimits, ThrottleLimitsJson,
 };
 
 pub use seed::synthetic_mailbox;
@@ -135,6 +135,10 @@ impl Emulator {
             .route("/{tenant}/oauth2/v2.0/token", post(token_endpoint))
             .route("/_emulator/stats", get(admin_stats))
             .route("/_emulator/reset", post(admin_reset))
+            .route(
+                "/_emulator/throttle",
+                get(admin_get_throttle).post(admin_set_throttle),
+            )
             .route(
                 "/_emulator/faults",
                 post(admin_set_faults)
@@ -510,6 +514,45 @@ async fn admin_set_faults(State(emu): State<Emulator>, body: Bytes) -> Response 
         Err(e) => json_response(
             400,
             &json!({"error": {"code": "BadRequest", "message": format!("invalid fault configuration: {e}")}}),
+            &[],
+        ),
+    }
+}
+
+async fn admin_get_throttle(State(emu): State<Emulator>) -> Response {
+    let cur = emu
+        .inner
+        .limits
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
+    json_response(
+        200,
+        &serde_json::to_value(cur.to_json()).unwrap_or(Value::Null),
+        &[],
+    )
+}
+
+async fn admin_set_throttle(State(emu): State<Emulator>, body: Bytes) -> Response {
+    let parsed = serde_json::from_slice::<ThrottleLimitsJson>(&body).map_err(|e| e.to_string());
+    let cur = emu
+        .inner
+        .limits
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
+    match parsed.and_then(|j| cur.merged(&j)) {
+        Ok(new) => {
+            emu.set_throttle(new.clone());
+            json_response(
+                200,
+                &serde_json::to_value(new.to_json()).unwrap_or(Value::Null),
+                &[],
+            )
+        }
+        Err(e) => json_response(
+            400,
+            &json!({"error": {"code": "BadRequest", "message": format!("invalid throttle configuration: {e}")}}),
             &[],
         ),
     }

@@ -823,6 +823,46 @@ async fn fifth_concurrent_request_is_throttled() {
 }
 
 #[tokio::test]
+async fn throttle_limits_at_run_time() {
+    let s = demo_server().await;
+    let t = token(s.addr).await;
+    let r = request(s.addr, "GET", "/_emulator/throttle", &[], b"").await;
+    assert_eq!(r.json()["maxConcurrent"], 4);
+    assert_eq!(r.json()["requestWindowSecs"], 600.0);
+    let r = request(
+        s.addr,
+        "POST",
+        "/_emulator/throttle",
+        &[("Content-Type", "application/json")],
+        br#"{"maxRequests": 1, "requestWindowSecs": 30}"#,
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    let p = format!("/users/{ALICE_ENC}/mailFolders/inbox");
+    assert_eq!(get(s.addr, &t, &p).await.status, 200);
+    assert_eq!(get(s.addr, &t, &p).await.status, 429);
+    let r = request(
+        s.addr,
+        "POST",
+        "/_emulator/throttle",
+        &[],
+        br#"{"enabled": false}"#,
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(get(s.addr, &t, &p).await.status, 200);
+    let r = request(
+        s.addr,
+        "POST",
+        "/_emulator/throttle",
+        &[],
+        br#"{"requestWindowSecs": -1}"#,
+    )
+    .await;
+    assert_eq!(r.status, 400);
+}
+
+#[tokio::test]
 async fn request_window_limit() {
     let mut c = EmulatorConfig::demo();
     c.throttle.max_requests = 3;
