@@ -85,7 +85,9 @@ async fn create_from_json_with_message_flags_is_not_a_draft() {
             {"id": "Integer 0x0E07", "value": "1"},
             {"id": "SystemTime 0x0E06", "value": "2025-12-24T18:00:00Z"},
             {"id": "SystemTime 0x0039", "value": "2025-12-24T17:59:00Z"},
-            {"id": "Integer 0x1081", "value": "102"}
+            {"id": "Integer 0x1081", "value": "102"},
+            {"id": "String 0x1042", "value": "<parent@example.org>"},
+            {"id": "String 0x1039", "value": "<root@example.org> <parent@example.org>"}
         ]
     });
     let r = post_json(
@@ -112,6 +114,18 @@ async fn create_from_json_with_message_flags_is_not_a_draft() {
     )
     .await;
     assert_eq!(r.json()["singleValueExtendedProperties"][0]["value"], "102");
+    let v = get(
+        s.addr,
+        &t,
+        &format!("/users/{ALICE_ENC}/messages/{id}/$value"),
+    )
+    .await;
+    let text = String::from_utf8_lossy(&v.body).into_owned();
+    assert!(
+        text.contains("In-Reply-To: <parent@example.org>\r\n"),
+        "{text}"
+    );
+    assert!(text.contains("References: <root@example.org> <parent@example.org>\r\n"));
     // Without the flags it is a draft; draft-only properties can't be patched on non-drafts.
     let r = post_json(
         &s,

@@ -590,7 +590,20 @@ pub(crate) fn create(
     let is_draft = ext.flags.is_none_or(|f| f & 0x8 != 0);
     let received = ext.received.unwrap_or(now);
     let date = ext.sent.unwrap_or(received);
-    let d = draft_from_json(mb, &o, date)?;
+    let mut d = draft_from_json(mb, &o, date)?;
+    // PR_IN_REPLY_TO_ID (String 0x1042) and PR_INTERNET_REFERENCES (String 0x1039) are what
+    // Exchange renders as In-Reply-To and References in the item's MIME (MS-OXCMAIL 2.2.3.2.x
+    // maps those header fields to these properties); Graph has no first-class property.
+    for (id, header) in [
+        ("String 0x1042", "In-Reply-To"),
+        ("String 0x1039", "References"),
+    ] {
+        if let Some((_, v)) = ext.other.iter().find(|(k, _)| k == id) {
+            if !v.is_empty() && !v.contains(['\r', '\n']) {
+                d.extra_headers.push((header.to_string(), v.clone()));
+            }
+        }
+    }
     let raw = render_mime(&d);
     let is_read = match o.get("isRead") {
         Some(Value::Bool(b)) => *b,
