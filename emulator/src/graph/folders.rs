@@ -1,5 +1,5 @@
 //! mailFolder operations: list the root's children, list childFolders, get by id or
-//! well-known name (and, in later steps, create, rename, delete, delta). Owns the mailFolder
+//! well-known name, create, rename, delete (delta is in `delta`). Owns the mailFolder
 //! JSON shape (CSDL `mailFolder`: id, displayName, parentFolderId, childFolderCount,
 //! unreadItemCount, totalItemCount, isHidden).
 //!

@@ -1,5 +1,6 @@
 //! message operations: list (per folder or mailbox) with `$select`, `$top`,
-//! `odata.maxpagesize`, `$orderby`, `$count`, `$expand=singleValueExtendedProperties(…)` and
+//! `odata.maxpagesize`, `$orderby`, `$count`, `$filter` (the forms below, with Graph's
+//! InefficientFilter rule), `$expand=singleValueExtendedProperties(…)` and
 //! `$skip` paging; get; `$value` (the stored MIME). Owns the message JSON shape (CSDL
 //! `message` + `outlookItem` + `entity`).
 //!
