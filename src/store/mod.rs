@@ -1,7 +1,9 @@
 //! Owns the uid store: the only durable state of the gateway.
 //!
 //! Per folder it keeps UIDVALIDITY and the next UID; per message the (folder, Graph id) → UID map
-//! and facts learned once and worth keeping (the exact RFC822.SIZE). UIDs are allocated here,
+//! and facts learned once and worth keeping (the exact RFC822.SIZE); the \Deleted marks, which
+//! Graph has no place for and which every session and instance must see until EXPUNGE; and
+//! each mailbox's folder subscriptions (SUBSCRIBE/UNSUBSCRIBE). UIDs are allocated here,
 //! atomically, in the order the caller gives (ascending receivedDateTime), and never reused: a
 //! message that disappears takes its UID with it, and `next_uid` only grows.
 //!
@@ -12,7 +14,7 @@
 mod postgres;
 mod sqlite;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 
 use crate::config::StoreConfig;
@@ -136,6 +138,68 @@ impl UidStore {
     }
 }
 
+impl UidStore {
+    /// The messages of the folder marked \Deleted, by Graph id.
+    pub async fn deleted(
+        &self,
+        mailbox: &str,
+        folder_id: &str,
+    ) -> Result<HashSet<String>, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(store) => store.deleted(mailbox, folder_id).await,
+            Backend::Postgres(store) => store.deleted(mailbox, folder_id).await,
+        }
+    }
+
+    /// Marks (or unmarks) messages \Deleted, in one transaction. The mark goes when the
+    /// message leaves the folder (`reconcile` with the id among `gone_ids`).
+    pub async fn set_deleted(
+        &self,
+        mailbox: &str,
+        folder_id: &str,
+        message_ids: Vec<String>,
+        deleted: bool,
+    ) -> Result<(), StoreError> {
+        if message_ids.is_empty() {
+            return Ok(());
+        }
+        match &self.backend {
+            Backend::Sqlite(store) => {
+                store
+                    .set_deleted(mailbox, folder_id, message_ids, deleted)
+                    .await
+            }
+            Backend::Postgres(store) => {
+                store
+                    .set_deleted(mailbox, folder_id, message_ids, deleted)
+                    .await
+            }
+        }
+    }
+
+    /// The folder names the mailbox subscribed to (`true`) or unsubscribed from (`false`).
+    /// A folder with no entry counts as subscribed.
+    pub async fn subscriptions(&self, mailbox: &str) -> Result<HashMap<String, bool>, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(store) => store.subscriptions(mailbox).await,
+            Backend::Postgres(store) => store.subscriptions(mailbox).await,
+        }
+    }
+
+    /// Records a SUBSCRIBE (`true`) or UNSUBSCRIBE (`false`) of a folder name.
+    pub async fn set_subscription(
+        &self,
+        mailbox: &str,
+        name: &str,
+        subscribed: bool,
+    ) -> Result<(), StoreError> {
+        match &self.backend {
+            Backend::Sqlite(store) => store.set_subscription(mailbox, name, subscribed).await,
+            Backend::Postgres(store) => store.set_subscription(mailbox, name, subscribed).await,
+        }
+    }
+}
+
 /// Seconds since the epoch, as a non-zero u32 (valid until 2106).
 fn uid_validity_now() -> u32 {
     let secs = std::time::SystemTime::now()
@@ -242,6 +306,67 @@ pub mod conformance {
         check(
             (a["m"], b["m"]) == (1, 1),
             "folders and mailboxes are independent",
+        )?;
+
+        store
+            .set_deleted(&mailbox, "F1", vec!["m2".into(), "m4".into()], true)
+            .await
+            .map_err(err)?;
+        store
+            .set_deleted(&mailbox, "F1", vec!["m2".into()], true)
+            .await
+            .map_err(err)?;
+        let deleted = reopen.deleted(&mailbox, "F1").await.map_err(err)?;
+        check(
+            deleted == HashSet::from(["m2".to_string(), "m4".to_string()]),
+            "\\Deleted marks are seen by the other handle",
+        )?;
+        store
+            .set_deleted(&mailbox, "F1", vec!["m4".into()], false)
+            .await
+            .map_err(err)?;
+        store
+            .reconcile(&mailbox, "F1", vec![], vec!["m2".into()])
+            .await
+            .map_err(err)?;
+        check(
+            reopen
+                .deleted(&mailbox, "F1")
+                .await
+                .map_err(err)?
+                .is_empty(),
+            "a mark goes when unset or when its message leaves the folder",
+        )?;
+        check(
+            reopen.deleted(&other, "F1").await.map_err(err)?.is_empty(),
+            "marks are per mailbox",
+        )?;
+
+        store
+            .set_subscription(&mailbox, "Projects", false)
+            .await
+            .map_err(err)?;
+        store
+            .set_subscription(&mailbox, "Later", true)
+            .await
+            .map_err(err)?;
+        store
+            .set_subscription(&mailbox, "Later", false)
+            .await
+            .map_err(err)?;
+        store
+            .set_subscription(&mailbox, "Later", true)
+            .await
+            .map_err(err)?;
+        let subscriptions = reopen.subscriptions(&mailbox).await.map_err(err)?;
+        check(
+            subscriptions
+                == HashMap::from([("Projects".to_string(), false), ("Later".to_string(), true)]),
+            "subscriptions are kept, the latest word wins",
+        )?;
+        check(
+            reopen.subscriptions(&other).await.map_err(err)?.is_empty(),
+            "subscriptions are per mailbox",
         )?;
         Ok(())
     }

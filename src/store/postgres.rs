@@ -7,7 +7,7 @@
 //! Connections are plain TCP: run the database on a private network or loopback (TLS to
 //! PostgreSQL is not implemented yet).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio_postgres::NoTls;
@@ -30,6 +30,18 @@ CREATE TABLE IF NOT EXISTS messages (
     size       BIGINT,
     PRIMARY KEY (mailbox, folder_id, message_id),
     UNIQUE (mailbox, folder_id, uid)
+);
+CREATE TABLE IF NOT EXISTS deleted (
+    mailbox    TEXT NOT NULL,
+    folder_id  TEXT NOT NULL,
+    message_id TEXT NOT NULL,
+    PRIMARY KEY (mailbox, folder_id, message_id)
+);
+CREATE TABLE IF NOT EXISTS subscriptions (
+    mailbox    TEXT    NOT NULL,
+    name       TEXT    NOT NULL,
+    subscribed BOOLEAN NOT NULL,
+    PRIMARY KEY (mailbox, name)
 );
 ";
 
@@ -157,6 +169,12 @@ impl PostgresStore {
             )
             .await
             .map_err(pg_error)?;
+            tx.execute(
+                "DELETE FROM deleted WHERE mailbox = $1 AND folder_id = $2 AND message_id = ANY($3)",
+                &[&mailbox, &folder_id, &gone_ids],
+            )
+            .await
+            .map_err(pg_error)?;
         }
         let existing: HashMap<String, u32> = tx
             .query(
@@ -231,5 +249,84 @@ impl PostgresStore {
             .map_err(pg_error)?;
         }
         tx.commit().await.map_err(pg_error)
+    }
+
+    pub async fn deleted(
+        &self,
+        mailbox: &str,
+        folder_id: &str,
+    ) -> Result<HashSet<String>, StoreError> {
+        let client = self.pool.get().await.map_err(pg_error)?;
+        let rows = client
+            .query(
+                "SELECT message_id FROM deleted WHERE mailbox = $1 AND folder_id = $2",
+                &[&mailbox, &folder_id],
+            )
+            .await
+            .map_err(pg_error)?;
+        Ok(rows.iter().map(|row| row.get::<_, String>(0)).collect())
+    }
+
+    pub async fn set_deleted(
+        &self,
+        mailbox: &str,
+        folder_id: &str,
+        message_ids: Vec<String>,
+        deleted: bool,
+    ) -> Result<(), StoreError> {
+        let client = self.pool.get().await.map_err(pg_error)?;
+        if deleted {
+            client
+                .execute(
+                    "INSERT INTO deleted (mailbox, folder_id, message_id)
+                     SELECT $1::TEXT, $2::TEXT, UNNEST($3::TEXT[])
+                     ON CONFLICT (mailbox, folder_id, message_id) DO NOTHING",
+                    &[&mailbox, &folder_id, &message_ids],
+                )
+                .await
+                .map_err(pg_error)?;
+        } else {
+            client
+                .execute(
+                    "DELETE FROM deleted WHERE mailbox = $1 AND folder_id = $2 AND message_id = ANY($3)",
+                    &[&mailbox, &folder_id, &message_ids],
+                )
+                .await
+                .map_err(pg_error)?;
+        }
+        Ok(())
+    }
+
+    pub async fn subscriptions(&self, mailbox: &str) -> Result<HashMap<String, bool>, StoreError> {
+        let client = self.pool.get().await.map_err(pg_error)?;
+        let rows = client
+            .query(
+                "SELECT name, subscribed FROM subscriptions WHERE mailbox = $1",
+                &[&mailbox],
+            )
+            .await
+            .map_err(pg_error)?;
+        Ok(rows
+            .iter()
+            .map(|row| (row.get::<_, String>(0), row.get::<_, bool>(1)))
+            .collect())
+    }
+
+    pub async fn set_subscription(
+        &self,
+        mailbox: &str,
+        name: &str,
+        subscribed: bool,
+    ) -> Result<(), StoreError> {
+        let client = self.pool.get().await.map_err(pg_error)?;
+        client
+            .execute(
+                "INSERT INTO subscriptions (mailbox, name, subscribed) VALUES ($1, $2, $3)
+                 ON CONFLICT (mailbox, name) DO UPDATE SET subscribed = excluded.subscribed",
+                &[&mailbox, &name, &subscribed],
+            )
+            .await
+            .map_err(pg_error)?;
+        Ok(())
     }
 }

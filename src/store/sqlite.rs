@@ -3,7 +3,7 @@
 //! other instead of failing to upgrade a read lock. The semantics are those
 //! of [`super::UidStore`]; the SQL is the PostgreSQL backend's wherever the two dialects agree.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -33,6 +33,18 @@ CREATE TABLE IF NOT EXISTS messages (
     size       INTEGER,
     PRIMARY KEY (mailbox, folder_id, message_id),
     UNIQUE (mailbox, folder_id, uid)
+);
+CREATE TABLE IF NOT EXISTS deleted (
+    mailbox    TEXT NOT NULL,
+    folder_id  TEXT NOT NULL,
+    message_id TEXT NOT NULL,
+    PRIMARY KEY (mailbox, folder_id, message_id)
+);
+CREATE TABLE IF NOT EXISTS subscriptions (
+    mailbox    TEXT    NOT NULL,
+    name       TEXT    NOT NULL,
+    subscribed BOOLEAN NOT NULL,
+    PRIMARY KEY (mailbox, name)
 );
 ";
 
@@ -153,6 +165,10 @@ impl SqliteStore {
                         "DELETE FROM messages WHERE mailbox = $1 AND folder_id = $2 AND message_id = $3",
                         params![mailbox, folder_id, id],
                     )?;
+                    tx.execute(
+                        "DELETE FROM deleted WHERE mailbox = $1 AND folder_id = $2 AND message_id = $3",
+                        params![mailbox, folder_id, id],
+                    )?;
                 }
                 let mut assigned = HashMap::with_capacity(new_ids.len());
                 for id in new_ids {
@@ -213,6 +229,81 @@ impl SqliteStore {
                 )?;
             }
             tx.commit()
+        })
+        .await
+    }
+
+    pub async fn deleted(
+        &self,
+        mailbox: &str,
+        folder_id: &str,
+    ) -> Result<HashSet<String>, StoreError> {
+        let (mailbox, folder_id) = (mailbox.to_string(), folder_id.to_string());
+        self.with_connection(move |conn| {
+            let mut statement = conn.prepare_cached(
+                "SELECT message_id FROM deleted WHERE mailbox = $1 AND folder_id = $2",
+            )?;
+            let rows = statement.query_map(params![mailbox, folder_id], |row| row.get(0))?;
+            rows.collect()
+        })
+        .await
+    }
+
+    pub async fn set_deleted(
+        &self,
+        mailbox: &str,
+        folder_id: &str,
+        message_ids: Vec<String>,
+        deleted: bool,
+    ) -> Result<(), StoreError> {
+        let (mailbox, folder_id) = (mailbox.to_string(), folder_id.to_string());
+        self.with_connection(move |conn| {
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            for message_id in &message_ids {
+                if deleted {
+                    tx.execute(
+                        "INSERT INTO deleted (mailbox, folder_id, message_id) VALUES ($1, $2, $3)
+                         ON CONFLICT (mailbox, folder_id, message_id) DO NOTHING",
+                        params![mailbox, folder_id, message_id],
+                    )?;
+                } else {
+                    tx.execute(
+                        "DELETE FROM deleted WHERE mailbox = $1 AND folder_id = $2 AND message_id = $3",
+                        params![mailbox, folder_id, message_id],
+                    )?;
+                }
+            }
+            tx.commit()
+        })
+        .await
+    }
+
+    pub async fn subscriptions(&self, mailbox: &str) -> Result<HashMap<String, bool>, StoreError> {
+        let mailbox = mailbox.to_string();
+        self.with_connection(move |conn| {
+            let mut statement = conn
+                .prepare_cached("SELECT name, subscribed FROM subscriptions WHERE mailbox = $1")?;
+            let rows =
+                statement.query_map(params![mailbox], |row| Ok((row.get(0)?, row.get(1)?)))?;
+            rows.collect()
+        })
+        .await
+    }
+
+    pub async fn set_subscription(
+        &self,
+        mailbox: &str,
+        name: &str,
+        subscribed: bool,
+    ) -> Result<(), StoreError> {
+        let (mailbox, name) = (mailbox.to_string(), name.to_string());
+        self.with_connection(move |conn| {
+            conn.execute(
+                "INSERT INTO subscriptions (mailbox, name, subscribed) VALUES ($1, $2, $3)
+                 ON CONFLICT (mailbox, name) DO UPDATE SET subscribed = excluded.subscribed",
+                params![mailbox, name, subscribed],
+            )
+            .map(|_| ())
         })
         .await
     }
