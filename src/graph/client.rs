@@ -140,18 +140,48 @@ pub struct MailboxGraph {
     limiter: Arc<Semaphore>,
 }
 
-/// A request that can be sent again: method, absolute URL, optional JSON body.
-struct RequestSpec {
-    method: Method,
-    url: String,
-    json: Option<serde_json::Value>,
-    extra_prefer: Option<String>,
-    idempotent: bool,
+/// A request that can be sent again: method, absolute URL, optional JSON or text body.
+pub(super) struct RequestSpec {
+    pub(super) method: Method,
+    pub(super) url: String,
+    pub(super) json: Option<serde_json::Value>,
+    /// A `text/plain` body (MIME in base64, as Graph takes it).
+    pub(super) text: Option<String>,
+    pub(super) extra_prefer: Option<String>,
+    pub(super) idempotent: bool,
+}
+
+/// One request inside a `$batch`: method, URL relative to the version root, optional JSON body.
+#[derive(Debug, Clone)]
+pub struct BatchRequest {
+    pub method: &'static str,
+    pub url: String,
+    pub body: Option<serde_json::Value>,
+}
+
+impl BatchRequest {
+    pub fn get(url: String) -> BatchRequest {
+        BatchRequest {
+            method: "GET",
+            url,
+            body: None,
+        }
+    }
 }
 
 impl MailboxGraph {
     pub fn mailbox(&self) -> &MailboxName {
         &self.mailbox
+    }
+
+    /// `{base}/users/{mailbox}`, for absolute URLs.
+    pub(super) fn user_path(&self) -> &str {
+        &self.user_path
+    }
+
+    /// `/users/{mailbox}`, for URLs inside a `$batch`.
+    pub(super) fn relative_user_path(&self) -> String {
+        format!("/users/{}", encode(self.mailbox.as_str()))
     }
 
     pub fn set_credentials(&self, credentials: Credentials) {
@@ -254,6 +284,7 @@ impl MailboxGraph {
                 method: Method::GET,
                 url,
                 json: None,
+                text: None,
                 extra_prefer: None,
                 idempotent: true,
             })
@@ -324,6 +355,7 @@ impl MailboxGraph {
                 method: Method::GET,
                 url,
                 json: None,
+                text: None,
                 extra_prefer,
                 idempotent: true,
             })
@@ -337,32 +369,56 @@ impl MailboxGraph {
         &self,
         relative_urls: Vec<String>,
     ) -> Result<Vec<Result<serde_json::Value, GraphError>>, GraphError> {
+        self.batch(
+            relative_urls.into_iter().map(BatchRequest::get).collect(),
+            true,
+        )
+        .await
+    }
+
+    /// Sends many requests through `$batch`, 20 at a time, one batch after the other (so a
+    /// command never holds more than one of the mailbox's four slots); answers in the order
+    /// asked. Sub-requests answered 429 or 503 were not carried out and are sent again in a
+    /// later batch. `idempotent` says whether the whole batch may be sent again after a
+    /// transport error (not for copies or creations, which would then be made twice).
+    pub async fn batch(
+        &self,
+        requests: Vec<BatchRequest>,
+        idempotent: bool,
+    ) -> Result<Vec<Result<serde_json::Value, GraphError>>, GraphError> {
         let mut results: Vec<Option<Result<serde_json::Value, GraphError>>> =
-            (0..relative_urls.len()).map(|_| None).collect();
-        let mut pending: Vec<usize> = (0..relative_urls.len()).collect();
+            (0..requests.len()).map(|_| None).collect();
+        let mut pending: Vec<usize> = (0..requests.len()).collect();
         let mut round = 0u32;
         while !pending.is_empty() {
             let mut throttled = Vec::new();
             let mut wait = Duration::ZERO;
             for chunk in pending.chunks(MAX_BATCH) {
-                let requests: Vec<serde_json::Value> = chunk
+                let entries: Vec<serde_json::Value> = chunk
                     .iter()
                     .map(|&index| {
-                        serde_json::json!({
+                        let request = &requests[index];
+                        let mut entry = serde_json::json!({
                             "id": index.to_string(),
-                            "method": "GET",
-                            "url": relative_urls[index],
+                            "method": request.method,
+                            "url": request.url,
                             "headers": { "Prefer": IMMUTABLE_IDS },
-                        })
+                        });
+                        if let Some(body) = &request.body {
+                            entry["body"] = body.clone();
+                            entry["headers"]["Content-Type"] = "application/json".into();
+                        }
+                        entry
                     })
                     .collect();
                 let (_, body) = self
                     .execute(RequestSpec {
                         method: Method::POST,
                         url: format!("{}/$batch", self.client.inner.base_url),
-                        json: Some(serde_json::json!({ "requests": requests })),
+                        json: Some(serde_json::json!({ "requests": entries })),
+                        text: None,
                         extra_prefer: None,
-                        idempotent: true,
+                        idempotent,
                     })
                     .await?;
                 let parsed: BatchResponses = serde_json::from_slice(&body)
@@ -409,8 +465,75 @@ impl MailboxGraph {
             .collect())
     }
 
+    /// PUTs one byte range of an attachment to a pre-authenticated upload URL, under the
+    /// mailbox's limiter and without an Authorization header
+    /// (https://learn.microsoft.com/en-us/graph/outlook-large-attachments). 429 and 503 wait
+    /// and try again; a transport error is not retried, since the range may have arrived.
+    pub(super) async fn put_range(
+        &self,
+        url: &str,
+        start: u64,
+        total: u64,
+        chunk: Bytes,
+    ) -> Result<(StatusCode, Bytes), GraphError> {
+        let inner = &self.client.inner;
+        let end = start + (chunk.len() as u64).saturating_sub(1);
+        let mut attempt = 0u32;
+        loop {
+            let outcome = {
+                let _permit = self
+                    .limiter
+                    .acquire()
+                    .await
+                    .map_err(|_| GraphError::Unavailable("shutting down".into()))?;
+                let request = inner
+                    .http
+                    .put(url)
+                    .header(
+                        reqwest::header::CONTENT_RANGE,
+                        format!("bytes {start}-{end}/{total}"),
+                    )
+                    .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
+                    .body(chunk.clone());
+                match request.send().await {
+                    Ok(response) => {
+                        let status = response.status();
+                        let retry_after = response
+                            .headers()
+                            .get(reqwest::header::RETRY_AFTER)
+                            .and_then(|v| v.to_str().ok())
+                            .and_then(parse_retry_after);
+                        match response.bytes().await {
+                            Ok(body) => Ok((status, retry_after, body)),
+                            Err(err) => Err(describe_transport_error(&err)),
+                        }
+                    }
+                    Err(err) => Err(describe_transport_error(&err)),
+                }
+            };
+            match outcome {
+                Ok((status, _, body)) if status.is_success() => return Ok((status, body)),
+                Ok((status, retry_after, _))
+                    if matches!(status.as_u16(), 429 | 503)
+                        && attempt < inner.config.max_retries =>
+                {
+                    let delay = retry_after
+                        .unwrap_or_else(|| backoff(attempt))
+                        .min(Duration::from_secs(inner.config.max_retry_after_secs));
+                    attempt += 1;
+                    tokio::time::sleep(delay).await;
+                }
+                Ok((status, _, body)) => return Err(parse_graph_error(status.as_u16(), &body)),
+                Err(description) => return Err(GraphError::Unavailable(description)),
+            }
+        }
+    }
+
     /// Sends one request under the mailbox's limiter, with the retry policy of this module.
-    async fn execute(&self, spec: RequestSpec) -> Result<(StatusCode, Bytes), GraphError> {
+    pub(super) async fn execute(
+        &self,
+        spec: RequestSpec,
+    ) -> Result<(StatusCode, Bytes), GraphError> {
         let inner = &self.client.inner;
         let mut refreshed_token = false;
         let mut attempt = 0u32;
@@ -433,6 +556,11 @@ impl MailboxGraph {
                 }
                 if let Some(json) = &spec.json {
                     request = request.json(json);
+                }
+                if let Some(text) = &spec.text {
+                    request = request
+                        .header(reqwest::header::CONTENT_TYPE, "text/plain")
+                        .body(text.clone());
                 }
                 match request.send().await {
                     Ok(response) => {

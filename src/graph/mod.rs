@@ -1,10 +1,14 @@
 //! Owns everything that speaks HTTP to Microsoft Graph and the identity platform: tokens
 //! (`token`), typed requests with paging, throttling and retries (`client`), the JSON models
-//! (`model`) and Graph's errors (`error`). Nothing here knows IMAP.
+//! (`model`), the requests that change a mailbox (`mutate`), MIME turned into a message to
+//! create (`compose`) and Graph's errors (`error`).
+//! Nothing here knows IMAP.
 
 pub mod client;
+pub mod compose;
 pub mod error;
 pub mod model;
+pub mod mutate;
 pub mod token;
 
 pub use client::{GraphClient, MailboxGraph};
