@@ -228,10 +228,12 @@ pub(crate) async fn handle(
             "Invalid batch payload format: a batch must be fully sequential (every request after the first has dependsOn) or fully parallel (none has).",
         ));
     }
-    // Run in waves: up to four entries whose dependencies are done run at once, as Graph
-    // "dispatches up to four individual requests from a batch to the Outlook service
-    // simultaneously" (https://learn.microsoft.com/answers/questions/1660054/), so each one
-    // takes a MailboxConcurrency slot of its own and can be throttled on its own.
+    // Run in waves: up to four entries whose dependencies are done run at once, as "Microsoft
+    // Graph sends the Outlook service up to four individual requests from the batch at a
+    // time" (https://learn.microsoft.com/graph/throttling-limits, Outlook service limits; also
+    // https://learn.microsoft.com/answers/questions/1660054/), and "requests in a batch are
+    // evaluated individually against the applicable throttling limits" (json-batching): each
+    // entry takes a MailboxConcurrency slot of its own and can get its own 429.
     let mut status: HashMap<String, u16> = HashMap::new();
     let mut responses = Vec::new();
     let mut pending: Vec<Entry> = entries;
