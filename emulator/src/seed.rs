@@ -251,11 +251,13 @@ fn build_message(rng: &mut Rng, kind: u64, h: &Headers, sender_name: &str) -> Ve
             pdf.extend(rng.bytes(size));
             let png_len = 600 + rng.below(3000) as usize;
             let png = rng.bytes(png_len);
+            // Two draws, one used: keeps the generator's sequence (and so every later
+            // message) as it was when the name and filename still differed.
+            let report_no = rng.below(1000);
+            let _unused = rng.below(1000);
             out.push_str(&format!(
-                "Content-Type: multipart/mixed; boundary=\"{boundary}\"\r\n\r\n--{boundary}\r\n{}\r\n--{boundary}\r\nContent-Type: application/pdf; name=\"report-{}.pdf\"\r\nContent-Disposition: attachment; filename=\"report-{}.pdf\"\r\nContent-Transfer-Encoding: base64\r\n\r\n{}\r\n--{boundary}\r\nContent-Type: image/png; name=\"chart.png\"\r\nContent-Disposition: attachment; filename=\"chart.png\"\r\nContent-Transfer-Encoding: base64\r\n\r\n{}\r\n--{boundary}--\r\n",
+                "Content-Type: multipart/mixed; boundary=\"{boundary}\"\r\n\r\n--{boundary}\r\n{}\r\n--{boundary}\r\nContent-Type: application/pdf; name=\"report-{report_no}.pdf\"\r\nContent-Disposition: attachment; filename=\"report-{report_no}.pdf\"\r\nContent-Transfer-Encoding: base64\r\n\r\n{}\r\n--{boundary}\r\nContent-Type: image/png; name=\"chart.png\"\r\nContent-Disposition: attachment; filename=\"chart.png\"\r\nContent-Transfer-Encoding: base64\r\n\r\n{}\r\n--{boundary}--\r\n",
                 text_part(&text),
-                rng.below(1000),
-                rng.below(1000),
                 b64_lines(&pdf),
                 b64_lines(&png),
             ));
@@ -319,6 +321,8 @@ fn build_message(rng: &mut Rng, kind: u64, h: &Headers, sender_name: &str) -> Ve
 }
 
 const DAY: i64 = 86_400;
+/// 2026-10-31T00:00:00Z: no demo message is dated later.
+const LATEST: i64 = 1_793_404_800;
 /// 2025-09-01T00:00:00Z: the demo's history starts here.
 const EPOCH: i64 = 1_756_684_800;
 
@@ -435,6 +439,9 @@ fn alice() -> SeedMailbox {
         for i in 0..plan.count {
             n += 1;
             ts += step / 2 + rng.below(step as u64) as i64;
+            // Never in the future of the demo's history (folders with few messages take
+            // long strides).
+            let ts_capped = ts.min(LATEST);
             let (pname, paddr) = *rng.pick(PEOPLE);
             let subject = if n % 6 == 0 {
                 rng.pick(NON_ASCII_SUBJECTS).to_string()
@@ -464,7 +471,7 @@ fn alice() -> SeedMailbox {
                 to,
                 cc,
                 subject,
-                date: ts,
+                date: ts_capped,
                 message_id: format!("demo.{n}.{:08x}@contoso.example", rng.next_u64() as u32),
                 extra,
             };
@@ -472,7 +479,7 @@ fn alice() -> SeedMailbox {
             let raw = build_message(&mut rng, kind, &h, sender_name);
             let recent = i + 6 >= plan.count;
             let mut sm = SeedMessage::new(raw);
-            sm.received = Some(ts + 2 + rng.below(90) as i64);
+            sm.received = Some(ts_capped + 2 + rng.below(90) as i64);
             sm.is_draft = plan.draft;
             sm.is_read = plan.outgoing || (!recent && rng.below(10) < 8);
             sm.flagged = n % 9 == 0 && !plan.draft;
@@ -719,5 +726,10 @@ mod tests {
             }
         }
         assert_eq!(a[1].folders[0].messages.len(), 20);
+        for f in a.iter().flat_map(|m| m.folders.iter()) {
+            for m in &f.messages {
+                assert!(m.received.unwrap_or(0) <= LATEST + 100, "{:?}", f.path);
+            }
+        }
     }
 }
