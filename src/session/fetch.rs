@@ -102,10 +102,10 @@ pub(super) async fn fetch(
     Ok(match failure {
         Some(err) => Err(Refusal::from_hub(err)),
         // RFC 3516 4.3: a part whose encoding cannot be undone fails the FETCH.
-        None if undecodable.is_some() => Err(Refusal::no(
-            "UNKNOWN-CTE",
-            undecodable.map(|e| e.to_string()).unwrap_or_default(),
-        )),
+        None if undecodable.is_some() => Err(undecodable
+            .as_ref()
+            .map(binary_refusal)
+            .unwrap_or_else(|| Refusal::no("UNKNOWN-CTE", ""))),
         None if vanished > 0 => Err(Refusal::no(
             "EXPUNGEISSUED",
             format!("{vanished} message(s) were deleted elsewhere and could not be fetched"),
@@ -117,6 +117,12 @@ pub(super) async fn fetch(
         }
         .into()),
     })
+}
+
+/// The tagged NO for a part BINARY cannot decode, worded as Dovecot words it: `UNKNOWN-CTE` for
+/// an encoding we do not know (RFC 3516 4.3), `PARSE` for invalid base64/QP data.
+fn binary_refusal(err: &BinaryError) -> Refusal {
+    Refusal::no(err.response_code(), err.to_string())
 }
 
 fn needs_structure(item: &MessageDataItemName<'_>) -> bool {
@@ -395,6 +401,17 @@ mod tests {
             size: None,
             has_attachments: true,
         }
+    }
+
+    #[test]
+    fn binary_refusal_uses_the_error_response_code() {
+        let unknown = binary_refusal(&BinaryError::UnknownTransferEncoding);
+        assert_eq!(unknown.code, Some("UNKNOWN-CTE"));
+        assert_eq!(unknown.text, "Unknown Content-Transfer-Encoding");
+        assert!(!unknown.bad);
+        let invalid = binary_refusal(&BinaryError::InvalidEncodedData);
+        assert_eq!(invalid.code, Some("PARSE"));
+        assert_eq!(invalid.text, "Invalid data in MIME part");
     }
 
     /// Renders the FETCH response for `items` (in IMAP syntax) of MESSAGE.
