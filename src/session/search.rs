@@ -12,10 +12,10 @@ use chrono::NaiveDate;
 use imap_codec::imap_types::core::{AString, Charset};
 use imap_codec::imap_types::search::SearchKey;
 use imap_codec::imap_types::sequence::{SeqOrUid, Sequence, SequenceSet};
-use mail_parser::{HeaderValue, MessageParser, PartType};
+use mail_parser::{HeaderName, HeaderValue, Message, MessageParser, PartType};
 
 use super::{Refusal, ResponseSink, Selection};
-use crate::hub::{HubError, MailboxHub, MessageMeta};
+use crate::hub::{HubError, MailboxHub, MessageFlags, MessageMeta};
 
 /// Messages whose bodies are asked of the hub together.
 const SEARCH_WINDOW: usize = crate::graph::client::MAX_BATCH;
@@ -109,9 +109,14 @@ struct Content {
     size: u64,
     /// (field name, decoded value, raw unfolded value), all lower case, in message order.
     headers: Vec<(String, String, String)>,
-    /// Decoded text of the text parts.
+    /// Every header line of the message, of its MIME parts and of enclosed messages, as
+    /// `name: raw value` and `name: decoded value`, lower case: what TEXT reads besides the body
+    /// (Dovecot matches TEXT against each header's name, colon and value as one text).
+    header_lines: Vec<String>,
+    /// Decoded text of the text parts, enclosed messages' included.
     body: String,
-    /// The Date header's calendar date in its own time zone (RFC 3501: SENT* keys).
+    /// The first Date header's calendar date in its own time zone (RFC 3501: SENT* keys). As in
+    /// Dovecot, a message without a valid Date header is dated 1 January 1970.
     sent_on: Option<NaiveDate>,
 }
 
@@ -120,8 +125,9 @@ impl Content {
         let mut content = Content {
             size: raw.len() as u64,
             headers: Vec::new(),
+            header_lines: Vec::new(),
             body: String::new(),
-            sent_on: None,
+            sent_on: NaiveDate::from_ymd_opt(1970, 1, 1),
         };
         let Some(message) = MessageParser::default().parse(raw) else {
             return content;
@@ -137,19 +143,48 @@ impl Content {
                 raw_value.trim().to_lowercase(),
             ));
         }
-        content.sent_on = message.date().and_then(|date| {
-            NaiveDate::from_ymd_opt(date.year as i32, date.month as u32, date.day as u32)
-        });
+        // Dovecot reads the first Date header (mail-parser's `date()` gives the last one).
+        let first_date = message
+            .headers()
+            .iter()
+            .find(|header| header.name == HeaderName::Date);
+        if let Some(HeaderValue::DateTime(date)) = first_date.map(|header| &header.value) {
+            if date.is_valid() {
+                content.sent_on =
+                    NaiveDate::from_ymd_opt(date.year as i32, date.month as u32, date.day as u32)
+                        .or(content.sent_on);
+            }
+        }
+        content.read_parts(&message);
+        content
+    }
+
+    /// Header lines and text of every part of `message`, enclosed messages included.
+    fn read_parts(&mut self, message: &Message<'_>) {
+        let raw = message.raw_message.as_ref();
         for part in &message.parts {
+            for header in &part.headers {
+                let name = header.name.as_str().to_lowercase();
+                let raw_value = raw
+                    .get(header.offset_start as usize..header.offset_end as usize)
+                    .map(|v| String::from_utf8_lossy(v).replace(['\r', '\n'], ""))
+                    .unwrap_or_default();
+                self.header_lines
+                    .push(format!("{name}: {}", raw_value.trim().to_lowercase()));
+                self.header_lines.push(format!(
+                    "{name}: {}",
+                    decoded_value(&header.value).to_lowercase()
+                ));
+            }
             match &part.body {
                 PartType::Text(text) | PartType::Html(text) => {
-                    content.body.push_str(&text.to_lowercase());
-                    content.body.push('\n');
+                    self.body.push_str(&text.to_lowercase());
+                    self.body.push('\n');
                 }
+                PartType::Message(nested) => self.read_parts(nested),
                 _ => {}
             }
         }
-        content
     }
 
     fn header_contains(&self, names: &[&str], needle: &str) -> bool {
@@ -235,8 +270,8 @@ fn evaluate(
         // The gateway never reports \Recent (RFC 9051 dropped it): no message is recent.
         SearchKey::Recent | SearchKey::New => false,
         SearchKey::Old => true,
-        SearchKey::Keyword(keyword) => has_keyword(&meta.flags.keywords, keyword.inner()),
-        SearchKey::Unkeyword(keyword) => !has_keyword(&meta.flags.keywords, keyword.inner()),
+        SearchKey::Keyword(keyword) => has_keyword(flags, keyword.inner()),
+        SearchKey::Unkeyword(keyword) => !has_keyword(flags, keyword.inner()),
         SearchKey::Before(date) => internal_date < *date.as_ref(),
         SearchKey::On(date) => internal_date == *date.as_ref(),
         SearchKey::Since(date) => internal_date >= *date.as_ref(),
@@ -266,6 +301,7 @@ fn evaluate(
             let needle = text(value);
             with_content(&|c| {
                 c.body.contains(&needle)
+                    || c.header_lines.iter().any(|line| line.contains(&needle))
                     || c.headers.iter().any(|(name, decoded, raw)| {
                         name.contains(&needle) || decoded.contains(&needle) || raw.contains(&needle)
                     })
@@ -274,8 +310,14 @@ fn evaluate(
     })
 }
 
-fn has_keyword(keywords: &[String], wanted: &str) -> bool {
-    keywords.iter().any(|k| k.eq_ignore_ascii_case(wanted))
+/// Whether the message has the keyword `wanted`; `$Forwarded` is the forwarded flag the gateway
+/// keeps apart from the other keywords (Graph's last verb, not a category).
+fn has_keyword(flags: &MessageFlags, wanted: &str) -> bool {
+    (flags.forwarded && wanted.eq_ignore_ascii_case("$Forwarded"))
+        || flags
+            .keywords
+            .iter()
+            .any(|k| k.eq_ignore_ascii_case(wanted))
 }
 
 /// Whether `number` is in the set, `*` being `largest`. Numbers past the end match nothing
@@ -297,7 +339,6 @@ fn in_set(set: &SequenceSet, number: u32, largest: u32) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::hub::MessageFlags;
     use std::sync::Arc;
 
     const RAW: &[u8] = b"From: =?utf-8?q?J=C3=BCrgen?= <jurgen@example.com>\r\nTo: alice@contoso.example\r\nSubject: =?utf-8?b?Vm9pY2UgbWFpbCDDvGJlcg==?=\r\nDate: Tue, 03 Mar 2026 23:30:00 -0500\r\nX-Caller: +14255550101\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\nCall me back about the =C3=BCbung.\r\n";
@@ -391,5 +432,88 @@ mod tests {
             Some(true)
         );
         assert_eq!(check(&format!("SMALLER {}", RAW.len()), true), Some(false));
+    }
+
+    /// Evaluates `text` against `raw` with content, as message 1 of 1.
+    fn check_raw(raw: &[u8], text: &str, flags: MessageFlags) -> Option<bool> {
+        let context = Context {
+            exists: 1,
+            largest_uid: 1,
+        };
+        let meta = MessageMeta {
+            flags,
+            ..meta(1, false)
+        };
+        evaluate(&key(text), &context, 1, &meta, Some(&Content::read(raw)))
+    }
+
+    #[test]
+    fn forwarded_is_the_forwarded_keyword() {
+        let forwarded = MessageFlags {
+            forwarded: true,
+            ..MessageFlags::default()
+        };
+        assert_eq!(
+            check_raw(RAW, "KEYWORD $Forwarded", forwarded.clone()),
+            Some(true)
+        );
+        assert_eq!(
+            check_raw(RAW, "UNKEYWORD $forwarded", forwarded),
+            Some(false)
+        );
+        assert_eq!(
+            check_raw(RAW, "KEYWORD $Forwarded", MessageFlags::default()),
+            Some(false)
+        );
+    }
+
+    /// Dovecot 2.3: the first Date header counts; no (valid) Date means 1 January 1970.
+    #[test]
+    fn sent_dates_as_dovecot_reads_them() {
+        let two = b"Date: Wed, 11 Mar 2026 10:00:00 +0000\r\nDate: Thu, 12 Mar 2026 10:00:00 +0000\r\n\r\nx\r\n";
+        let none = MessageFlags::default;
+        assert_eq!(check_raw(two, "SENTON 11-Mar-2026", none()), Some(true));
+        assert_eq!(check_raw(two, "SENTON 12-Mar-2026", none()), Some(false));
+        let missing = b"Subject: no date\r\n\r\nx\r\n";
+        assert_eq!(check_raw(missing, "SENTON 1-Jan-1970", none()), Some(true));
+        assert_eq!(
+            check_raw(missing, "SENTBEFORE 1-Jan-2000", none()),
+            Some(true)
+        );
+        assert_eq!(
+            check_raw(missing, "SENTSINCE 1-Jan-2000", none()),
+            Some(false)
+        );
+        let invalid = b"Date: someday\r\n\r\nx\r\n";
+        assert_eq!(check_raw(invalid, "SENTON 1-Jan-1970", none()), Some(true));
+    }
+
+    /// TEXT reads header lines whole (name, colon, value), of enclosed messages too; BODY reads
+    /// the text of enclosed messages but not their headers.
+    #[test]
+    fn text_reads_header_lines_and_enclosed_messages() {
+        let forward = b"From: a@example.com\r\nSubject: fwd\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nsee below\r\n--b\r\nContent-Type: message/rfc822\r\n\r\nFrom: inner@example.com\r\nSubject: level one\r\n\r\ninner text\r\n--b--\r\n";
+        let none = MessageFlags::default;
+        assert_eq!(
+            check_raw(forward, "TEXT \"Subject: fwd\"", none()),
+            Some(true)
+        );
+        assert_eq!(
+            check_raw(forward, "TEXT \"subject: LEVEL\"", none()),
+            Some(true)
+        );
+        assert_eq!(
+            check_raw(forward, "TEXT \"content-type: message\"", none()),
+            Some(true)
+        );
+        assert_eq!(
+            check_raw(forward, "BODY \"inner text\"", none()),
+            Some(true)
+        );
+        assert_eq!(
+            check_raw(forward, "TEXT \"inner text\"", none()),
+            Some(true)
+        );
+        assert_eq!(check_raw(forward, "SUBJECT level", none()), Some(false));
     }
 }
