@@ -353,10 +353,9 @@ fn write_section_data(buf: &mut Vec<u8>, data: Option<&[u8]>) {
 }
 
 pub(super) fn write_flags(buf: &mut Vec<u8>, flags: &MessageFlags) {
+    // In Dovecot's order (\Answered \Flagged \Deleted \Seen \Draft, then keywords): RFC 3501
+    // leaves the order open, and a client comparing FLAGS strings then sees the same text.
     let mut names: Vec<&str> = Vec::new();
-    if flags.seen {
-        names.push("\\Seen");
-    }
     if flags.answered {
         names.push("\\Answered");
     }
@@ -365,6 +364,9 @@ pub(super) fn write_flags(buf: &mut Vec<u8>, flags: &MessageFlags) {
     }
     if flags.deleted {
         names.push("\\Deleted");
+    }
+    if flags.seen {
+        names.push("\\Seen");
     }
     if flags.draft {
         names.push("\\Draft");
@@ -445,7 +447,7 @@ mod tests {
         assert_eq!(
             render("(UID FLAGS INTERNALDATE RFC822.SIZE)"),
             format!(
-                "* 7 FETCH (UID 42 FLAGS (\\Seen \\Answered $Forwarded Blue) INTERNALDATE \"04-Mar-2026 05:06:07 +0000\" RFC822.SIZE {})\r\n",
+                "* 7 FETCH (UID 42 FLAGS (\\Answered \\Seen $Forwarded Blue) INTERNALDATE \"04-Mar-2026 05:06:07 +0000\" RFC822.SIZE {})\r\n",
                 MESSAGE.len()
             )
         );
