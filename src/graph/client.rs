@@ -435,7 +435,18 @@ impl MailboxGraph {
                     if matches!(response.status, 429 | 503)
                         && round < self.client.inner.config.max_retries
                     {
-                        wait = wait.max(Duration::from_secs(1));
+                        // The entry's own Retry-After when it has one (the throttling page says
+                        // a suggested wait comes "in the response header of the failed
+                        // request": https://learn.microsoft.com/en-us/graph/throttling), else
+                        // a second.
+                        let asked = response
+                            .header("Retry-After")
+                            .and_then(parse_retry_after)
+                            .unwrap_or(Duration::from_secs(1))
+                            .min(Duration::from_secs(
+                                self.client.inner.config.max_retry_after_secs,
+                            ));
+                        wait = wait.max(asked);
                         throttled.push(index);
                         continue;
                     }

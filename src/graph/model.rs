@@ -101,7 +101,19 @@ pub struct BatchResponse {
     pub id: String,
     pub status: u16,
     #[serde(default)]
+    pub headers: std::collections::HashMap<String, serde_json::Value>,
+    #[serde(default)]
     pub body: Option<serde_json::Value>,
+}
+
+impl BatchResponse {
+    /// A header of this answer, by case-insensitive name, when it is a string.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(key, _)| key.eq_ignore_ascii_case(name))
+            .and_then(|(_, value)| value.as_str())
+    }
 }
 
 #[derive(Debug, Deserialize)]
