@@ -20,7 +20,9 @@ fn options() -> (u64, Vec<usize>) {
             .and_then(|i| args.get(i + 1))
             .cloned()
     };
-    let seconds = value("--seconds").and_then(|v| v.parse().ok()).unwrap_or(60);
+    let seconds = value("--seconds")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(60);
     let sessions = value("--sessions")
         .map(|v| v.split(',').filter_map(|n| n.trim().parse().ok()).collect())
         .unwrap_or_else(|| vec![1, 10, 100]);
@@ -38,8 +40,14 @@ async fn idle_session(setup: &common::Setup) -> Client {
         demo::ALICE,
         demo::SECRET
     );
-    assert!(client.command(&login).await.expect("login").0, "LOGIN failed");
-    assert!(client.command("SELECT INBOX").await.expect("select").0, "SELECT failed");
+    assert!(
+        client.command(&login).await.expect("login").0,
+        "LOGIN failed"
+    );
+    assert!(
+        client.command("SELECT INBOX").await.expect("select").0,
+        "SELECT failed"
+    );
     client
         .stream
         .get_mut()
@@ -47,7 +55,11 @@ async fn idle_session(setup: &common::Setup) -> Client {
         .await
         .expect("IDLE");
     let mut line = String::new();
-    client.stream.read_line(&mut line).await.expect("continuation");
+    client
+        .stream
+        .read_line(&mut line)
+        .await
+        .expect("continuation");
     assert!(line.starts_with('+'), "IDLE refused: {line}");
     client
 }

@@ -36,7 +36,9 @@ pub async fn start(settings: &[(&str, u64)]) -> Setup {
     imap2graph::tls::install_crypto_provider();
     let dir = tempfile::tempdir().expect("temp dir");
     let emulator = Emulator::demo();
-    let graph_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let graph_listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let graph_addr = graph_listener.local_addr().expect("addr");
     let (stop, stop_rx) = watch::channel(false);
     let emulator_task = tokio::spawn({
@@ -67,7 +69,9 @@ pub async fn start(settings: &[(&str, u64)]) -> Setup {
     config.identity.authority = format!("http://{graph_addr}");
     config.store.path = dir.path().join("uids.sqlite");
     let gateway = Gateway::prepare(config).await.expect("gateway");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let imap = listener.local_addr().expect("addr");
     let gateway = tokio::spawn(async move {
         let _ = gateway.serve(listener, stop_rx).await;
