@@ -870,5 +870,194 @@ Reporting-MTA: dns; mx.example.com
         )],
     ));
 
+    broken_structures(&mut m);
     m
+}
+
+/// Mail that breaks MIME's rules in the ways real mail does; both servers must still agree on
+/// its structure.
+fn broken_structures(m: &mut Vec<CorpusMessage>) {
+    m.push(message(
+        "multipart_without_boundary",
+        &[&crlf(
+            "Date: Fri, 27 Mar 2026 10:00:00 +0000
+From: broken@example.com
+Subject: multipart without a boundary
+MIME-Version: 1.0
+Content-Type: multipart/mixed
+
+no boundary here
+",
+        )],
+    ));
+
+    m.push(message(
+        "boundary_never_found",
+        &[&crlf(
+            "Date: Fri, 27 Mar 2026 11:00:00 +0000
+From: broken@example.com
+Subject: boundary never found
+MIME-Version: 1.0
+Content-Type: multipart/mixed; boundary=zzz
+
+--nope
+Content-Type: text/plain
+
+text
+",
+        )],
+    ));
+
+    m.push(message(
+        "prefix_boundaries",
+        &[&crlf(
+            "Date: Fri, 27 Mar 2026 12:00:00 +0000
+From: broken@example.com
+Subject: one boundary a prefix of the other, inner never closed
+MIME-Version: 1.0
+Content-Type: multipart/mixed; boundary=\"abc\"
+
+--abc
+Content-Type: multipart/alternative; boundary=\"abcdef\"
+
+--abcdef
+Content-Type: text/plain
+
+one
+--abcdef
+Content-Type: text/html
+
+two
+--abc
+Content-Type: text/plain
+
+three (inner never closed)
+--abc--   
+trailing epilogue
+",
+        )],
+    ));
+
+    m.push(message(
+        "part_header_ends_at_boundary",
+        &[
+            &crlf(
+                "Date: Sat, 28 Mar 2026 10:00:00 +0000
+From: broken@example.com
+Subject: part headers cut by the next boundary
+MIME-Version: 1.0
+Content-Type: multipart/mixed; boundary=b
+
+--b
+Content-Type: text/plain
+--b
+Content-Type: message/rfc822
+
+From: x@example.com
+Subject: cut
+--b
+Content-Type: text/plain
+
+last
+",
+            ),
+            b"--b--",
+        ],
+    ));
+
+    let inner = base64_lines(b"From: x@example.com\r\nSubject: inner in base64\r\n\r\nhi\r\n");
+    m.push(message(
+        "rfc822_in_base64",
+        &[
+            &crlf(
+                "Date: Sat, 28 Mar 2026 11:00:00 +0000
+From: broken@example.com
+Subject: message/rfc822 encoded in base64
+MIME-Version: 1.0
+Content-Type: multipart/mixed; boundary=b
+
+--b
+Content-Type: message/rfc822
+Content-Transfer-Encoding: base64
+
+",
+            ),
+            &inner,
+            &crlf("--b--\n"),
+        ],
+    ));
+
+    m.push(message("nul_octets", &[
+        b"Date: Sun, 29 Mar 2026 10:00:00 +0000\r\nFrom: broken@example.com\r\nSubject: nul\x00here\r\nX-Nul: a\x00b\r\n\r\nbody\x00with nul\r\n",
+    ]));
+
+    m.push(message(
+        "line_without_colon",
+        &[&crlf(
+            "Date: Sun, 29 Mar 2026 11:00:00 +0000
+From: broken@example.com
+this line has no colon
+Subject: after the line without colon
+MIME-Version: 1.0
+Content-Type: text/plain
+
+body
+",
+        )],
+    ));
+
+    m.push(message(
+        "no_closing_boundary",
+        &[
+            &crlf(
+                "Date: Mon, 30 Mar 2026 10:00:00 +0000
+From: broken@example.com
+Subject: no closing boundary
+MIME-Version: 1.0
+Content-Type: multipart/mixed; boundary=b
+
+pre
+--b
+Content-Type: text/plain
+
+text with no closing boundary
+",
+            ),
+            b"and no line end",
+        ],
+    ));
+
+    m.push(message(
+        "close_without_open",
+        &[&crlf(
+            "Date: Mon, 30 Mar 2026 11:00:00 +0000
+From: broken@example.com
+Subject: close delimiter without an open one
+MIME-Version: 1.0
+Content-Type: multipart/mixed; boundary=b
+
+pre
+--b--
+epi
+",
+        )],
+    ));
+
+    m.push(message(
+        "boundary_with_space",
+        &[&crlf(
+            "Date: Tue, 31 Mar 2026 10:00:00 +0000
+From: broken@example.com
+Subject: boundary with a space
+MIME-Version: 1.0
+Content-Type: multipart/mixed; boundary=\"a b\"
+
+--a b
+Content-Type: text/plain
+
+x
+--a b--
+",
+        )],
+    ));
 }
