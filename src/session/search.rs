@@ -12,7 +12,7 @@ use chrono::NaiveDate;
 use imap_codec::imap_types::core::{AString, Charset};
 use imap_codec::imap_types::search::SearchKey;
 use imap_codec::imap_types::sequence::{SeqOrUid, Sequence, SequenceSet};
-use mail_parser::{HeaderName, HeaderValue, Message, MessageParser, PartType};
+use mail_parser::{Encoding, HeaderName, HeaderValue, Message, MessageParser, PartType};
 
 use super::{Refusal, ResponseSink, Selection};
 use crate::hub::{HubError, MailboxHub, MessageFlags, MessageMeta};
@@ -181,7 +181,11 @@ impl Content {
                     self.body.push_str(&text.to_lowercase());
                     self.body.push('\n');
                 }
-                PartType::Message(nested) => self.read_parts(nested),
+                // Dovecot reads an enclosed message only when it is not base64/QP encoded
+                // (RFC 2046 5.2.1 allows only 7bit, 8bit and binary for message/rfc822).
+                PartType::Message(nested) if part.encoding == Encoding::None => {
+                    self.read_parts(nested)
+                }
                 _ => {}
             }
         }
@@ -515,5 +519,33 @@ mod tests {
             Some(true)
         );
         assert_eq!(check_raw(forward, "SUBJECT level", none()), Some(false));
+        let encoded = b"From: a@example.com\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: message/rfc822\r\nContent-Transfer-Encoding: base64\r\n\r\nU3ViamVjdDogaW5uZXIKCmhpZGRlbiB0ZXh0Cg==\r\n--b--\r\n";
+        assert_eq!(
+            check_raw(encoded, "TEXT \"subject: inner\"", none()),
+            Some(false)
+        );
+        assert_eq!(
+            check_raw(encoded, "TEXT \"hidden text\"", none()),
+            Some(false)
+        );
+    }
+
+    /// Multi-byte charsets are decoded for SEARCH, in headers and bodies.
+    #[test]
+    fn shift_jis_is_decoded() {
+        let raw = b"From: =?Shift_JIS?B?k/qWe4zq?= <jp@example.jp>\r\nSubject: =?Shift_JIS?B?g2WDWINn?=\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=Shift_JIS\r\nContent-Transfer-Encoding: 8bit\r\n\r\n\x83\x65\x83\x58\x83\x67 \x93\xfa\x96\x7b\x8c\xea\r\n";
+        let none = MessageFlags::default;
+        let utf8 = |text: &str| format!("CHARSET UTF-8 {text}");
+        let literal =
+            |key: &str, value: &str| utf8(&format!("{key} {{{}+}}\r\n{value}", value.len()));
+        assert_eq!(
+            check_raw(raw, &literal("SUBJECT", "テスト"), none()),
+            Some(true)
+        );
+        assert_eq!(check_raw(raw, &literal("FROM", "日本"), none()), Some(true));
+        assert_eq!(
+            check_raw(raw, &literal("BODY", "日本語"), none()),
+            Some(true)
+        );
     }
 }
