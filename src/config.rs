@@ -67,11 +67,49 @@ pub struct ImapConfig {
     pub shutdown_grace_secs: u64,
     /// Show folders Graph marks hidden (`isHidden`).
     pub show_hidden_folders: bool,
+    /// Seconds between listings of a folder that sessions IDLE on (one poller per folder).
+    pub idle_poll_secs: u64,
+    /// NOOP and CHECK list the selected folder again when its last listing is older than this.
+    pub noop_freshness_secs: u64,
+    /// Seconds between `* OK` keepalives sent to an idling client.
+    pub idle_keepalive_secs: u64,
     /// Expect a PROXY protocol v2 header (HAProxy `send-proxy-v2`) before TLS on every
     /// connection, and use the client address it carries for limits and logs.
     pub proxy_protocol: bool,
     /// Addresses of the load balancers allowed to send that header; empty allows any.
     pub proxy_trusted: Vec<String>,
+    /// What EXPUNGE does in Graph: `soft` (DELETE, recoverable by an administrator), `trash`
+    /// (move to Deleted Items) or `hard` (permanentDelete).
+    pub expunge_mode: String,
+}
+
+/// What EXPUNGE does to a message in Graph (`imap.expunge_mode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExpungeMode {
+    /// `DELETE`: the message goes to Recoverable Items, where an administrator can restore it.
+    Soft,
+    /// Moved to Deleted Items (expunging in Deleted Items itself deletes softly).
+    Trash,
+    /// `permanentDelete`: gone for good.
+    Hard,
+}
+
+impl ImapConfig {
+    /// `imap.expunge_mode` as a value (checked by [`Config::validate`]; `soft` if not).
+    pub fn expunge_mode(&self) -> ExpungeMode {
+        ExpungeMode::parse(&self.expunge_mode).unwrap_or(ExpungeMode::Soft)
+    }
+}
+
+impl ExpungeMode {
+    pub fn parse(text: &str) -> Option<ExpungeMode> {
+        match text {
+            "soft" => Some(ExpungeMode::Soft),
+            "trash" => Some(ExpungeMode::Trash),
+            "hard" => Some(ExpungeMode::Hard),
+            _ => None,
+        }
+    }
 }
 
 impl Default for ImapConfig {
@@ -86,8 +124,12 @@ impl Default for ImapConfig {
             max_command_bytes: 64 * 1024,
             shutdown_grace_secs: 10,
             show_hidden_folders: false,
+            idle_poll_secs: 10,
+            noop_freshness_secs: 5,
+            idle_keepalive_secs: 120,
             proxy_protocol: false,
             proxy_trusted: Vec::new(),
+            expunge_mode: "soft".into(),
         }
     }
 }
@@ -216,6 +258,15 @@ impl Config {
 
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.listen_addr()?;
+        if ExpungeMode::parse(&self.imap.expunge_mode).is_none() {
+            return Err(ConfigError::new(
+                "imap.expunge_mode",
+                format!(
+                    "{:?} is not one of soft, trash, hard",
+                    self.imap.expunge_mode
+                ),
+            ));
+        }
         self.proxy_trusted_addrs()?;
         if let Some(url) = &self.store.url {
             if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
@@ -266,6 +317,8 @@ impl Config {
             ("imap.idle_timeout_secs", self.imap.idle_timeout_secs),
             ("imap.max_literal_bytes", self.imap.max_literal_bytes as u64),
             ("imap.max_command_bytes", self.imap.max_command_bytes as u64),
+            ("imap.idle_poll_secs", self.imap.idle_poll_secs),
+            ("imap.idle_keepalive_secs", self.imap.idle_keepalive_secs),
             ("graph.timeout_secs", self.graph.timeout_secs),
             (
                 "graph.max_concurrency_per_mailbox",
@@ -548,6 +601,14 @@ mod tests {
         )
         .unwrap();
         assert_eq!(config.store.url.as_deref(), Some("postgres://db/x"));
+        let err =
+            Config::from_toml_and_env("[imap]\nexpunge_mode = \"shred\"\n", env(&[])).unwrap_err();
+        assert_eq!(err.key, "imap.expunge_mode");
+        let config =
+            Config::from_toml_and_env("", env(&[("IMAP2GRAPH_IMAP_EXPUNGE_MODE", "trash")]))
+                .unwrap();
+        assert_eq!(config.imap.expunge_mode(), ExpungeMode::Trash);
+        assert_eq!(Config::default().imap.expunge_mode(), ExpungeMode::Soft);
         let err =
             Config::from_toml_and_env("[imap]\nproxy_trusted = [\"lb1\"]\n", env(&[])).unwrap_err();
         assert_eq!(err.key, "imap.proxy_trusted");

@@ -13,7 +13,7 @@ use imap_codec::imap_types::auth::AuthenticateData;
 use imap_codec::imap_types::command::{Command, CommandBody};
 use imap_codec::imap_types::core::{LiteralMode, Tag};
 use imap_codec::imap_types::IntoStatic;
-use imap_codec::{AuthenticateDataCodec, CommandCodec};
+use imap_codec::{AuthenticateDataCodec, CommandCodec, IdleDoneCodec};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::watch;
 use tokio::time::Instant;
@@ -29,6 +29,8 @@ pub struct ConnectionLimits {
     pub max_command_bytes: u32,
     pub prelogin_timeout: Duration,
     pub idle_timeout: Duration,
+    /// Interval of `* OK` keepalives during IDLE.
+    pub idle_keepalive: Duration,
 }
 
 impl ConnectionLimits {
@@ -38,6 +40,7 @@ impl ConnectionLimits {
             max_command_bytes: config.imap.max_command_bytes,
             prelogin_timeout: config.prelogin_timeout(),
             idle_timeout: config.idle_timeout(),
+            idle_keepalive: Duration::from_secs(config.imap.idle_keepalive_secs),
         }
     }
 }
@@ -202,6 +205,26 @@ where
                 writer.shutdown().await.ok();
                 return Ok(());
             }
+            Flow::Idle(tag) => {
+                sink.push(b"+ idling\r\n");
+                sink.flush().await?;
+                drop(sink);
+                let go_on = idle(
+                    &tag,
+                    &mut session,
+                    &mut fragmentizer,
+                    &mut reader,
+                    &mut writer,
+                    &mut read_buf,
+                    &limits,
+                    &mut shutdown,
+                )
+                .await?;
+                if !go_on {
+                    return Ok(());
+                }
+                continue;
+            }
         }
         sink.flush().await?;
         if *shutdown.borrow() {
@@ -209,6 +232,87 @@ where
             writer.write_all(b"* BYE Server shutting down\r\n").await?;
             writer.flush().await?;
             return Ok(());
+        }
+    }
+}
+
+/// Stays in IDLE (RFC 2177) until the client's DONE: sends what changes in the selected folder
+/// as it is learned (one poller per folder in the hub, whatever the number of idling sessions),
+/// `* OK` keepalives, and BYE at the idle limit or shutdown. Returns whether to go on reading
+/// commands.
+#[allow(clippy::too_many_arguments)]
+async fn idle<R, W>(
+    tag: &Tag<'static>,
+    session: &mut Session,
+    fragmentizer: &mut Fragmentizer,
+    reader: &mut R,
+    writer: &mut W,
+    read_buf: &mut [u8],
+    limits: &ConnectionLimits,
+    shutdown: &mut watch::Receiver<bool>,
+) -> std::io::Result<bool>
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Send + Unpin,
+{
+    let mut changes = session.idle_watch();
+    let mut keepalive = tokio::time::interval_at(
+        Instant::now() + limits.idle_keepalive,
+        limits.idle_keepalive,
+    );
+    let deadline = Instant::now() + limits.idle_timeout;
+    loop {
+        while fragmentizer.progress().is_some() {
+            if fragmentizer.is_message_complete() {
+                let done = fragmentizer
+                    .decode_message(&IdleDoneCodec::default())
+                    .is_ok();
+                let line = if done {
+                    format!("{} OK IDLE terminated\r\n", tag.inner())
+                } else {
+                    format!("{} BAD expected DONE\r\n", tag.inner())
+                };
+                writer.write_all(line.as_bytes()).await?;
+                writer.flush().await?;
+                return Ok(true);
+            }
+        }
+        tokio::select! {
+            read = reader.read(read_buf) => {
+                let read = read?;
+                if read == 0 {
+                    return Ok(false);
+                }
+                fragmentizer.enqueue_bytes(&read_buf[..read]);
+            }
+            changed = async {
+                match changes.as_mut() {
+                    Some(receiver) => receiver.changed().await,
+                    None => std::future::pending().await,
+                }
+            } => {
+                if changed.is_err() {
+                    changes = None;
+                    continue;
+                }
+                let mut sink = ResponseSink::new(writer);
+                session.idle_updates(&mut sink);
+                sink.flush().await?;
+            }
+            _ = keepalive.tick() => {
+                writer.write_all(b"* OK Still here\r\n").await?;
+                writer.flush().await?;
+            }
+            _ = tokio::time::sleep_until(deadline) => {
+                writer.write_all(b"* BYE Autologout; idle for too long\r\n").await?;
+                writer.flush().await?;
+                return Ok(false);
+            }
+            _ = shutdown.changed() => {
+                writer.write_all(b"* BYE Server shutting down\r\n").await?;
+                writer.flush().await?;
+                return Ok(false);
+            }
         }
     }
 }
@@ -296,6 +400,7 @@ mod tests {
             max_command_bytes: 1024,
             prelogin_timeout: Duration::from_secs(30),
             idle_timeout: Duration::from_secs(30),
+            idle_keepalive: Duration::from_secs(30),
         }
     }
 

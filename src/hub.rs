@@ -1,9 +1,15 @@
 //! Owns the mailbox hub: one per Graph mailbox (and application) per process, shared by every
 //! session of that mailbox. It holds the folder tree, gives each folder's messages their UIDs
 //! through the uid store, and keeps message bodies in a byte-bounded cache, so that sessions ask
-//! it for folders, messages and bodies and never see HTTP.
+//! it for folders, messages and bodies and never see HTTP. Changes to the mailbox (flags,
+//! expunge, copy and move, append, folders) are in `write`.
+
+mod write;
+
+pub use write::{FlagUpdate, Transfer};
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -11,6 +17,7 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use futures_util::stream::{self, StreamExt};
 use moka::future::Cache;
+use tokio::sync::watch;
 
 use crate::config::Config;
 use crate::graph::model::{MailFolder, MessageSummary};
@@ -110,6 +117,9 @@ pub struct MessageFlags {
     pub draft: bool,
     pub deleted: bool,
     pub keywords: Vec<String>,
+    /// Categories that cannot be shown as keywords (not atoms): kept as they are when the
+    /// keywords change.
+    pub other_categories: Vec<String>,
 }
 
 impl MessageFlags {
@@ -128,6 +138,12 @@ impl MessageFlags {
                 .categories
                 .iter()
                 .filter(|c| is_keyword_atom(c))
+                .cloned()
+                .collect(),
+            other_categories: summary
+                .categories
+                .iter()
+                .filter(|c| !is_keyword_atom(c))
                 .cloned()
                 .collect(),
         }
@@ -172,9 +188,17 @@ struct CachedTree {
     at: Instant,
 }
 
-struct CachedIndex {
-    snapshot: Arc<FolderSnapshot>,
-    at: Instant,
+/// One folder's shared state: its latest listing, and the channel through which sessions learn
+/// of a newer one (at the end of their commands, and while they IDLE).
+#[derive(Default)]
+struct FolderIndex {
+    /// Held while the folder is listed, so concurrent asks share one listing.
+    listing: tokio::sync::Mutex<Option<Instant>>,
+    latest: watch::Sender<Option<Arc<FolderSnapshot>>>,
+    /// Whether a poller task keeps this folder fresh for idling sessions.
+    polled: AtomicBool,
+    /// Set by [`MailboxHub::invalidate`]: the next snapshot lists the folder whatever its age.
+    stale: AtomicBool,
 }
 
 pub struct MailboxHub {
@@ -185,7 +209,9 @@ pub struct MailboxHub {
     /// Well-known name → folder id.
     well_known: HashMap<String, String>,
     tree: tokio::sync::Mutex<Option<CachedTree>>,
-    indexes: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Option<CachedIndex>>>>>,
+    indexes: Mutex<HashMap<String, Arc<FolderIndex>>>,
+    /// How often a folder that sessions IDLE on is listed again.
+    poll_interval: Duration,
 }
 
 impl MailboxHub {
@@ -269,28 +295,91 @@ impl MailboxHub {
     /// The folder's messages with their UIDs, listed from Graph (or from a listing made within
     /// the last second). New messages get UIDs in ascending receivedDateTime order.
     pub async fn folder_snapshot(&self, folder_id: &str) -> Result<Arc<FolderSnapshot>, HubError> {
-        let slot = {
-            let mut indexes = self.indexes.lock().unwrap_or_else(|e| e.into_inner());
-            indexes.entry(folder_id.to_string()).or_default().clone()
-        };
-        let mut cached = slot.lock().await;
-        if let Some(cached) = cached.as_ref() {
-            if cached.at.elapsed() < FOLDER_INDEX_FRESHNESS {
-                return Ok(cached.snapshot.clone());
+        self.fresh_snapshot(folder_id, FOLDER_INDEX_FRESHNESS).await
+    }
+
+    /// Like [`folder_snapshot`](Self::folder_snapshot), accepting a listing up to `max_age` old.
+    /// Every new listing is announced to the sessions that watch the folder.
+    pub async fn fresh_snapshot(
+        &self,
+        folder_id: &str,
+        max_age: Duration,
+    ) -> Result<Arc<FolderSnapshot>, HubError> {
+        let index = self.index(folder_id);
+        let mut listed_at = index.listing.lock().await;
+        let stale = index.stale.swap(false, Ordering::SeqCst);
+        if let (false, Some(at), Some(snapshot)) =
+            (stale, *listed_at, index.latest.borrow().clone())
+        {
+            if at.elapsed() < max_age {
+                return Ok(snapshot);
             }
         }
-        let snapshot = Arc::new(self.list_folder(folder_id).await?);
-        *cached = Some(CachedIndex {
-            snapshot: snapshot.clone(),
-            at: Instant::now(),
-        });
+        let snapshot = match self.list_folder(folder_id).await {
+            Ok(snapshot) => Arc::new(snapshot),
+            Err(err) => {
+                if stale {
+                    index.stale.store(true, Ordering::SeqCst);
+                }
+                return Err(err);
+            }
+        };
+        *listed_at = Some(Instant::now());
+        index.latest.send_replace(Some(snapshot.clone()));
         Ok(snapshot)
+    }
+
+    /// The latest listing of the folder, if any, without asking Graph.
+    pub fn latest_snapshot(&self, folder_id: &str) -> Option<Arc<FolderSnapshot>> {
+        self.index(folder_id).latest.borrow().clone()
+    }
+
+    /// A channel that carries each new listing of the folder. While anyone holds one, a single
+    /// poller per folder (whatever the number of sessions) lists the folder every poll interval,
+    /// with jitter, so that idling sessions learn of changes made elsewhere.
+    pub fn watch(
+        self: &Arc<Self>,
+        folder_id: &str,
+    ) -> watch::Receiver<Option<Arc<FolderSnapshot>>> {
+        let index = self.index(folder_id);
+        let receiver = index.latest.subscribe();
+        if !index.polled.swap(true, Ordering::SeqCst) {
+            let hub = Arc::downgrade(self);
+            let folder_id = folder_id.to_string();
+            let interval = self.poll_interval;
+            tokio::spawn(async move {
+                loop {
+                    // Jitter spreads pollers of many folders; small enough to keep a change within the
+                    // interval plus a second.
+                    let jitter = Duration::from_millis(fastrand::u64(
+                        0..=(interval.as_millis() as u64 / 10).min(500),
+                    ));
+                    tokio::time::sleep(interval + jitter).await;
+                    let Some(hub) = hub.upgrade() else { return };
+                    let index = hub.index(&folder_id);
+                    if index.latest.receiver_count() == 0 {
+                        index.polled.store(false, Ordering::SeqCst);
+                        return;
+                    }
+                    if let Err(err) = hub.fresh_snapshot(&folder_id, interval / 2).await {
+                        tracing::warn!(mailbox = %hub.mailbox(), error = %err, "polling a folder failed");
+                    }
+                }
+            });
+        }
+        receiver
+    }
+
+    fn index(&self, folder_id: &str) -> Arc<FolderIndex> {
+        let mut indexes = self.indexes.lock().unwrap_or_else(|e| e.into_inner());
+        indexes.entry(folder_id.to_string()).or_default().clone()
     }
 
     async fn list_folder(&self, folder_id: &str) -> Result<FolderSnapshot, HubError> {
         let mailbox = self.mailbox().as_str();
         let mut summaries = self.graph.list_messages(folder_id).await?;
         let known = self.store.messages(mailbox, folder_id).await?;
+        let deleted = self.store.deleted(mailbox, folder_id).await?;
         summaries.sort_by(|a, b| {
             a.received_date_time
                 .cmp(&b.received_date_time)
@@ -320,10 +409,12 @@ impl MailboxHub {
                     Some(stored) => (stored.uid, stored.size),
                     None => (*assigned.get(&summary.id)?, None),
                 };
+                let mut flags = MessageFlags::from_graph(summary);
+                flags.deleted = deleted.contains(&summary.id);
                 Some(MessageMeta {
                     uid,
                     id: Arc::from(summary.id.as_str()),
-                    flags: MessageFlags::from_graph(summary),
+                    flags,
                     internal_date: summary.received_date_time.unwrap_or_default(),
                     size,
                     has_attachments: summary.has_attachments,
@@ -337,6 +428,13 @@ impl MailboxHub {
             uid_next: uids.uid_next,
             messages,
         })
+    }
+
+    /// Forgets the folder's cached listing, after a change made through this hub, so the next
+    /// snapshot (of any session) lists it again, even if a listing is under way now (it may
+    /// predate the change).
+    pub fn invalidate(&self, folder_id: &str) {
+        self.index(folder_id).stale.store(true, Ordering::SeqCst);
     }
 
     /// The MIME of each message, in order, from the cache or from Graph, with CRLF line ends
@@ -506,6 +604,7 @@ impl HubRegistry {
                 well_known,
                 tree: tokio::sync::Mutex::new(None),
                 indexes: Mutex::new(HashMap::new()),
+                poll_interval: Duration::from_secs(self.config.imap.idle_poll_secs),
             }))
         };
         let hub = self

@@ -5,8 +5,11 @@
 
 mod fetch;
 pub mod list;
+mod mailboxes;
 mod search;
 pub mod sequence;
+mod updates;
+mod write;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -29,7 +32,7 @@ use crate::wire;
 pub const CAPABILITIES_PRE_AUTH: &str = "IMAP4rev1 SASL-IR LITERAL+ AUTH=PLAIN ID";
 /// Capabilities after login.
 pub const CAPABILITIES: &str =
-    "IMAP4rev1 SASL-IR LITERAL+ ID NAMESPACE UNSELECT CHILDREN SPECIAL-USE BINARY";
+    "IMAP4rev1 SASL-IR LITERAL+ ID NAMESPACE UNSELECT CHILDREN SPECIAL-USE BINARY IDLE UIDPLUS MOVE";
 
 /// Failed logins allowed on one connection before it is closed.
 const MAX_FAILED_LOGINS: u32 = 3;
@@ -93,6 +96,8 @@ pub enum Flow {
     AuthenticateData(Tag<'static>),
     /// Close the connection (after LOGOUT, or too many failed logins).
     Close,
+    /// Send `+ idling` and stay in IDLE (RFC 2177) until the client's DONE.
+    Idle(Tag<'static>),
 }
 
 struct Selection {
@@ -124,6 +129,8 @@ pub struct Session {
     peer: SocketAddr,
     state: State,
     failed_logins: u32,
+    /// The selected folder was opened with EXAMINE.
+    read_only: bool,
 }
 
 impl Session {
@@ -133,6 +140,7 @@ impl Session {
             peer,
             state: State::NotAuthenticated,
             failed_logins: 0,
+            read_only: false,
         }
     }
 
@@ -166,6 +174,8 @@ impl Session {
                 out.tagged(&tag, "OK", "CAPABILITY completed");
             }
             CommandBody::Noop => {
+                self.synchronise_selected().await;
+                self.push_updates(true, out);
                 out.tagged(&tag, "OK", "NOOP completed");
             }
             CommandBody::Logout => {
@@ -206,6 +216,10 @@ impl Session {
             }
             CommandBody::Login { .. } | CommandBody::Authenticate { .. } => {
                 out.tagged(&tag, "BAD", "already authenticated");
+            }
+            CommandBody::Idle if self.is_authenticated() => {
+                self.push_updates(true, out);
+                return Ok(Flow::Idle(tag));
             }
             _ if !self.is_authenticated() => {
                 out.tagged(&tag, "BAD", &format!("{name} is not valid before login"));
@@ -352,6 +366,41 @@ impl Session {
             })
     }
 
+    /// Lists the selected folder again if its latest listing is older than
+    /// `imap.noop_freshness_secs` (NOOP and CHECK), so polling clients cost bounded traffic.
+    async fn synchronise_selected(&self) {
+        if let State::Selected { hub, selection } = &self.state {
+            let freshness = Duration::from_secs(self.registry.config().imap.noop_freshness_secs);
+            if let Err(err) = hub.fresh_snapshot(&selection.folder.id, freshness).await {
+                tracing::warn!(mailbox = %hub.mailbox(), error = %err, "could not synchronise the selected folder");
+            }
+        }
+    }
+
+    /// Writes what changed in the selected folder since the session last looked (from the
+    /// hub's latest listing; no Graph request).
+    fn push_updates(&mut self, allow_expunge: bool, out: &mut ResponseSink<'_>) {
+        if let State::Selected { hub, selection } = &mut self.state {
+            if let Some(snapshot) = hub.latest_snapshot(&selection.folder.id) {
+                updates::apply(selection, &snapshot, allow_expunge, out.buf());
+            }
+        }
+    }
+
+    /// While idling: the channel of new listings of the selected folder (none when no folder
+    /// is selected; then only keepalives are sent).
+    pub fn idle_watch(&self) -> Option<tokio::sync::watch::Receiver<Option<Arc<FolderSnapshot>>>> {
+        match &self.state {
+            State::Selected { hub, selection } => Some(hub.watch(&selection.folder.id)),
+            _ => None,
+        }
+    }
+
+    /// While idling: sends what changed.
+    pub fn idle_updates(&mut self, out: &mut ResponseSink<'_>) {
+        self.push_updates(true, out);
+    }
+
     fn hub(&self) -> Option<Arc<MailboxHub>> {
         match &self.state {
             State::NotAuthenticated => None,
@@ -369,7 +418,6 @@ impl Session {
             out.tagged(&tag, "BAD", "not logged in");
             return Ok(());
         };
-        let name = body.name();
         let result = match body {
             CommandBody::Namespace => {
                 out.untagged("NAMESPACE ((\"\" \"/\")) NIL NIL");
@@ -395,16 +443,24 @@ impl Session {
                 mailbox,
                 item_names,
             } => self.status(&hub, &mailbox, &item_names, out).await,
-            CommandBody::Create { .. }
-            | CommandBody::Delete { .. }
-            | CommandBody::Rename { .. }
-            | CommandBody::Subscribe { .. }
-            | CommandBody::Unsubscribe { .. }
-            | CommandBody::Append { .. } => Err(Refusal::not_yet(name)),
+            CommandBody::Create { mailbox } => mailboxes::create(&hub, &mailbox).await,
+            CommandBody::Delete { mailbox } => mailboxes::delete(&hub, &mailbox).await,
+            CommandBody::Rename { from, to } => mailboxes::rename(&hub, &from, &to).await,
+            CommandBody::Subscribe { mailbox } => mailboxes::subscribe(&hub, &mailbox, true).await,
+            CommandBody::Unsubscribe { mailbox } => {
+                mailboxes::subscribe(&hub, &mailbox, false).await
+            }
+            CommandBody::Append {
+                mailbox,
+                flags,
+                date,
+                message,
+            } => mailboxes::append(&hub, &mailbox, &flags, date.as_ref(), &message).await,
             body => {
                 return self.handle_selected(tag, body, out).await;
             }
         };
+        self.push_updates(true, out);
         finish(out, &tag, result);
         Ok(())
     }
@@ -416,6 +472,19 @@ impl Session {
         out: &mut ResponseSink<'_>,
     ) -> std::io::Result<()> {
         let name = body.name();
+        // RFC 3501 7.4.1: no EXPUNGE while answering FETCH, STORE or SEARCH (their UID forms
+        // may have them).
+        let allow_expunge = !matches!(
+            body,
+            CommandBody::Fetch { uid: false, .. }
+                | CommandBody::Store { uid: false, .. }
+                | CommandBody::Search { uid: false, .. }
+        );
+        if matches!(body, CommandBody::Check) {
+            self.synchronise_selected().await;
+        }
+        let read_only = self.read_only;
+        let expunge_mode = self.registry.config().imap.expunge_mode();
         let State::Selected { hub, selection } = &mut self.state else {
             out.tagged(&tag, "BAD", &format!("{name} needs a selected folder"));
             return Ok(());
@@ -424,8 +493,17 @@ impl Session {
             CommandBody::Check => Ok("CHECK completed".to_string()),
             CommandBody::Close | CommandBody::Unselect => {
                 let hub = hub.clone();
+                // CLOSE in a read-write selection expunges, without untagged answers.
+                let expunged = if matches!(body, CommandBody::Close) && !read_only {
+                    write::expunge(&hub, selection, None, expunge_mode, true, out).await
+                } else {
+                    Ok(String::new())
+                };
                 self.state = State::Authenticated { hub };
-                Ok(format!("{name} completed"))
+                Ok(match expunged {
+                    Ok(_) => format!("{name} completed"),
+                    Err(refusal) => format!("{name} completed, but {}", refusal.text),
+                })
             }
             CommandBody::Fetch {
                 sequence_set,
@@ -434,21 +512,84 @@ impl Session {
                 ..
             } => {
                 let hub = hub.clone();
-                fetch::fetch(
+                let items = if !read_only && write::fetch_sets_seen(&macro_or_item_names) {
+                    write::mark_seen(&hub, selection, &sequence_set, uid).await;
+                    write::with_flags(macro_or_item_names)
+                } else {
+                    macro_or_item_names
+                };
+                fetch::fetch(&hub, selection, &sequence_set, &items, uid, out).await?
+            }
+            CommandBody::Store {
+                sequence_set,
+                kind,
+                response,
+                flags,
+                uid,
+            } => {
+                let hub = hub.clone();
+                write::store(
                     &hub,
                     selection,
                     &sequence_set,
-                    &macro_or_item_names,
+                    &kind,
+                    &response,
+                    &flags,
                     uid,
+                    read_only,
                     out,
                 )
-                .await?
+                .await
             }
-            CommandBody::Store { .. }
-            | CommandBody::Copy { .. }
-            | CommandBody::Move { .. }
-            | CommandBody::Expunge
-            | CommandBody::ExpungeUid { .. } => Err(Refusal::not_yet(name)),
+            CommandBody::Copy {
+                sequence_set,
+                mailbox,
+                uid,
+            }
+            | CommandBody::Move {
+                sequence_set,
+                mailbox,
+                uid,
+            } => {
+                let hub = hub.clone();
+                let moving = matches!(name, "MOVE");
+                match mailboxes::destination(&hub, &mailbox).await {
+                    Ok(destination) => {
+                        write::transfer(
+                            &hub,
+                            selection,
+                            &sequence_set,
+                            uid,
+                            &destination,
+                            moving,
+                            read_only,
+                            out,
+                        )
+                        .await
+                    }
+                    Err(refusal) => Err(refusal),
+                }
+            }
+            CommandBody::Expunge | CommandBody::ExpungeUid { .. } if read_only => Err(Refusal::no(
+                "READ-ONLY",
+                "the folder was opened with EXAMINE",
+            )),
+            CommandBody::Expunge => {
+                let hub = hub.clone();
+                write::expunge(&hub, selection, None, expunge_mode, false, out).await
+            }
+            CommandBody::ExpungeUid { sequence_set } => {
+                let hub = hub.clone();
+                write::expunge(
+                    &hub,
+                    selection,
+                    Some(&sequence_set),
+                    expunge_mode,
+                    false,
+                    out,
+                )
+                .await
+            }
             CommandBody::Search {
                 charset,
                 criteria,
@@ -467,6 +608,7 @@ impl Session {
             }
             _ => Err(Refusal::bad(format!("{name} is not supported"))),
         };
+        self.push_updates(allow_expunge, out);
         finish(out, &tag, result);
         Ok(())
     }
@@ -476,16 +618,7 @@ impl Session {
         hub: &MailboxHub,
         mailbox: &Mailbox<'_>,
     ) -> Result<Folder, Refusal> {
-        let name = mailbox_name(mailbox)?;
-        let tree = hub.folders(false).await.map_err(Refusal::from_hub)?;
-        if let Some(folder) = tree.find(&name) {
-            return Ok(folder.clone());
-        }
-        // Made a moment ago elsewhere? Look once more before saying no.
-        let tree = hub.folders(true).await.map_err(Refusal::from_hub)?;
-        tree.find(&name)
-            .cloned()
-            .ok_or_else(|| Refusal::no("NONEXISTENT", "no such folder"))
+        folder_named(hub, mailbox).await
     }
 
     async fn list(
@@ -520,10 +653,31 @@ impl Session {
             .folders(command == "LIST")
             .await
             .map_err(Refusal::from_hub)?;
+        // LSUB: folders count as subscribed unless UNSUBSCRIBEd; subscribed names without a
+        // folder are listed \Noselect (RFC 3501 6.3.9).
+        let subscriptions = if command == "LSUB" {
+            hub.subscriptions().await.map_err(Refusal::from_hub)?
+        } else {
+            Default::default()
+        };
+        let mut missing: Vec<&String> = subscriptions
+            .iter()
+            .filter(|(name, &subscribed)| subscribed && tree.find(name).is_none())
+            .map(|(name, _)| name)
+            .filter(|name| list::matches(&canonical, name))
+            .collect();
+        missing.sort();
+        for name in missing {
+            let mut line = format!("* {command} (\\Noselect) \"/\" ").into_bytes();
+            crate::mime::write_string(&mut line, wire::utf7_encode(name).as_bytes());
+            line.extend_from_slice(b"\r\n");
+            out.push(&line);
+        }
         for folder in tree
             .folders
             .iter()
             .filter(|f| list::matches(&canonical, &f.name))
+            .filter(|f| subscriptions.get(&f.name) != Some(&false))
         {
             let mut attributes = vec![if folder.has_children {
                 "\\HasChildren"
@@ -567,9 +721,14 @@ impl Session {
             flags.push_str(keyword);
         }
         out.untagged(&format!("FLAGS ({flags})"));
-        // Flags cannot be changed through the gateway yet (the write path comes later), and
-        // PERMANENTFLAGS says so.
-        out.untagged("OK [PERMANENTFLAGS ()] No permanent flags permitted");
+        // \Draft is fixed when Graph creates a message; keywords become categories (\*).
+        if read_only {
+            out.untagged("OK [PERMANENTFLAGS ()] Read-only folder");
+        } else {
+            out.untagged(
+                "OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen $Forwarded \\*)] Flags kept in Exchange",
+            );
+        }
         out.untagged(&format!("{} EXISTS", selection.messages.len()));
         out.untagged("0 RECENT");
         if let Some(first_unseen) = selection.messages.iter().position(|m| !m.flags.seen) {
@@ -588,6 +747,7 @@ impl Session {
         } else {
             "[READ-WRITE] SELECT completed"
         };
+        self.read_only = read_only;
         self.state = State::Selected {
             hub: hub.clone(),
             selection: Box::new(selection),
@@ -643,6 +803,20 @@ fn selection_from(folder: Folder, snapshot: &FolderSnapshot) -> Selection {
     }
 }
 
+/// The folder a client names; `NO [NONEXISTENT]` when there is none.
+async fn folder_named(hub: &MailboxHub, mailbox: &Mailbox<'_>) -> Result<Folder, Refusal> {
+    let name = mailbox_name(mailbox)?;
+    let tree = hub.folders(false).await.map_err(Refusal::from_hub)?;
+    if let Some(folder) = tree.find(&name) {
+        return Ok(folder.clone());
+    }
+    // Made a moment ago elsewhere? Look once more before saying no.
+    let tree = hub.folders(true).await.map_err(Refusal::from_hub)?;
+    tree.find(&name)
+        .cloned()
+        .ok_or_else(|| Refusal::no("NONEXISTENT", "no such folder"))
+}
+
 /// The folder name a client gave, decoded from modified UTF-7.
 fn mailbox_name(mailbox: &Mailbox<'_>) -> Result<String, Refusal> {
     match mailbox {
@@ -683,13 +857,6 @@ impl Refusal {
             code: None,
             text: text.into(),
         }
-    }
-
-    fn not_yet(command: &str) -> Self {
-        Refusal::no(
-            "CANNOT",
-            format!("{command} is not available yet: this gateway serves mail read-only for now"),
-        )
     }
 
     fn from_hub(err: HubError) -> Self {

@@ -1,0 +1,642 @@
+//! Owns the changes a session makes to a mailbox, in IMAP's terms, carried out through Graph
+//! and the uid store: flags (the mapping of DESIGN.md: \Seen ↔ isRead, \Flagged ↔ flag,
+//! \Answered/$Forwarded ↔ PR_LAST_VERB_EXECUTED, keywords ↔ categories, \Deleted in the uid
+//! store), expunge, copy and move with UIDs allocated in the destination at once, append, and
+//! folder creation, renaming, deletion and subscriptions. Each answer says what Graph (or the
+//! store) confirmed, message by message, so sessions report what really happened.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use serde_json::{json, Value};
+
+use super::{
+    normalise_inbox, Folder, FolderSnapshot, HubError, MailboxHub, MessageFlags, MessageMeta,
+};
+use crate::config::ExpungeMode;
+use crate::graph::compose::{compose, CreateFlags};
+use crate::graph::model::LAST_VERB_PROPERTY;
+use crate::graph::mutate::MessageAction;
+use crate::graph::GraphError;
+
+/// PR_LAST_VERB_EXECUTED values ([MS-OXOMSG] 2.2.1.5): reply to sender, forward; 0 clears.
+const VERB_REPLY: i64 = 102;
+const VERB_FORWARD: i64 = 104;
+const VERB_NONE: i64 = 0;
+
+/// One message's flags as they are and as the client wants them.
+#[derive(Debug, Clone)]
+pub struct FlagUpdate {
+    pub id: Arc<str>,
+    pub old: MessageFlags,
+    pub new: MessageFlags,
+}
+
+/// The outcome of COPY or MOVE: the destination's UIDVALIDITY and, per message in the order
+/// given, its UID in the destination or why it failed.
+#[derive(Debug)]
+pub struct Transfer {
+    pub uid_validity: u32,
+    pub results: Vec<Result<u32, HubError>>,
+}
+
+/// The PR_LAST_VERB_EXECUTED value that shows these flags.
+fn verb_of(flags: &MessageFlags) -> i64 {
+    if flags.answered {
+        VERB_REPLY
+    } else if flags.forwarded {
+        VERB_FORWARD
+    } else {
+        VERB_NONE
+    }
+}
+
+/// The PATCH that turns `old` into `new` in Graph, or `None` when Graph holds nothing to change.
+/// \Deleted is not Graph's, and \Draft cannot change after creation.
+pub fn graph_patch(old: &MessageFlags, new: &MessageFlags) -> Option<Value> {
+    let mut patch = serde_json::Map::new();
+    if old.seen != new.seen {
+        patch.insert("isRead".into(), json!(new.seen));
+    }
+    if old.flagged != new.flagged {
+        let status = if new.flagged { "flagged" } else { "notFlagged" };
+        patch.insert("flag".into(), json!({ "flagStatus": status }));
+    }
+    if (old.answered, old.forwarded) != (new.answered, new.forwarded) {
+        patch.insert(
+            "singleValueExtendedProperties".into(),
+            json!([{ "id": LAST_VERB_PROPERTY, "value": verb_of(new).to_string() }]),
+        );
+    }
+    let mut old_keywords = old.keywords.clone();
+    let mut new_keywords = new.keywords.clone();
+    old_keywords.sort();
+    new_keywords.sort();
+    new_keywords.dedup();
+    if old_keywords != new_keywords {
+        let categories: Vec<&String> = new.other_categories.iter().chain(&new_keywords).collect();
+        patch.insert("categories".into(), json!(categories));
+    }
+    (!patch.is_empty()).then_some(Value::Object(patch))
+}
+
+/// The flags Graph holds after a PATCH answered with `summary_flags` (from the answer's body),
+/// where the verb, which the answer does not carry, is what was written (or unchanged).
+fn confirmed(answer: MessageFlags, update: &FlagUpdate, verb_written: bool) -> MessageFlags {
+    let (answered, forwarded) = if verb_written {
+        let verb = verb_of(&update.new);
+        (verb == VERB_REPLY, verb == VERB_FORWARD)
+    } else {
+        (update.old.answered, update.old.forwarded)
+    };
+    MessageFlags {
+        answered,
+        forwarded,
+        deleted: update.old.deleted,
+        ..answer
+    }
+}
+
+impl MailboxHub {
+    /// Applies a change this hub made to the folder's latest listing and announces it, so
+    /// every session of the mailbox (and the one that made it) sees the change at the end of
+    /// its next command without listing the folder again.
+    fn amend(&self, folder_id: &str, change: impl FnOnce(&mut FolderSnapshot)) {
+        self.index(folder_id)
+            .latest
+            .send_if_modified(|latest| match latest {
+                Some(snapshot) => {
+                    let mut amended = (**snapshot).clone();
+                    change(&mut amended);
+                    *snapshot = Arc::new(amended);
+                    true
+                }
+                None => false,
+            });
+    }
+
+    /// Lists a folder this process has not listed yet, before new messages get UIDs in it, so
+    /// that the messages already there get theirs first (in receivedDateTime order) and the
+    /// new ones come after them.
+    async fn ensure_listed(&self, folder_id: &str) -> Result<(), HubError> {
+        if self.latest_snapshot(folder_id).is_none() {
+            self.folder_snapshot(folder_id).await?;
+        }
+        Ok(())
+    }
+
+    /// Removes messages from the folder's latest listing.
+    fn amend_removed(&self, folder_id: &str, gone: &[String]) {
+        if gone.is_empty() {
+            return;
+        }
+        self.amend(folder_id, |snapshot| {
+            snapshot
+                .messages
+                .retain(|m| !gone.iter().any(|id| **id == *m.id));
+        });
+    }
+
+    /// Changes flags: \Deleted in the uid store, the rest with PATCHes twenty to a `$batch`
+    /// (messages whose Graph state does not change cost nothing). Per update, in order: the
+    /// flags now held, or why that message could not be changed.
+    pub async fn set_flags(
+        &self,
+        folder_id: &str,
+        updates: &[FlagUpdate],
+    ) -> Vec<Result<MessageFlags, HubError>> {
+        let mailbox = self.mailbox().as_str().to_string();
+        let mut results: Vec<Result<MessageFlags, HubError>> =
+            updates.iter().map(|u| Ok(u.old.clone())).collect();
+        let mut patches = Vec::new();
+        let mut patched = Vec::new();
+        for (index, update) in updates.iter().enumerate() {
+            if let Some(patch) = graph_patch(&update.old, &update.new) {
+                patches.push((update.id.to_string(), patch));
+                patched.push(index);
+            }
+        }
+        if !patches.is_empty() {
+            let verbs: Vec<bool> = patches
+                .iter()
+                .map(|(_, p)| p.get("singleValueExtendedProperties").is_some())
+                .collect();
+            match self.graph.patch_messages(patches).await {
+                Ok(answers) => {
+                    for ((&index, answer), verb_written) in patched.iter().zip(answers).zip(verbs) {
+                        results[index] = answer
+                            .map(|summary| {
+                                confirmed(
+                                    MessageFlags::from_graph(&summary),
+                                    &updates[index],
+                                    verb_written,
+                                )
+                            })
+                            .map_err(HubError::from);
+                    }
+                }
+                Err(err) => {
+                    for &index in &patched {
+                        results[index] = Err(HubError::from(err.clone()));
+                    }
+                }
+            }
+        }
+        for deleted in [true, false] {
+            let indexes: Vec<usize> = (0..updates.len())
+                .filter(|&i| updates[i].old.deleted != deleted && updates[i].new.deleted == deleted)
+                .filter(|&i| results[i].is_ok())
+                .collect();
+            if indexes.is_empty() {
+                continue;
+            }
+            let ids = indexes.iter().map(|&i| updates[i].id.to_string()).collect();
+            match self
+                .store
+                .set_deleted(&mailbox, folder_id, ids, deleted)
+                .await
+            {
+                Ok(()) => {
+                    for &i in &indexes {
+                        if let Ok(flags) = &mut results[i] {
+                            flags.deleted = deleted;
+                        }
+                    }
+                }
+                Err(err) => {
+                    let err = HubError::from(err);
+                    for &i in &indexes {
+                        results[i] = Err(err.clone());
+                    }
+                }
+            }
+        }
+        let held: HashMap<&str, &MessageFlags> = updates
+            .iter()
+            .zip(&results)
+            .filter_map(|(u, r)| r.as_ref().ok().map(|flags| (&*u.id, flags)))
+            .collect();
+        self.amend(folder_id, |snapshot| {
+            for message in &mut snapshot.messages {
+                if let Some(flags) = held.get(&*message.id) {
+                    message.flags = (*flags).clone();
+                }
+            }
+        });
+        results
+    }
+
+    /// The Graph ids of the folder's messages marked \Deleted, as the uid store holds them now
+    /// (marks made by any session of any instance).
+    pub async fn deleted_ids(
+        &self,
+        folder_id: &str,
+    ) -> Result<std::collections::HashSet<String>, HubError> {
+        Ok(self
+            .store
+            .deleted(self.mailbox().as_str(), folder_id)
+            .await?)
+    }
+
+    /// Removes messages from a folder as `mode` says, twenty to a `$batch`. Per message, in
+    /// order: `Ok` once Graph confirmed it is gone from the folder (or had already gone),
+    /// the error otherwise. Gone messages leave the uid store with their \Deleted mark.
+    pub async fn expunge(
+        &self,
+        folder_id: &str,
+        ids: &[Arc<str>],
+        mode: ExpungeMode,
+    ) -> Vec<Result<(), HubError>> {
+        if ids.is_empty() {
+            return Vec::new();
+        }
+        let trash = self.well_known.get("deleteditems");
+        let action = match mode {
+            ExpungeMode::Soft => MessageAction::Delete,
+            ExpungeMode::Hard => MessageAction::PermanentDelete,
+            // In Deleted Items itself a move would change nothing.
+            ExpungeMode::Trash if trash.is_some_and(|t| t == folder_id) => MessageAction::Delete,
+            ExpungeMode::Trash => {
+                MessageAction::Move(trash.cloned().unwrap_or_else(|| "deleteditems".to_string()))
+            }
+        };
+        let refs: Vec<&str> = ids.iter().map(|id| &**id).collect();
+        let results: Vec<Result<(), HubError>> =
+            match self.graph.message_actions(&refs, &action).await {
+                Ok(answers) => answers
+                    .into_iter()
+                    .map(|answer| match answer {
+                        Ok(_) => Ok(()),
+                        Err(err) if err.is_not_found() => Ok(()),
+                        Err(err) => Err(HubError::from(err)),
+                    })
+                    .collect(),
+                Err(err) => ids
+                    .iter()
+                    .map(|_| Err(HubError::from(err.clone())))
+                    .collect(),
+            };
+        let gone: Vec<String> = ids
+            .iter()
+            .zip(&results)
+            .filter(|(_, r)| r.is_ok())
+            .map(|(id, _)| id.to_string())
+            .collect();
+        self.amend_removed(folder_id, &gone);
+        self.forget(folder_id, gone).await;
+        if let ExpungeMode::Trash = mode {
+            if let Some(trash) = trash {
+                self.invalidate(trash);
+            }
+        }
+        results
+    }
+
+    /// Drops messages that left a folder from the uid store (their UIDs are never reused).
+    async fn forget(&self, folder_id: &str, gone: Vec<String>) {
+        if gone.is_empty() {
+            return;
+        }
+        if let Err(err) = self
+            .store
+            .reconcile(self.mailbox().as_str(), folder_id, Vec::new(), gone)
+            .await
+        {
+            // The next listing of the folder reconciles them again.
+            tracing::warn!(error = %err, "could not forget messages that left a folder");
+        }
+    }
+
+    /// COPY (`moving` false) or MOVE of messages into another folder, twenty to a `$batch`;
+    /// the new messages get their UIDs in the destination at once, in the order given, and
+    /// keep their \Deleted mark.
+    pub async fn transfer(
+        &self,
+        source_id: &str,
+        destination_id: &str,
+        messages: &[MessageMeta],
+        moving: bool,
+    ) -> Result<Transfer, HubError> {
+        let mailbox = self.mailbox().as_str().to_string();
+        let action = if moving {
+            MessageAction::Move(destination_id.to_string())
+        } else {
+            MessageAction::Copy(destination_id.to_string())
+        };
+        self.ensure_listed(destination_id).await?;
+        let refs: Vec<&str> = messages.iter().map(|m| &*m.id).collect();
+        let answers = self.graph.message_actions(&refs, &action).await?;
+        let new_ids: Vec<Result<String, HubError>> = answers
+            .into_iter()
+            .zip(messages)
+            .map(|(answer, message)| match answer {
+                Ok(Some(id)) => Ok(id),
+                // Immutable ids survive a move; a copy always names its new id.
+                Ok(None) if moving => Ok(message.id.to_string()),
+                Ok(None) => Err(HubError::Graph(GraphError::Decode(
+                    "copy answered without the new message's id".into(),
+                ))),
+                Err(err) => Err(HubError::from(err)),
+            })
+            .collect();
+        let created: Vec<String> = new_ids
+            .iter()
+            .filter_map(|r| r.as_ref().ok().cloned())
+            .collect();
+        let (uids, folder) = self
+            .store
+            .reconcile(&mailbox, destination_id, created, Vec::new())
+            .await?;
+        let deleted: Vec<String> = new_ids
+            .iter()
+            .zip(messages)
+            .filter(|(_, m)| m.flags.deleted)
+            .filter_map(|(r, _)| r.as_ref().ok().cloned())
+            .collect();
+        if let Err(err) = self
+            .store
+            .set_deleted(&mailbox, destination_id, deleted, true)
+            .await
+        {
+            tracing::warn!(error = %err, "could not carry \\Deleted marks to the destination");
+        }
+        if moving {
+            let gone: Vec<String> = new_ids
+                .iter()
+                .zip(messages)
+                .filter(|(r, _)| r.is_ok())
+                .map(|(_, m)| m.id.to_string())
+                .collect();
+            self.amend_removed(source_id, &gone);
+            self.forget(source_id, gone).await;
+        }
+        self.invalidate(destination_id);
+        let results = new_ids
+            .into_iter()
+            .map(|r| {
+                let id = r?;
+                uids.get(&id)
+                    .copied()
+                    .ok_or_else(|| HubError::Store("the destination UID was not allocated".into()))
+            })
+            .collect();
+        Ok(Transfer {
+            uid_validity: folder.uid_validity,
+            results,
+        })
+    }
+
+    /// APPEND: creates the message in the folder (from JSON as received mail, or from its
+    /// MIME as a draft when `flags.draft`), adds the large attachments, applies the flags and
+    /// allocates its UID. If Graph fails half-way the message is deleted for good, so nothing
+    /// half-made stays behind. Returns (UIDVALIDITY, UID).
+    pub async fn append(
+        &self,
+        folder_id: &str,
+        mime: &[u8],
+        flags: &MessageFlags,
+        internal_date: Option<DateTime<Utc>>,
+    ) -> Result<(u32, u32), HubError> {
+        self.ensure_listed(folder_id).await?;
+        let id = if flags.draft {
+            let id = self.graph.create_mime_draft(folder_id, mime).await?;
+            // A draft from MIME is saved read, unflagged, without categories.
+            let as_created = MessageFlags {
+                seen: true,
+                draft: true,
+                ..MessageFlags::default()
+            };
+            if let Some(patch) = graph_patch(&as_created, flags) {
+                if let Err(err) = self.patch_one(&id, patch).await {
+                    self.undo_create(&id).await;
+                    return Err(err);
+                }
+            }
+            id
+        } else {
+            let composed = compose(
+                mime,
+                internal_date.unwrap_or_else(Utc::now),
+                &CreateFlags {
+                    read: flags.seen,
+                    flagged: flags.flagged,
+                    last_verb: (flags.answered || flags.forwarded).then(|| verb_of(flags)),
+                    categories: flags
+                        .other_categories
+                        .iter()
+                        .chain(&flags.keywords)
+                        .cloned()
+                        .collect(),
+                },
+            );
+            let id = self.graph.create_message(folder_id, composed.json).await?;
+            for attachment in &composed.later_attachments {
+                if let Err(err) = self.graph.add_attachment(&id, attachment).await {
+                    self.undo_create(&id).await;
+                    return Err(err.into());
+                }
+            }
+            id
+        };
+        let mailbox = self.mailbox().as_str().to_string();
+        let (uids, folder) = self
+            .store
+            .reconcile(&mailbox, folder_id, vec![id.clone()], Vec::new())
+            .await?;
+        if flags.deleted {
+            self.store
+                .set_deleted(&mailbox, folder_id, vec![id.clone()], true)
+                .await?;
+        }
+        self.invalidate(folder_id);
+        let uid = uids
+            .get(&id)
+            .copied()
+            .ok_or_else(|| HubError::Store("the new message's UID was not allocated".into()))?;
+        Ok((folder.uid_validity, uid))
+    }
+
+    async fn patch_one(&self, id: &str, patch: Value) -> Result<(), HubError> {
+        let mut answers = self
+            .graph
+            .patch_messages(vec![(id.to_string(), patch)])
+            .await?;
+        match answers.pop() {
+            Some(answer) => answer.map(|_| ()).map_err(HubError::from),
+            None => Err(HubError::Graph(GraphError::Decode(
+                "$batch left the PATCH unanswered".into(),
+            ))),
+        }
+    }
+
+    async fn undo_create(&self, id: &str) {
+        if let Err(err) = self.graph.permanent_delete(id).await {
+            tracing::warn!(error = %err, "could not remove a half-made appended message");
+        }
+    }
+
+    /// CREATE: makes the folder and any missing folder above it. `name` is the full IMAP
+    /// name (no trailing delimiter); the caller has checked it does not exist.
+    pub async fn create_folder(&self, name: &str) -> Result<(), HubError> {
+        let tree = self.folders(true).await?;
+        let mut parent: Option<String> = None;
+        let mut path = String::new();
+        for level in name.split('/') {
+            if !path.is_empty() {
+                path.push('/');
+            }
+            path.push_str(level);
+            match tree.find(&path) {
+                Some(existing) => parent = Some(existing.id.clone()),
+                None => {
+                    let created = self
+                        .graph
+                        .create_folder(parent.as_deref(), &display_name(level))
+                        .await?;
+                    parent = Some(created.id);
+                }
+            }
+        }
+        self.folders(true).await?;
+        Ok(())
+    }
+
+    /// DELETE of a folder (Exchange keeps it in Deleted Items).
+    pub async fn delete_folder(&self, folder: &Folder) -> Result<(), HubError> {
+        self.graph.delete_folder(&folder.id).await?;
+        self.folders(true).await?;
+        Ok(())
+    }
+
+    /// RENAME: a new display name, and a new parent when the hierarchy above changes (missing
+    /// parents are created). The folder keeps its id, so its UIDs stay valid.
+    pub async fn rename_folder(&self, folder: &Folder, new_name: &str) -> Result<(), HubError> {
+        let (old_parent, _) = split_parent(&folder.name);
+        let (new_parent, leaf) = split_parent(new_name);
+        if old_parent != new_parent {
+            let destination = match new_parent {
+                None => "msgfolderroot".to_string(),
+                Some(parent) => {
+                    let tree = self.folders(true).await?;
+                    match tree.find(parent) {
+                        Some(found) => found.id.clone(),
+                        None => {
+                            self.create_folder(parent).await?;
+                            let tree = self.folders(true).await?;
+                            tree.find(parent)
+                                .map(|f| f.id.clone())
+                                .ok_or_else(|| HubError::Store("new parent not found".into()))?
+                        }
+                    }
+                }
+            };
+            self.graph.move_folder(&folder.id, &destination).await?;
+        }
+        let (_, old_leaf) = split_parent(&folder.name);
+        if old_leaf != leaf {
+            self.graph
+                .rename_folder(&folder.id, &display_name(leaf))
+                .await?;
+        }
+        self.folders(true).await?;
+        Ok(())
+    }
+
+    /// Folder names subscribed (`true`) or unsubscribed (`false`); folders without an entry
+    /// count as subscribed.
+    pub async fn subscriptions(&self) -> Result<HashMap<String, bool>, HubError> {
+        Ok(self.store.subscriptions(self.mailbox().as_str()).await?)
+    }
+
+    pub async fn set_subscription(&self, name: &str, subscribed: bool) -> Result<(), HubError> {
+        Ok(self
+            .store
+            .set_subscription(self.mailbox().as_str(), &normalise_inbox(name), subscribed)
+            .await?)
+    }
+}
+
+/// (`a/b`, `c`) of `a/b/c`; (`None`, `c`) of `c`.
+fn split_parent(name: &str) -> (Option<&str>, &str) {
+    match name.rsplit_once('/') {
+        Some((parent, leaf)) => (Some(parent), leaf),
+        None => (None, name),
+    }
+}
+
+/// The Graph display name of one level of an IMAP name: the DIVISION SLASH that shows a `/`
+/// inside a Graph name becomes `/` again.
+fn display_name(level: &str) -> String {
+    level.replace('\u{2215}', "/")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn flags() -> MessageFlags {
+        MessageFlags {
+            keywords: vec!["Blue".into()],
+            other_categories: vec!["Red category".into()],
+            ..MessageFlags::default()
+        }
+    }
+
+    #[test]
+    fn unchanged_graph_state_needs_no_request() {
+        let old = flags();
+        let mut new = old.clone();
+        new.deleted = true;
+        new.keywords = vec!["Blue".into(), "Blue".into()];
+        assert_eq!(graph_patch(&old, &new), None);
+    }
+
+    #[test]
+    fn each_flag_maps_to_its_graph_property() {
+        let old = flags();
+        let new = MessageFlags {
+            seen: true,
+            flagged: true,
+            forwarded: true,
+            keywords: vec!["Green".into()],
+            ..old.clone()
+        };
+        let patch = graph_patch(&old, &new).unwrap();
+        assert_eq!(patch["isRead"], true);
+        assert_eq!(patch["flag"]["flagStatus"], "flagged");
+        assert_eq!(
+            patch["singleValueExtendedProperties"][0],
+            json!({"id": "Integer 0x1081", "value": "104"})
+        );
+        assert_eq!(patch["categories"], json!(["Red category", "Green"]));
+        let back = graph_patch(&new, &old).unwrap();
+        assert_eq!(back["isRead"], false);
+        assert_eq!(back["flag"]["flagStatus"], "notFlagged");
+        assert_eq!(back["singleValueExtendedProperties"][0]["value"], "0");
+    }
+
+    #[test]
+    fn answered_wins_over_forwarded_and_the_answer_says_so() {
+        let old = MessageFlags::default();
+        let new = MessageFlags {
+            answered: true,
+            forwarded: true,
+            ..old.clone()
+        };
+        let update = FlagUpdate {
+            id: Arc::from("m"),
+            old,
+            new,
+        };
+        let held = confirmed(MessageFlags::default(), &update, true);
+        assert!(held.answered && !held.forwarded);
+    }
+
+    #[test]
+    fn names_split_into_parent_and_leaf() {
+        assert_eq!(split_parent("a/b/c"), (Some("a/b"), "c"));
+        assert_eq!(split_parent("c"), (None, "c"));
+        assert_eq!(display_name("x\u{2215}y"), "x/y");
+    }
+}

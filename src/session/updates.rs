@@ -1,0 +1,147 @@
+//! Owns how a session learns of changes made elsewhere (other sessions, other instances,
+//! Outlook): the selected folder's newest listing is compared with the session's view, and the
+//! differences become untagged responses (RFC 3501 7.3.1 EXISTS, 7.4.1 EXPUNGE, 7.4.2 FETCH),
+//! sent at the end of a command and while the client IDLEs. Sequence numbers stay consistent
+//! within the session: expunges are announced highest first, and only where the RFC allows.
+
+use std::collections::HashMap;
+
+use super::fetch::write_flags;
+use super::Selection;
+use crate::hub::{FolderSnapshot, MessageMeta};
+
+/// Brings `selection` up to `snapshot` and writes the responses that say so. With
+/// `allow_expunge` false (during FETCH, STORE and SEARCH) vanished messages stay in the view
+/// until a later command may announce them.
+pub(super) fn apply(
+    selection: &mut Selection,
+    snapshot: &FolderSnapshot,
+    allow_expunge: bool,
+    out: &mut Vec<u8>,
+) {
+    if snapshot.folder_id != selection.folder.id || snapshot.uid_validity != selection.uid_validity
+    {
+        return;
+    }
+    let current: HashMap<u32, &MessageMeta> =
+        snapshot.messages.iter().map(|m| (m.uid, m)).collect();
+    if allow_expunge {
+        for position in (0..selection.messages.len()).rev() {
+            if !current.contains_key(&selection.messages[position].uid) {
+                selection.messages.remove(position);
+                out.extend_from_slice(format!("* {} EXPUNGE\r\n", position + 1).as_bytes());
+            }
+        }
+    }
+    for (position, mine) in selection.messages.iter_mut().enumerate() {
+        let Some(theirs) = current.get(&mine.uid) else {
+            continue;
+        };
+        if mine.size.is_none() {
+            mine.size = theirs.size;
+        }
+        if mine.flags != theirs.flags {
+            mine.flags = theirs.flags.clone();
+            out.extend_from_slice(
+                format!("* {} FETCH (UID {} FLAGS (", position + 1, mine.uid).as_bytes(),
+            );
+            write_flags(out, &mine.flags);
+            out.extend_from_slice(b"))\r\n");
+        }
+    }
+    let last_uid = selection.messages.last().map(|m| m.uid).unwrap_or(0);
+    let arrived: Vec<MessageMeta> = snapshot
+        .messages
+        .iter()
+        .filter(|m| m.uid > last_uid)
+        .cloned()
+        .collect();
+    if !arrived.is_empty() {
+        selection.messages.extend(arrived);
+        out.extend_from_slice(format!("* {} EXISTS\r\n", selection.messages.len()).as_bytes());
+    }
+    selection.uid_next = selection.uid_next.max(snapshot.uid_next);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hub::{Folder, MessageFlags};
+    use std::sync::Arc;
+
+    fn message(uid: u32, seen: bool) -> MessageMeta {
+        MessageMeta {
+            uid,
+            id: Arc::from(format!("m{uid}").as_str()),
+            flags: MessageFlags {
+                seen,
+                ..MessageFlags::default()
+            },
+            internal_date: chrono::DateTime::UNIX_EPOCH,
+            size: None,
+            has_attachments: false,
+        }
+    }
+
+    fn snapshot(messages: Vec<MessageMeta>) -> FolderSnapshot {
+        FolderSnapshot {
+            folder_id: "F".into(),
+            uid_validity: 7,
+            uid_next: messages.last().map(|m| m.uid + 1).unwrap_or(1),
+            messages,
+        }
+    }
+
+    fn selection(messages: Vec<MessageMeta>) -> Selection {
+        Selection {
+            folder: Folder {
+                id: "F".into(),
+                name: "INBOX".into(),
+                well_known: Some("inbox".into()),
+                has_children: false,
+                total: 0,
+                unread: 0,
+            },
+            uid_validity: 7,
+            uid_next: messages.last().map(|m| m.uid + 1).unwrap_or(1),
+            messages,
+        }
+    }
+
+    #[test]
+    fn expunges_flags_and_new_mail() {
+        let mut view = selection(vec![
+            message(1, false),
+            message(2, false),
+            message(3, false),
+            message(4, false),
+        ]);
+        let now = snapshot(vec![message(1, false), message(3, true), message(5, false)]);
+        let mut out = Vec::new();
+        apply(&mut view, &now, true, &mut out);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "* 4 EXPUNGE\r\n* 2 EXPUNGE\r\n* 2 FETCH (UID 3 FLAGS (\\Seen))\r\n* 3 EXISTS\r\n"
+        );
+        assert_eq!(
+            view.messages.iter().map(|m| m.uid).collect::<Vec<_>>(),
+            vec![1, 3, 5]
+        );
+        assert_eq!(view.uid_next, 6);
+    }
+
+    #[test]
+    fn no_expunge_where_forbidden() {
+        let mut view = selection(vec![message(1, false), message(2, false)]);
+        let now = snapshot(vec![message(2, true), message(3, false)]);
+        let mut out = Vec::new();
+        apply(&mut view, &now, false, &mut out);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "* 2 FETCH (UID 2 FLAGS (\\Seen))\r\n* 3 EXISTS\r\n"
+        );
+        let mut out = Vec::new();
+        apply(&mut view, &now, true, &mut out);
+        assert_eq!(String::from_utf8(out).unwrap(), "* 1 EXPUNGE\r\n");
+    }
+}
