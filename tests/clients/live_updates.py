@@ -1,0 +1,130 @@
+"""Changes made behind the gateway's back reach selected sessions as untagged responses:
+session A IDLEs on alice's INBOX while mail is delivered (the emulator's admin API, as a
+transport would), a message is marked read, another deleted and a third moved through Graph's
+own API (as Outlook would). A must see EXISTS, FETCH FLAGS and EXPUNGE while idling; session B,
+which only sends NOOP, must see the same; and the moved message must show up in Archive.
+"""
+
+import json
+import urllib.parse
+
+import gwtest as t
+
+# An upper bound on waiting, so a broken gateway fails the test instead of hanging it; the
+# gateway is configured to poll every 2 s.
+WAIT_LIMIT = 60
+
+
+def untagged_until(imap, predicate):
+    """Reads untagged lines during IDLE until one satisfies `predicate`; returns all read."""
+    seen = []
+    imap.sock.settimeout(WAIT_LIMIT)
+    try:
+        while True:
+            line = imap.readline().decode(errors="replace").rstrip("\r\n")
+            if not line:
+                break
+            t.log("A <", line)
+            seen.append(line)
+            if predicate(line):
+                return seen
+    except OSError as err:
+        t.log("A: no more lines:", err)
+    t.check(False, "A saw no matching line while idling; got %r" % seen)
+    return seen
+
+
+def graph_request(graph, method, path, body=None):
+    data = json.dumps(body).encode() if body is not None else None
+    headers = {"Authorization": "Bearer " + graph.token}
+    if data is not None:
+        headers["Content-Type"] = "application/json"
+    return t.http(method, graph.user + path, data, headers)
+
+
+def main():
+    graph = t.Graph(t.ALICE)
+    inbox = graph.well_known("inbox")
+    archive = graph.well_known("archive")
+    messages = graph.get_all(
+        "/mailFolders/%s/messages?$select=id,isRead,internetMessageId&$top=1000"
+        % urllib.parse.quote(inbox, safe="")
+    )
+    unread = [m for m in messages if not m["isRead"]]
+    t.check(len(unread) >= 1 and len(messages) >= 3, "the seed has unread mail in INBOX")
+
+    a = t.connect()
+    t.login(a, t.name(t.ALICE))
+    exists_a, _ = t.select(a, "INBOX", readonly=False)
+    b = t.connect()
+    t.login(b, t.name(t.ALICE))
+    exists_b, _ = t.select(b, "INBOX", readonly=False)
+    t.check(exists_a == exists_b == len(messages), "both sessions see every message")
+    archive_before = int(
+        b.status('"Archive"', "(MESSAGES)")[1][0].decode().split("MESSAGES ")[1].rstrip(")")
+    )
+
+    tag = a._new_tag()
+    a.send(tag + b" IDLE\r\n")
+    t.check(a.readline().startswith(b"+"), "IDLE is accepted with a continuation")
+
+    status, body = t.http(
+        "POST",
+        "%s/_emulator/mailboxes/%s/deliver?folder=inbox"
+        % (t.GRAPH, urllib.parse.quote(t.ALICE, safe="")),
+        b"From: caller@example.net\r\nTo: alice@contoso.example\r\nSubject: New voice message\r\n"
+        b"Message-ID: <live-1@example.net>\r\n\r\nPlease call back.\r\n",
+        {"Content-Type": "message/rfc822"},
+    )
+    t.check(status in (200, 201), "delivery through the emulator: %s %s" % (status, body[:200]))
+    untagged_until(a, lambda l: l == "* %d EXISTS" % (len(messages) + 1))
+
+    status, _ = graph_request(
+        graph, "PATCH", "/messages/%s" % urllib.parse.quote(unread[0]["id"], safe=""), {"isRead": True}
+    )
+    t.check(status == 200, "PATCH isRead through Graph: %s" % status)
+    untagged_until(a, lambda l: " FETCH (" in l and "\\Seen" in l)
+
+    victim = [m for m in messages if m["id"] != unread[0]["id"]][0]
+    status, _ = graph_request(graph, "DELETE", "/messages/%s" % urllib.parse.quote(victim["id"], safe=""))
+    t.check(status == 204, "DELETE through Graph: %s" % status)
+    untagged_until(a, lambda l: l.endswith(" EXPUNGE"))
+
+    a.send(b"DONE\r\n")
+    done = a.readline().decode().rstrip()
+    t.log("A <", done)
+    t.check(done.startswith(tag.decode() + " OK"), "DONE ends IDLE with OK: %r" % done)
+
+    b.untagged_responses.clear()
+    typ, _ = b.noop()
+    t.log("B NOOP:", typ, b.untagged_responses)
+    t.check(typ == "OK", "B's NOOP completes")
+    # One message came, one went: after its EXPUNGE, B's EXISTS counts what Graph holds now.
+    now = len(graph.get_all("/mailFolders/%s/messages?$select=id&$top=1000" % urllib.parse.quote(inbox, safe="")))
+    t.check(
+        b.untagged_responses.get("EXISTS", [b""])[-1] == str(now).encode(),
+        "B learns of the new message on NOOP (EXISTS %d)" % now,
+    )
+    t.check(b.untagged_responses.get("EXPUNGE"), "B learns of the deleted message on NOOP")
+    t.check(b.untagged_responses.get("FETCH"), "B learns of the flag change on NOOP")
+
+    mover = [m for m in messages if m["id"] not in (victim["id"], unread[0]["id"])][0]
+    status, _ = graph_request(
+        graph, "POST", "/messages/%s/move" % urllib.parse.quote(mover["id"], safe=""),
+        {"destinationId": archive},
+    )
+    t.check(status == 201, "move through Graph: %s" % status)
+    b.untagged_responses.clear()
+    typ, _ = b.noop()
+    t.check(b.untagged_responses.get("EXPUNGE"), "B sees the moved message leave INBOX")
+    archive_after = int(
+        b.status('"Archive"', "(MESSAGES)")[1][0].decode().split("MESSAGES ")[1].rstrip(")")
+    )
+    t.check(archive_after == archive_before + 1, "Archive has the moved message")
+    a.logout()
+    b.logout()
+    t.finish()
+
+
+if __name__ == "__main__":
+    main()
