@@ -327,7 +327,10 @@ impl MailboxGraph {
     }
 
     /// Follows `@odata.nextLink` to the end, verbatim, as Graph asks.
-    async fn list_all<T: DeserializeOwned>(&self, first: String) -> Result<Vec<T>, GraphError> {
+    pub(super) async fn list_all<T: DeserializeOwned>(
+        &self,
+        first: String,
+    ) -> Result<Vec<T>, GraphError> {
         let mut items = Vec::new();
         let mut next = Some(first);
         while let Some(url) = next.take() {

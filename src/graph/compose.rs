@@ -50,6 +50,9 @@ pub struct CreateFlags {
 pub struct ComposedMessage {
     pub json: Value,
     pub later_attachments: Vec<NewAttachment>,
+    /// The message's `internetMessageId` (the MIME's Message-ID, or one made up when it has
+    /// none), by which a creation whose answer was lost can be found again.
+    pub internet_message_id: String,
 }
 
 /// Builds the create request of a non-draft message from its MIME. `received` is the IMAP
@@ -182,9 +185,20 @@ pub fn compose(mime: &[u8], received: DateTime<Utc>, flags: &CreateFlags) -> Com
     if !inline.is_empty() {
         message.insert("attachments".into(), Value::Array(inline));
     }
+    let internet_message_id = message
+        .get("internetMessageId")
+        .and_then(Value::as_str)
+        .map(str::to_string)
+        .unwrap_or_else(|| {
+            // RFC 5322 3.6.4 asks every message for a Message-ID; Exchange would add one.
+            let id = format!("<{:032x}@imap2graph.invalid>", fastrand::u128(..));
+            message.insert("internetMessageId".into(), json!(id));
+            id
+        });
     ComposedMessage {
         json: Value::Object(message),
         later_attachments: later,
+        internet_message_id,
     }
 }
 

@@ -171,6 +171,33 @@ impl MailboxGraph {
         created_id(&body)
     }
 
+    /// The id of a message created in the folder since `since` with this `internetMessageId`:
+    /// how a creation whose answer was lost (a connection reset after Graph acted) is found, so
+    /// that it is neither made twice nor left behind.
+    pub async fn find_created(
+        &self,
+        folder_id: &str,
+        since: chrono::DateTime<chrono::Utc>,
+        internet_message_id: &str,
+    ) -> Result<Option<String>, GraphError> {
+        let filter = encode(&format!(
+            "createdDateTime ge {}",
+            since.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        ));
+        let url = format!(
+            "{}/mailFolders/{}/messages?$filter={filter}&$select=id,internetMessageId&$top=1000",
+            self.user_path(),
+            encode(folder_id)
+        );
+        let found: Vec<Value> = self.list_all(url).await?;
+        Ok(found
+            .into_iter()
+            .find(|m| {
+                m.get("internetMessageId").and_then(Value::as_str) == Some(internet_message_id)
+            })
+            .and_then(|m| m.get("id").and_then(Value::as_str).map(str::to_string)))
+    }
+
     /// Creates a draft in a folder from its MIME (sent base64 as `text/plain`, which Graph
     /// always saves as a draft); returns its id.
     pub async fn create_mime_draft(

@@ -430,7 +430,24 @@ impl MailboxHub {
                         .collect(),
                 },
             );
-            let id = self.graph.create_message(folder_id, composed.json).await?;
+            let started = Utc::now() - chrono::Duration::seconds(5);
+            let id = match self.graph.create_message(folder_id, composed.json).await {
+                Ok(id) => id,
+                // The answer was lost: Graph may have created it all the same.
+                Err(GraphError::Unavailable(reason)) => {
+                    let found = self
+                        .graph
+                        .find_created(folder_id, started, &composed.internet_message_id)
+                        .await?;
+                    tracing::info!(
+                        mailbox = %self.mailbox(),
+                        found = found.is_some(),
+                        "APPEND: the create answer was lost; looked for what Graph made"
+                    );
+                    found.ok_or(GraphError::Unavailable(reason))?
+                }
+                Err(err) => return Err(err.into()),
+            };
             for attachment in &composed.later_attachments {
                 if let Err(err) = self.graph.add_attachment(&id, attachment).await {
                     self.undo_create(&id).await;
