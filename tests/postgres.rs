@@ -123,3 +123,22 @@ fn two_gateways_on_one_database_agree_on_uids() {
     );
     c.stop();
 }
+
+#[test]
+fn sessions_on_two_instances_see_each_others_changes() {
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let url = runtime.block_on(fresh_database("changes"));
+    let emulator = EmulatorProcess::start();
+    // One directory, so both instances present the certificate the client trusts; the uid
+    // store is the database, not a file there.
+    let dir = temp_dir();
+    let env = [
+        ("IMAP2GRAPH_STORE_URL", url.as_str()),
+        ("IMAP2GRAPH_IMAP_NOOP_FRESHNESS_SECS", "0"),
+    ];
+    let a = Gateway::serve(dir.path(), &emulator.url, &env);
+    let b = Gateway::serve(dir.path(), &emulator.url, &env);
+    let out = a.python_ok("instances.py", &[&b.imap.port().to_string()]);
+    assert!(out.contains("all checks passed"), "{out}");
+    let (_, _) = (a.stop(), b.stop());
+}
