@@ -8,7 +8,6 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use common::*;
 
@@ -49,23 +48,8 @@ fn write_config(dir: &Path, gateway: &Gateway, maildir: &Path, auth_mech: &str) 
     config
 }
 
-/// Runs mbsync with network debugging (`-D n`: the IMAP commands it sends, secrets masked).
 fn mbsync(gateway: &Gateway, home: &Path, config: &Path) -> String {
-    require_program("mbsync", "isync");
-    let mut command = Command::new("mbsync");
-    command
-        .arg("-Dn")
-        .arg("-c")
-        .arg(config)
-        .arg("alice")
-        .env("HOME", home);
-    let output = run(command, CLIENT_TIMEOUT);
-    assert_success("mbsync", &output, Some(gateway));
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
+    run_mbsync(gateway, home, config, "alice")
 }
 
 /// Every message file of the Maildir: path relative to the root → contents.

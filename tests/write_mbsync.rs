@@ -8,7 +8,6 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use common::*;
 
@@ -50,21 +49,7 @@ fn write_config(dir: &Path, gateway: &Gateway, maildir: &Path) -> PathBuf {
 }
 
 fn mbsync(gateway: &Gateway, home: &Path, config: &Path) -> String {
-    require_program("mbsync", "isync");
-    let mut command = Command::new("mbsync");
-    command
-        .arg("-Dn")
-        .arg("-c")
-        .arg(config)
-        .arg("vm")
-        .env("HOME", home);
-    let output = run(command, CLIENT_TIMEOUT);
-    assert_success("mbsync", &output, Some(gateway));
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
+    run_mbsync(gateway, home, config, "vm")
 }
 
 /// The Message-ID header of a message file.

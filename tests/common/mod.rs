@@ -897,3 +897,23 @@ fn modified_utf7_examples() {
     assert_eq!(modified_utf7("A&B"), "A&-B");
     assert_eq!(modified_utf7("台北"), "&U,BTFw-");
 }
+
+/// Runs mbsync on one channel with network debugging (`-D n`: the IMAP commands it sends,
+/// secrets masked), HOME pointing at `home`; asserts it succeeded; returns its output.
+pub fn run_mbsync(gateway: &Gateway, home: &Path, config: &Path, channel: &str) -> String {
+    require_program("mbsync", "isync");
+    let mut command = Command::new("mbsync");
+    command
+        .arg("-Dn")
+        .arg("-c")
+        .arg(config)
+        .arg(channel)
+        .env("HOME", home);
+    let output = run(command, CLIENT_TIMEOUT);
+    assert_success("mbsync", &output, Some(gateway));
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
