@@ -191,6 +191,16 @@ impl Content {
         }
     }
 
+    /// SUBJECT as Dovecot 2.3 matches it: tabs in the Subject read as spaces (HEADER Subject
+    /// and TEXT keep them), the search string as it is.
+    fn subject_contains(&self, needle: &str) -> bool {
+        self.headers.iter().any(|(name, decoded, raw)| {
+            name == "subject"
+                && (decoded.replace('\t', " ").contains(needle)
+                    || raw.replace('\t', " ").contains(needle))
+        })
+    }
+
     fn header_contains(&self, names: &[&str], needle: &str) -> bool {
         self.headers.iter().any(|(name, decoded, raw)| {
             names.contains(&name.as_str()) && (decoded.contains(needle) || raw.contains(needle))
@@ -292,9 +302,7 @@ fn evaluate(
         SearchKey::To(value) => with_content(&|c| c.header_contains(&["to"], &text(value)))?,
         SearchKey::Cc(value) => with_content(&|c| c.header_contains(&["cc"], &text(value)))?,
         SearchKey::Bcc(value) => with_content(&|c| c.header_contains(&["bcc"], &text(value)))?,
-        SearchKey::Subject(value) => {
-            with_content(&|c| c.header_contains(&["subject"], &text(value)))?
-        }
+        SearchKey::Subject(value) => with_content(&|c| c.subject_contains(&text(value)))?,
         SearchKey::Header(name, value) => {
             let name = text(name);
             let needle = text(value);
@@ -526,6 +534,26 @@ mod tests {
         );
         assert_eq!(
             check_raw(encoded, "TEXT \"hidden text\"", none()),
+            Some(false)
+        );
+    }
+
+    #[test]
+    fn subject_reads_tabs_as_spaces() {
+        let raw = b"Subject: one\ttwo\r\nX-Tab: three\tfour\r\n\r\nx\r\n";
+        let none = MessageFlags::default;
+        assert_eq!(check_raw(raw, "SUBJECT \"one two\"", none()), Some(true));
+        assert_eq!(check_raw(raw, "SUBJECT \"one\ttwo\"", none()), Some(false));
+        assert_eq!(
+            check_raw(raw, "HEADER Subject \"one\ttwo\"", none()),
+            Some(true)
+        );
+        assert_eq!(
+            check_raw(raw, "HEADER X-Tab \"three\tfour\"", none()),
+            Some(true)
+        );
+        assert_eq!(
+            check_raw(raw, "HEADER X-Tab \"three four\"", none()),
             Some(false)
         );
     }
