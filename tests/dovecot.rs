@@ -12,16 +12,29 @@
 //! - both servers must hold the same messages in the same order (paired by BODY[]: sequence
 //!   numbers and UIDs are then comparable); INTERNALDATE is aligned by giving each Maildir file
 //!   the mtime the gateway reports (its receivedDateTime, which the emulator takes from the
-//!   Date header);
-//! - the same flags are set on both through STORE (the gateway turns them into Graph PATCHes);
+//!   Date header, or 1 Jan 2026 without one). The Maildir holds each message with CRLF line
+//!   ends, as IMAP serves it: the emulator keeps the bare-LF message as it is and the gateway
+//!   serves it with CRLF, while Dovecot would compute BINARY.SIZE of a bare-LF file from its
+//!   stored octets;
+//! - a first Dovecot session indexes the Maildir and so takes \Recent away (the gateway never
+//!   reports \Recent), then the same flags are set on both through STORE (the gateway turns
+//!   them into Graph PATCHes);
 //! - for every message: ENVELOPE, BODYSTRUCTURE, BODY, RFC822.SIZE, INTERNALDATE, BODY[],
-//!   HEADER, TEXT, HEADER.FIELDS(.NOT), partials, every part's BODY[n] and n.MIME,
-//!   n.HEADER/n.TEXT where message/rfc822, BINARY[n] and BINARY.SIZE[n] of every leaf;
-//! - `SEARCH_QUERIES` (over 60) as SEARCH and as UID SEARCH.
+//!   HEADER, TEXT, HEADER.FIELDS(.NOT), partials, the FAST/ALL/FULL macros, every part's
+//!   BODY[n] and n.MIME, n.HEADER/n.TEXT where message/rfc822, BINARY[n] and BINARY.SIZE[n] of
+//!   every leaf, parts that do not exist; then FETCHes that set \Seen, and UID FETCH;
+//! - `SEARCH_QUERIES` (154 of them) as SEARCH and as UID SEARCH.
 //!
 //! Each answer must be byte-identical (after the `* n FETCH` prefix; tagged responses compare
-//! their status and response code), except the differences listed in `ALLOWED`, each with the
-//! RFC clause that allows it. Anything else fails, and the report shows both answers.
+//! their status and response code, not their text), except the differences listed in
+//! `ALLOWED`, each with the RFC clause that allows it. Anything else fails, and the report shows
+//! both answers (for SEARCH, the corpus messages only one server found). A BAD from Dovecot
+//! fails too: it means the test asked something malformed.
+//!
+//! Why a pipe and not a Dovecot listener with a passdb: the pre-authenticated `imap` process is
+//! the same code that serves IMAP behind Dovecot's login process, needs no ports, users or
+//! running master, and works the same as root and as any user; what is compared is the mail
+//! process's answers, which a listener would only relay.
 //!
 //! Run it alone with `cargo test --test dovecot -- --nocapture`; `DOVECOT_TEST_SHOW=ITEM` prints
 //! both answers to that FETCH item (as written in `fetch_items`) for every message.
