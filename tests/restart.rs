@@ -127,3 +127,44 @@ fn a_new_uid_store_keeps_message_identity_order() {
     b.stop();
     emulator.process.stop();
 }
+
+#[test]
+fn a_lost_uid_store_gives_new_uidvalidity_and_touches_no_mail() {
+    // The store is deleted between two runs: every folder must get a new (larger) UIDVALIDITY,
+    // so clients resynchronise instead of trusting old UIDs, and Graph keeps every message.
+    let dir = temp_dir();
+    let emulator = EmulatorProcess::start();
+    let gateway = Gateway::serve(dir.path(), &emulator.url, &[]);
+    let before = uids(&gateway, ALICE);
+    gateway.stop();
+    std::fs::remove_file(dir.path().join("uids.sqlite")).expect("remove the uid store");
+    for suffix in ["-wal", "-shm"] {
+        let _ = std::fs::remove_file(dir.path().join(format!("uids.sqlite{suffix}")));
+    }
+    // UIDVALIDITY counts seconds: let one pass so the new value is distinguishable.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let gateway = Gateway::serve(dir.path(), &emulator.url, &[]);
+    let after = uids(&gateway, ALICE);
+    gateway.stop();
+    let validity = |folder: &Value| -> u64 {
+        folder["uidvalidity"]
+            .as_str()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("no UIDVALIDITY in {folder}"))
+    };
+    for (name, old) in before.as_object().expect("object") {
+        let new = &after[name];
+        assert!(
+            validity(new) > validity(old),
+            "{name}: UIDVALIDITY {} did not grow after the store was lost (now {})",
+            validity(old),
+            validity(new)
+        );
+        assert_eq!(
+            old["uids"].as_object().map(|u| u.len()),
+            new["uids"].as_object().map(|u| u.len()),
+            "{name}: the mailbox lost or gained messages"
+        );
+    }
+    emulator.process.stop();
+}
