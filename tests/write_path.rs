@@ -42,8 +42,9 @@ fn batched_writes_cost_one_request_per_twenty_messages() {
 }
 
 /// STORE, COPY, MOVE, EXPUNGE and APPEND while the emulator answers a third of the write
-/// requests (also inside `$batch`) with 429 or 503: every answer agrees with what Graph holds
-/// afterwards (`tests/clients/write_faults.py`).
+/// requests (also inside `$batch`) with 429 or 503, then APPEND and COPY while it cuts half of
+/// its answers short after acting: every answer agrees with what Graph holds afterwards
+/// (`tests/clients/write_faults.py`).
 #[test]
 fn writes_under_throttling_end_as_their_answers_say() {
     let dir = temp_dir();

@@ -414,7 +414,9 @@ impl MailboxGraph {
                         entry
                     })
                     .collect();
-                let (_, body) = self
+                // A batch that fails as a whole fails its own entries only: those of earlier
+                // batches were carried out and keep their answers.
+                let sent = self
                     .execute(RequestSpec {
                         method: Method::POST,
                         url: format!("{}/$batch", self.client.inner.base_url),
@@ -423,9 +425,20 @@ impl MailboxGraph {
                         extra_prefer: None,
                         idempotent,
                     })
-                    .await?;
-                let parsed: BatchResponses = serde_json::from_slice(&body)
-                    .map_err(|err| GraphError::Decode(format!("$batch answer: {err}")))?;
+                    .await
+                    .and_then(|(_, body)| {
+                        serde_json::from_slice::<BatchResponses>(&body)
+                            .map_err(|err| GraphError::Decode(format!("$batch answer: {err}")))
+                    });
+                let parsed = match sent {
+                    Ok(parsed) => parsed,
+                    Err(err) => {
+                        for &index in chunk {
+                            results[index] = Some(Err(err.clone()));
+                        }
+                        continue;
+                    }
+                };
                 for response in parsed.responses {
                     let Some(index) = response
                         .id
@@ -494,37 +507,16 @@ impl MailboxGraph {
         let end = start + (chunk.len() as u64).saturating_sub(1);
         let mut attempt = 0u32;
         loop {
-            let outcome = {
-                let _permit = self
-                    .limiter
-                    .acquire()
-                    .await
-                    .map_err(|_| GraphError::Unavailable("shutting down".into()))?;
-                let request = inner
-                    .http
-                    .put(url)
-                    .header(
-                        reqwest::header::CONTENT_RANGE,
-                        format!("bytes {start}-{end}/{total}"),
-                    )
-                    .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
-                    .body(chunk.clone());
-                match request.send().await {
-                    Ok(response) => {
-                        let status = response.status();
-                        let retry_after = response
-                            .headers()
-                            .get(reqwest::header::RETRY_AFTER)
-                            .and_then(|v| v.to_str().ok())
-                            .and_then(parse_retry_after);
-                        match response.bytes().await {
-                            Ok(body) => Ok((status, retry_after, body)),
-                            Err(err) => Err(describe_transport_error(&err)),
-                        }
-                    }
-                    Err(err) => Err(describe_transport_error(&err)),
-                }
-            };
+            let request = inner
+                .http
+                .put(url)
+                .header(
+                    reqwest::header::CONTENT_RANGE,
+                    format!("bytes {start}-{end}/{total}"),
+                )
+                .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
+                .body(chunk.clone());
+            let outcome = self.send_limited(request).await?;
             match outcome {
                 Ok((status, _, body)) if status.is_success() => return Ok((status, body)),
                 Ok((status, retry_after, _))
@@ -543,6 +535,35 @@ impl MailboxGraph {
         }
     }
 
+    /// Sends one request while holding one of the mailbox's slots (released before any wait),
+    /// and reads its status, `Retry-After` and body. `Err` only when the gateway is stopping;
+    /// a transport failure is the inner `Err`, described without its URL.
+    async fn send_limited(
+        &self,
+        request: reqwest::RequestBuilder,
+    ) -> Result<Result<(StatusCode, Option<Duration>, Bytes), String>, GraphError> {
+        let _permit = self
+            .limiter
+            .acquire()
+            .await
+            .map_err(|_| GraphError::Unavailable("shutting down".into()))?;
+        Ok(match request.send().await {
+            Ok(response) => {
+                let status = response.status();
+                let retry_after = response
+                    .headers()
+                    .get(reqwest::header::RETRY_AFTER)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(parse_retry_after);
+                match response.bytes().await {
+                    Ok(body) => Ok((status, retry_after, body)),
+                    Err(err) => Err(describe_transport_error(&err)),
+                }
+            }
+            Err(err) => Err(describe_transport_error(&err)),
+        })
+    }
+
     /// Sends one request under the mailbox's limiter, with the retry policy of this module.
     pub(super) async fn execute(
         &self,
@@ -554,44 +575,23 @@ impl MailboxGraph {
         loop {
             let credentials = self.credentials();
             let token = inner.tokens.token(&credentials).await?;
-            let outcome = {
-                let _permit = self
-                    .limiter
-                    .acquire()
-                    .await
-                    .map_err(|_| GraphError::Unavailable("shutting down".into()))?;
-                let mut request = inner
-                    .http
-                    .request(spec.method.clone(), &spec.url)
-                    .bearer_auth(token.expose())
-                    .header("Prefer", IMMUTABLE_IDS);
-                if let Some(prefer) = &spec.extra_prefer {
-                    request = request.header("Prefer", prefer);
-                }
-                if let Some(json) = &spec.json {
-                    request = request.json(json);
-                }
-                if let Some(text) = &spec.text {
-                    request = request
-                        .header(reqwest::header::CONTENT_TYPE, "text/plain")
-                        .body(text.clone());
-                }
-                match request.send().await {
-                    Ok(response) => {
-                        let status = response.status();
-                        let retry_after = response
-                            .headers()
-                            .get(reqwest::header::RETRY_AFTER)
-                            .and_then(|v| v.to_str().ok())
-                            .and_then(parse_retry_after);
-                        match response.bytes().await {
-                            Ok(body) => Ok((status, retry_after, body)),
-                            Err(err) => Err(describe_transport_error(&err)),
-                        }
-                    }
-                    Err(err) => Err(describe_transport_error(&err)),
-                }
-            };
+            let mut request = inner
+                .http
+                .request(spec.method.clone(), &spec.url)
+                .bearer_auth(token.expose())
+                .header("Prefer", IMMUTABLE_IDS);
+            if let Some(prefer) = &spec.extra_prefer {
+                request = request.header("Prefer", prefer);
+            }
+            if let Some(json) = &spec.json {
+                request = request.json(json);
+            }
+            if let Some(text) = &spec.text {
+                request = request
+                    .header(reqwest::header::CONTENT_TYPE, "text/plain")
+                    .body(text.clone());
+            }
+            let outcome = self.send_limited(request).await?;
             match outcome {
                 Ok((status, _, body)) if status.is_success() => return Ok((status, body)),
                 Ok((StatusCode::UNAUTHORIZED, _, _)) if !refreshed_token => {

@@ -180,6 +180,20 @@ impl MailboxGraph {
         since: chrono::DateTime<chrono::Utc>,
         internet_message_id: &str,
     ) -> Result<Option<String>, GraphError> {
+        Ok(self
+            .created_since(folder_id, since)
+            .await?
+            .into_iter()
+            .find(|(_, id)| id.as_deref() == Some(internet_message_id))
+            .map(|(id, _)| id))
+    }
+
+    /// (id, internetMessageId) of the messages created in the folder since `since`.
+    pub async fn created_since(
+        &self,
+        folder_id: &str,
+        since: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<(String, Option<String>)>, GraphError> {
         let filter = encode(&format!(
             "createdDateTime ge {}",
             since.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
@@ -192,10 +206,39 @@ impl MailboxGraph {
         let found: Vec<Value> = self.list_all(url).await?;
         Ok(found
             .into_iter()
-            .find(|m| {
-                m.get("internetMessageId").and_then(Value::as_str) == Some(internet_message_id)
+            .filter_map(|m| {
+                let id = m.get("id").and_then(Value::as_str)?.to_string();
+                let internet_id = m
+                    .get("internetMessageId")
+                    .and_then(Value::as_str)
+                    .map(str::to_string);
+                Some((id, internet_id))
             })
-            .and_then(|m| m.get("id").and_then(Value::as_str).map(str::to_string)))
+            .collect())
+    }
+
+    /// The `internetMessageId` of each message (`None` where Graph could not say).
+    pub async fn internet_message_ids(
+        &self,
+        ids: &[&str],
+    ) -> Result<Vec<Option<String>>, GraphError> {
+        let base = self.relative_user_path();
+        let urls = ids
+            .iter()
+            .map(|id| format!("{base}/messages/{}?$select=internetMessageId", encode(id)))
+            .collect();
+        Ok(self
+            .batch_get(urls)
+            .await?
+            .into_iter()
+            .map(|answer| {
+                answer.ok().and_then(|v| {
+                    v.get("internetMessageId")
+                        .and_then(Value::as_str)
+                        .map(str::to_string)
+                })
+            })
+            .collect())
     }
 
     /// Creates a draft in a folder from its MIME (sent base64 as `text/plain`, which Graph

@@ -326,7 +326,12 @@ impl MailboxHub {
         };
         self.ensure_listed(destination_id).await?;
         let refs: Vec<&str> = messages.iter().map(|m| &*m.id).collect();
-        let answers = self.graph.message_actions(&refs, &action).await?;
+        let started = Utc::now() - chrono::Duration::seconds(5);
+        let mut answers = self.graph.message_actions(&refs, &action).await?;
+        if !moving {
+            self.recover_lost_copies(destination_id, &refs, &mut answers, started)
+                .await;
+        }
         let new_ids: Vec<Result<String, HubError>> = answers
             .into_iter()
             .zip(messages)
@@ -385,6 +390,57 @@ impl MailboxHub {
             uid_validity: folder.uid_validity,
             results,
         })
+    }
+
+    /// Copies whose `$batch` answer was lost (a connection reset after Graph acted) may exist
+    /// all the same: they are looked for among the messages created in the destination since
+    /// the copy began, by the source's internetMessageId, each found copy taken once.
+    async fn recover_lost_copies(
+        &self,
+        destination_id: &str,
+        sources: &[&str],
+        answers: &mut [Result<Option<String>, GraphError>],
+        since: DateTime<Utc>,
+    ) {
+        let lost: Vec<usize> = (0..answers.len())
+            .filter(|&i| matches!(answers[i], Err(GraphError::Unavailable(_))))
+            .collect();
+        if lost.is_empty() {
+            return;
+        }
+        let lost_sources: Vec<&str> = lost.iter().map(|&i| sources[i]).collect();
+        let (Ok(wanted), Ok(mut created)) = (
+            self.graph.internet_message_ids(&lost_sources).await,
+            self.graph.created_since(destination_id, since).await,
+        ) else {
+            return;
+        };
+        // Copies this command already knows about are not candidates.
+        created.retain(|(id, _)| {
+            !answers
+                .iter()
+                .any(|a| matches!(a, Ok(Some(known)) if known == id))
+        });
+        let mut found = 0usize;
+        for (&index, internet_id) in lost.iter().zip(wanted) {
+            let Some(internet_id) = internet_id else {
+                continue;
+            };
+            if let Some(position) = created
+                .iter()
+                .position(|(_, id)| id.as_deref() == Some(internet_id.as_str()))
+            {
+                let (id, _) = created.remove(position);
+                answers[index] = Ok(Some(id));
+                found += 1;
+            }
+        }
+        tracing::info!(
+            mailbox = %self.mailbox(),
+            lost = lost.len(),
+            found,
+            "COPY: answers were lost; looked for the copies Graph made"
+        );
     }
 
     /// APPEND: creates the message in the folder (from JSON as received mail, or from its

@@ -126,10 +126,34 @@ for n in range(8):
         typ, data = "NO", [str(err).encode()]
     gwtest.http("DELETE", gwtest.GRAPH + "/_emulator/faults")
     subjects = [m["subject"] for m in graph_messages(TARGET)]
+    # A new seed for each APPEND, so the resets fall on different requests.
+    body = json.dumps({"seed": 100 + n, "resetProbability": 0.5}).encode()
     gwtest.http("POST", gwtest.GRAPH + "/_emulator/faults", body, {"Content-Type": "application/json"})
     held = subjects.count("reset append %d %s" % (n, STAMP))
     log("APPEND %d under resets: %s, held %d time(s)" % (n, typ, held))
     check(held == (1 if typ == "OK" else 0), "APPEND %d answered %s, Graph holds it %d time(s)" % (n, typ, held))
+
+# COPY under the same resets: copies whose answers were lost are found again, so COPYUID (or
+# the NO's count) says exactly how many copies Graph holds.
+gwtest.http("DELETE", gwtest.GRAPH + "/_emulator/faults")
+imap.select(TARGET)
+before = len(graph_messages(SOURCE))
+body = json.dumps({"seed": 3, "resetProbability": 0.5}).encode()
+gwtest.http("POST", gwtest.GRAPH + "/_emulator/faults", body, {"Content-Type": "application/json"})
+try:
+    typ, text = imap._simple_command("COPY", "1:25", SOURCE)
+    text = b" ".join(t for t in text if t).decode()
+except (gwtest.imaplib.IMAP4.error, gwtest.imaplib.IMAP4.abort, OSError) as err:
+    typ, text = "NO", str(err)
+gwtest.http("DELETE", gwtest.GRAPH + "/_emulator/faults")
+made = len(graph_messages(SOURCE)) - before
+log("COPY under resets:", typ, text[:160], "- copies in Graph:", made)
+if typ == "OK":
+    check(made == 25, "COPY OK under resets: Graph holds %d of 25 copies" % made)
+else:
+    match = re.search(r"(\d+) of (\d+) were copied", text)
+    check(made == (int(match.group(1)) if match else 0),
+          "COPY NO under resets says %s, Graph holds %d copies" % (text[:120], made))
 
 set_faults(False)
 stats = json.loads(gwtest.http("GET", gwtest.GRAPH + "/_emulator/stats")[1])
