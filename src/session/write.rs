@@ -547,6 +547,24 @@ mod tests {
     }
 
     #[test]
+    fn flag_lists_parse_with_keywords_and_forwarded() {
+        let command = "a STORE 1 +FLAGS (\\Seen \\Deleted $forwarded Blue blue $Label1)\r\n";
+        let (_, parsed) = imap_codec::decode::Decoder::decode(
+            &imap_codec::CommandCodec::default(),
+            command.as_bytes(),
+        )
+        .unwrap();
+        let imap_codec::imap_types::command::CommandBody::Store { flags, .. } = parsed.body else {
+            panic!("not a STORE");
+        };
+        let set = FlagSet::parse(&flags).unwrap();
+        assert!(set.seen && set.deleted && set.forwarded && !set.flagged);
+        assert_eq!(set.keywords, vec!["Blue", "$Label1"]);
+        let new = set.into_flags();
+        assert!(new.seen && new.deleted && new.forwarded);
+    }
+
+    #[test]
     fn uid_lists_compress_runs_in_order() {
         assert_eq!(uid_list(&[1, 2, 3, 5, 7, 8]), "1:3,5,7:8");
         assert_eq!(uid_list(&[9, 4]), "9,4");
