@@ -522,11 +522,34 @@ impl MailboxHub {
                 .set_deleted(&mailbox, folder_id, vec![id.clone()], true)
                 .await?;
         }
-        self.invalidate(folder_id);
         let uid = uids
             .get(&id)
             .copied()
             .ok_or_else(|| HubError::Store("the new message's UID was not allocated".into()))?;
+        // Sessions with the folder selected learn of it (EXISTS) at the end of their next
+        // command; the next listing brings what Graph made of it (size, attachments).
+        let appended = MessageMeta {
+            uid,
+            id: Arc::from(id.as_str()),
+            flags: MessageFlags {
+                deleted: flags.deleted,
+                ..flags.clone()
+            },
+            internal_date: if flags.draft {
+                Utc::now()
+            } else {
+                internal_date.unwrap_or_else(Utc::now)
+            },
+            size: None,
+            has_attachments: false,
+        };
+        self.amend(folder_id, |snapshot| {
+            if snapshot.messages.last().is_none_or(|last| last.uid < uid) {
+                snapshot.messages.push(appended);
+                snapshot.uid_next = snapshot.uid_next.max(uid + 1);
+            }
+        });
+        self.invalidate(folder_id);
         Ok((folder.uid_validity, uid))
     }
 

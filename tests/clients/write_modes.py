@@ -42,5 +42,16 @@ if numbers:
     check(typ == "OK" and data == [numbers[0]], "EXPUNGE: %s %s" % (typ, data))
 check("to trash %s" % STAMP not in subjects("inbox"), "gone from Graph's Inbox")
 check("to trash %s" % STAMP in subjects("deleteditems"), "in Deleted Items (expunge_mode = trash)")
+
+# APPEND into the selected folder: the session hears of it (EXISTS) at once.
+typ, data = imap.select("INBOX")
+exists = int(data[0])
+typ, data = imap.append("INBOX", None, None, ("Subject: seen at once %s\r\n\r\nhi\r\n" % STAMP).encode())
+check(typ == "OK", "APPEND into the selected INBOX: %s %s" % (typ, data))
+check(imap.response("EXISTS")[1][-1] == str(exists + 1).encode(),
+      "EXISTS %d follows the APPEND: %s" % (exists + 1, imap.response("EXISTS")))
+typ, data = imap.fetch(str(exists + 1), "(FLAGS BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+check(typ == "OK" and b"seen at once" in b"".join(d[1] for d in data if isinstance(d, tuple)),
+      "the new message can be fetched at once: %s" % data)
 imap.logout()
 finish()
