@@ -188,6 +188,27 @@ struct CachedTree {
     at: Instant,
 }
 
+/// The answer to a body download other sessions may be waiting for.
+type BodyReceiver = watch::Receiver<Option<Result<Bytes, HubError>>>;
+
+/// Bodies one caller is downloading in a `$batch`; they stop counting as in flight when the
+/// claim is dropped, answered or not.
+struct DownloadClaim<'h> {
+    hub: &'h MailboxHub,
+    ids: Vec<Arc<str>>,
+    positions: Vec<usize>,
+    senders: Vec<watch::Sender<Option<Result<Bytes, HubError>>>>,
+}
+
+impl Drop for DownloadClaim<'_> {
+    fn drop(&mut self) {
+        let mut in_flight = self.hub.in_flight.lock().unwrap_or_else(|e| e.into_inner());
+        for id in &self.ids {
+            in_flight.remove(id);
+        }
+    }
+}
+
 /// One folder's shared state: its latest listing, and the channel through which sessions learn
 /// of a newer one (at the end of their commands, and while they IDLE).
 #[derive(Default)]
@@ -205,6 +226,8 @@ pub struct MailboxHub {
     graph: MailboxGraph,
     store: UidStore,
     bodies: Cache<Arc<str>, Bytes>,
+    /// Bodies being downloaded in a `$batch` right now, by message id.
+    in_flight: Mutex<HashMap<Arc<str>, BodyReceiver>>,
     include_hidden: bool,
     /// Well-known name → folder id.
     well_known: HashMap<String, String>,
@@ -455,23 +478,31 @@ impl MailboxHub {
             .filter(|&i| results[i].is_none() && !messages[i].has_attachments)
             .collect();
         if missing_small.len() > 1 {
-            let ids: Vec<&str> = missing_small.iter().map(|&i| &*messages[i].id).collect();
-            match self.graph.messages_mime(&ids).await {
-                Ok(answers) => {
-                    for (&i, answer) in missing_small.iter().zip(answers) {
-                        let answer = answer.map(with_crlf_line_ends);
-                        if let Ok(body) = &answer {
-                            self.bodies
-                                .insert(messages[i].id.clone(), body.clone())
-                                .await;
-                        }
-                        results[i] = Some(answer.map_err(HubError::from));
+            // Bodies another session is downloading right now are awaited, not asked again;
+            // the rest go in one `$batch` that later askers can wait for in turn.
+            let (mine, theirs) = self.claim_downloads(&missing_small, messages);
+            if !mine.ids.is_empty() {
+                let ids: Vec<&str> = mine.ids.iter().map(|id| &**id).collect();
+                let answers: Vec<Result<Bytes, HubError>> = match self.graph.messages_mime(&ids).await {
+                    Ok(answers) => answers
+                        .into_iter()
+                        .map(|a| a.map(with_crlf_line_ends).map_err(HubError::from))
+                        .collect(),
+                    Err(err) => ids.iter().map(|_| Err(HubError::from(err.clone()))).collect(),
+                };
+                for ((&i, answer), sender) in mine.positions.iter().zip(answers).zip(&mine.senders) {
+                    if let Ok(body) = &answer {
+                        self.bodies.insert(messages[i].id.clone(), body.clone()).await;
                     }
+                    sender.send_replace(Some(answer.clone()));
+                    results[i] = Some(answer);
                 }
-                Err(err) => {
-                    for &i in &missing_small {
-                        results[i] = Some(Err(HubError::from(err.clone())));
-                    }
+            }
+            for (i, mut receiver) in theirs {
+                // A download abandoned half-way (its session went) leaves the message to the
+                // single downloads below.
+                if let Ok(answer) = receiver.wait_for(Option::is_some).await {
+                    results[i] = answer.clone();
                 }
             }
         }
@@ -508,6 +539,37 @@ impl MailboxHub {
             .into_iter()
             .map(|r| r.unwrap_or_else(|| Err(HubError::Store("body not fetched".into()))))
             .collect()
+    }
+
+    /// Splits `positions` into the bodies this caller downloads (registered as in flight until
+    /// the returned claim is dropped) and those another caller is downloading already.
+    fn claim_downloads(
+        &self,
+        positions: &[usize],
+        messages: &[&MessageMeta],
+    ) -> (DownloadClaim<'_>, Vec<(usize, BodyReceiver)>) {
+        let mut in_flight = self.in_flight.lock().unwrap_or_else(|e| e.into_inner());
+        let mut claim = DownloadClaim {
+            hub: self,
+            ids: Vec::new(),
+            positions: Vec::new(),
+            senders: Vec::new(),
+        };
+        let mut theirs = Vec::new();
+        for &i in positions {
+            let id = messages[i].id.clone();
+            match in_flight.get(&id) {
+                Some(receiver) => theirs.push((i, receiver.clone())),
+                None => {
+                    let (sender, receiver) = watch::channel(None);
+                    in_flight.insert(id.clone(), receiver);
+                    claim.ids.push(id);
+                    claim.positions.push(i);
+                    claim.senders.push(sender);
+                }
+            }
+        }
+        (claim, theirs)
     }
 
     /// One message's MIME, from the cache or from Graph (concurrent asks share one download).
@@ -600,6 +662,7 @@ impl HubRegistry {
                 graph,
                 store: self.store.clone(),
                 bodies: self.bodies.clone(),
+                in_flight: Mutex::new(HashMap::new()),
                 include_hidden: self.config.imap.show_hidden_folders,
                 well_known,
                 tree: tokio::sync::Mutex::new(None),
