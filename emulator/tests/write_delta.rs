@@ -427,6 +427,43 @@ async fn folder_create_rename_delete() {
     assert_eq!(r.status, 200);
     assert_eq!(r.json()["displayName"], "Reports 2026");
     assert_eq!(r.json()["childFolderCount"], 1);
+    // move: under Archive, same id; not into itself; not a well-known folder.
+    let archive = get(
+        s.addr,
+        &t,
+        &format!("/users/{ALICE_ENC}/mailFolders/archive"),
+    )
+    .await
+    .json();
+    let r = post_json(
+        &s,
+        &t,
+        &format!("/users/{ALICE_ENC}/mailFolders/{id}/move"),
+        json!({"destinationId": "archive"}),
+        false,
+    )
+    .await;
+    assert_eq!(r.status, 201);
+    assert_eq!(r.json()["id"], id.as_str());
+    assert_eq!(r.json()["parentFolderId"], archive["id"]);
+    let r = post_json(
+        &s,
+        &t,
+        &format!("/users/{ALICE_ENC}/mailFolders/{id}/move"),
+        json!({"destinationId": id}),
+        false,
+    )
+    .await;
+    assert_eq!(r.status, 400);
+    let r = post_json(
+        &s,
+        &t,
+        &format!("/users/{ALICE_ENC}/mailFolders/inbox/move"),
+        json!({"destinationId": "archive"}),
+        false,
+    )
+    .await;
+    assert_eq!(r.status, 400);
     let r = send(
         s.addr,
         &t,

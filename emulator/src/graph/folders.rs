@@ -238,6 +238,73 @@ pub(crate) fn rename(
     Ok(GraphResponse::json(200, Value::Object(out)))
 }
 
+/// POST /mailFolders/{id}/move with `destinationId` (an id or a well-known name) → 201 with the
+/// moved folder. <https://learn.microsoft.com/graph/api/mailfolder-move>. The folder keeps its
+/// id and its messages. The page is silent on a few cases; we take Exchange's stricter answers:
+/// a well-known folder cannot be moved (ErrorMoveDistinguishedFolder), nor moved into itself or
+/// below itself (ErrorMoveCopyFailed), nor beside a sibling of the same name (ErrorFolderExists).
+pub(crate) fn move_to(
+    ctx: &Ctx<'_>,
+    mb: &mut Mailbox,
+    id: &str,
+) -> Result<GraphResponse, GraphError> {
+    let f = lookup(mb, id)?.clone();
+    let o = folder_body(ctx)?;
+    let destination = o
+        .get("destinationId")
+        .and_then(|d| d.as_str())
+        .ok_or_else(|| GraphError::bad_request("destinationId is required."))?;
+    let target = if destination.eq_ignore_ascii_case("msgfolderroot") {
+        mb.root_id.clone()
+    } else {
+        lookup(mb, destination)?.id.clone()
+    };
+    if f.well_known.is_some() {
+        return Err(GraphError::new(
+            400,
+            "ErrorMoveDistinguishedFolder",
+            "Distinguished folders cannot be moved.",
+        ));
+    }
+    let mut p = Some(target.clone());
+    while let Some(pid) = p {
+        if pid == f.id {
+            return Err(GraphError::new(
+                400,
+                "ErrorMoveCopyFailed",
+                "A folder cannot be moved into itself or one of its subfolders.",
+            ));
+        }
+        p = mb.folders.get(&pid).and_then(|x| x.parent_id.clone());
+    }
+    if mb.folders.values().any(|x| {
+        x.id != f.id
+            && x.parent_id.as_deref() == Some(target.as_str())
+            && x.display_name.eq_ignore_ascii_case(&f.display_name)
+    }) {
+        return Err(folder_exists());
+    }
+    let old_parent = f.parent_id.clone().unwrap_or_default();
+    let seq = mb.bump();
+    if let Some(x) = mb.folders.get_mut(&f.id) {
+        x.parent_id = Some(target.clone());
+        x.changed_seq = seq;
+    }
+    mb.touch_folder(&old_parent);
+    mb.touch_folder(&target);
+    let x = mb
+        .folders
+        .get(&f.id)
+        .ok_or_else(GraphError::item_not_found)?;
+    let mut out = Map::new();
+    out.insert(
+        "@odata.context".into(),
+        json!(format!("{}/mailFolders/$entity", context_user(ctx))),
+    );
+    out.extend(folder_json(mb, x));
+    Ok(GraphResponse::json(201, Value::Object(out)))
+}
+
 /// DELETE /mailFolders/{id} → 204. <https://learn.microsoft.com/graph/api/mailfolder-delete>
 /// does not say where the folder goes; Exchange moves a deleted folder into Deleted Items
 /// (and deletes it for good from there), which is what we do. Well-known folders cannot be

@@ -100,6 +100,7 @@ pub(crate) enum Op {
     CreateRootFolder,
     GetFolder(String),
     PatchFolder(String),
+    MoveFolder(String),
     DeleteFolder(String),
     ListChildFolders(String),
     CreateChildFolder(String),
@@ -205,6 +206,7 @@ pub(crate) fn resolve(method: &Method, path: &str) -> Resolved {
         (M::GET, ["mailFolders", f]) => Ok(Op::GetFolder(f.to_string())),
         (M::PATCH, ["mailFolders", f]) => Ok(Op::PatchFolder(f.to_string())),
         (M::DELETE, ["mailFolders", f]) => Ok(Op::DeleteFolder(f.to_string())),
+        (M::POST, ["mailFolders", f, "move"]) => Ok(Op::MoveFolder(f.to_string())),
         (M::GET, ["mailFolders", f, "childFolders"]) => Ok(Op::ListChildFolders(f.to_string())),
         (M::POST, ["mailFolders", f, "childFolders"]) => Ok(Op::CreateChildFolder(f.to_string())),
         (M::GET, ["mailFolders", f, "messages"]) => Ok(Op::ListFolderMessages(f.to_string())),
@@ -544,6 +546,7 @@ fn run(
         Op::CreateRootFolder => folders::create(ctx, mb, None),
         Op::CreateChildFolder(f) => folders::create(ctx, mb, Some(&f)),
         Op::PatchFolder(f) => folders::rename(ctx, mb, &f),
+        Op::MoveFolder(f) => folders::move_to(ctx, mb, &f),
         Op::DeleteFolder(f) => folders::delete(mb, &f),
         Op::FolderDelta => delta::serve(ctx, mb, delta::DeltaKind::Folders, epoch),
         Op::MessageDelta(f) => {
