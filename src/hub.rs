@@ -483,16 +483,23 @@ impl MailboxHub {
             let (mine, theirs) = self.claim_downloads(&missing_small, messages);
             if !mine.ids.is_empty() {
                 let ids: Vec<&str> = mine.ids.iter().map(|id| &**id).collect();
-                let answers: Vec<Result<Bytes, HubError>> = match self.graph.messages_mime(&ids).await {
-                    Ok(answers) => answers
-                        .into_iter()
-                        .map(|a| a.map(with_crlf_line_ends).map_err(HubError::from))
-                        .collect(),
-                    Err(err) => ids.iter().map(|_| Err(HubError::from(err.clone()))).collect(),
-                };
-                for ((&i, answer), sender) in mine.positions.iter().zip(answers).zip(&mine.senders) {
+                let answers: Vec<Result<Bytes, HubError>> =
+                    match self.graph.messages_mime(&ids).await {
+                        Ok(answers) => answers
+                            .into_iter()
+                            .map(|a| a.map(with_crlf_line_ends).map_err(HubError::from))
+                            .collect(),
+                        Err(err) => ids
+                            .iter()
+                            .map(|_| Err(HubError::from(err.clone())))
+                            .collect(),
+                    };
+                for ((&i, answer), sender) in mine.positions.iter().zip(answers).zip(&mine.senders)
+                {
                     if let Ok(body) = &answer {
-                        self.bodies.insert(messages[i].id.clone(), body.clone()).await;
+                        self.bodies
+                            .insert(messages[i].id.clone(), body.clone())
+                            .await;
                     }
                     sender.send_replace(Some(answer.clone()));
                     results[i] = Some(answer);
