@@ -128,6 +128,23 @@ pub(crate) fn list_children(
     Ok(resp)
 }
 
+/// One folder as Graph answers a create, rename or move: the entity with its `@odata.context`.
+fn folder_entity(
+    ctx: &Ctx<'_>,
+    mb: &Mailbox,
+    id: &str,
+    status: u16,
+) -> Result<GraphResponse, GraphError> {
+    let folder = mb.folders.get(id).ok_or_else(GraphError::item_not_found)?;
+    let mut out = Map::new();
+    out.insert(
+        "@odata.context".into(),
+        json!(format!("{}/mailFolders/$entity", context_user(ctx))),
+    );
+    out.extend(folder_json(mb, folder));
+    Ok(GraphResponse::json(status, Value::Object(out)))
+}
+
 fn folder_body(ctx: &Ctx<'_>) -> Result<Map<String, Value>, GraphError> {
     super::json_body(ctx.req)
 }
@@ -177,14 +194,7 @@ pub(crate) fn create(
     let id = mb
         .create_folder(&parent_id, &name, hidden)
         .ok_or_else(folder_exists)?;
-    let f = mb.folders.get(&id).ok_or_else(GraphError::item_not_found)?;
-    let mut out = Map::new();
-    out.insert(
-        "@odata.context".into(),
-        json!(format!("{}/mailFolders/$entity", context_user(ctx))),
-    );
-    out.extend(folder_json(mb, f));
-    Ok(GraphResponse::json(201, Value::Object(out)))
+    folder_entity(ctx, mb, &id, 201)
 }
 
 /// PATCH /mailFolders/{id} with displayName → 200.
@@ -225,17 +235,7 @@ pub(crate) fn rename(
         x.display_name = name;
         x.changed_seq = seq;
     }
-    let x = mb
-        .folders
-        .get(&f.id)
-        .ok_or_else(GraphError::item_not_found)?;
-    let mut out = Map::new();
-    out.insert(
-        "@odata.context".into(),
-        json!(format!("{}/mailFolders/$entity", context_user(ctx))),
-    );
-    out.extend(folder_json(mb, x));
-    Ok(GraphResponse::json(200, Value::Object(out)))
+    folder_entity(ctx, mb, &f.id, 200)
 }
 
 /// POST /mailFolders/{id}/move with `destinationId` (an id or a well-known name) → 201 with the
@@ -292,17 +292,7 @@ pub(crate) fn move_to(
     }
     mb.touch_folder(&old_parent);
     mb.touch_folder(&target);
-    let x = mb
-        .folders
-        .get(&f.id)
-        .ok_or_else(GraphError::item_not_found)?;
-    let mut out = Map::new();
-    out.insert(
-        "@odata.context".into(),
-        json!(format!("{}/mailFolders/$entity", context_user(ctx))),
-    );
-    out.extend(folder_json(mb, x));
-    Ok(GraphResponse::json(201, Value::Object(out)))
+    folder_entity(ctx, mb, &f.id, 201)
 }
 
 /// DELETE /mailFolders/{id} → 204. <https://learn.microsoft.com/graph/api/mailfolder-delete>
