@@ -149,25 +149,23 @@ where
                     tracing::debug!(%peer, tag = command.tag.inner(), command = command.body.name(), "command");
                     session.handle(command, &mut sink).await?
                 }
-                Err(_) if lenient_login(fragmentizer.message_bytes()).is_some() => {
-                    let command =
-                        lenient_login(fragmentizer.message_bytes()).expect("checked just above");
-                    session.handle(command, &mut sink).await?
-                }
                 Err(err) => {
-                    let tag = tag_text(&fragmentizer);
                     let reason = match err {
                         DecodeMessageError::MessageTooLong { .. } => {
-                            "[TOOBIG] command exceeds the size limit".to_string()
+                            "[TOOBIG] command exceeds the size limit"
                         }
                         DecodeMessageError::DecodingFailure(CommandDecodeError::Failed)
-                        | DecodeMessageError::DecodingRemainder { .. } => {
-                            "syntax error in command".to_string()
-                        }
-                        _ => "command could not be parsed".to_string(),
+                        | DecodeMessageError::DecodingRemainder { .. } => "syntax error in command",
+                        _ => "command could not be parsed",
                     };
-                    sink.push(format!("{tag} BAD {reason}\r\n").as_bytes());
-                    Flow::Continue
+                    match lenient_login(fragmentizer.message_bytes()) {
+                        Some(command) => session.handle(command, &mut sink).await?,
+                        None => {
+                            let tag = tag_text(&fragmentizer);
+                            sink.push(format!("{tag} BAD {reason}\r\n").as_bytes());
+                            Flow::Continue
+                        }
+                    }
                 }
             },
             Expecting::AuthenticateData(tag) => {
