@@ -318,7 +318,7 @@ async fn run_entry(
         Err(err) => error_response(&err, &sub_rid, &sub_rid),
         Ok(req) => {
             let resolved = resolve(&req.method, &req.path);
-            let template = resolved.template.clone();
+            let template = super::stats_route(&resolved.template, req.query.as_deref());
             let crid = req
                 .header("client-request-id")
                 .map(|s| s.to_string())

@@ -138,6 +138,30 @@ fn decode(seg: &str) -> String {
     percent_decode_str(seg).decode_utf8_lossy().into_owned()
 }
 
+/// The route under which a request is counted in the stats: its template, and for a delta
+/// function the kind of round page (`?$deltatoken` resumes a round, `?$skiptoken` continues
+/// one, neither starts from scratch), so tests can tell a resumed sync from a full one.
+pub(crate) fn stats_route(template: &str, query: Option<&str>) -> String {
+    if !template.ends_with("/delta") {
+        return template.to_string();
+    }
+    let has = |name: &str| {
+        query.is_some_and(|q| {
+            q.split('&').any(|pair| {
+                let key = pair.split('=').next().unwrap_or("");
+                percent_decode_str(key).decode_utf8_lossy() == name
+            })
+        })
+    };
+    if has("$deltatoken") {
+        format!("{template}?$deltatoken")
+    } else if has("$skiptoken") {
+        format!("{template}?$skiptoken")
+    } else {
+        template.to_string()
+    }
+}
+
 /// Maps a path to an operation. The template replaces ids with `{id}`.
 pub(crate) fn resolve(method: &Method, path: &str) -> Resolved {
     let segs: Vec<&str> = path
@@ -321,7 +345,7 @@ pub(crate) async fn handle(
     } else {
         resolve(&req.method, &req.path)
     };
-    let template = resolved.template.clone();
+    let template = stats_route(&resolved.template, req.query.as_deref());
     let resp = match authenticate(emu, &req) {
         Err(e) => error_response(&e, &request_id, &client_request_id),
         Ok(claims) => {
