@@ -33,6 +33,47 @@ pub enum StoreError {
     Task(String),
     #[error("uid store: folder {0} has run out of UIDs")]
     UidsExhausted(String),
+    #[error(
+        "uid store {store}: schema version {found} is newer than the version {known} this \
+         gateway knows; refusing to open it (run a gateway at least as new as the one that \
+         upgraded it)"
+    )]
+    SchemaTooNew {
+        store: String,
+        found: i64,
+        known: i64,
+    },
+}
+
+/// The schema version this code reads and writes.
+const SCHEMA_VERSION: usize = 2;
+
+/// One backend's schema as its history: step `i` takes a database from version `i` to `i + 1`,
+/// so a new version appends a step (and raises [`SCHEMA_VERSION`], which makes every backend
+/// add its own). Step 0 creates the version-1 tables `IF NOT EXISTS`: it also adopts a database
+/// made before versions were recorded, which reads as version 0.
+type Migrations = [&'static str; SCHEMA_VERSION];
+
+/// The steps a database at version `found` still needs, each with the version it reaches.
+/// A database newer than this code is refused: an older binary must not write to it.
+fn pending_migrations(
+    migrations: &Migrations,
+    found: i64,
+    store: impl std::fmt::Display,
+) -> Result<impl Iterator<Item = (i64, &'static str)> + '_, StoreError> {
+    let done = usize::try_from(found).unwrap_or(0);
+    if done > SCHEMA_VERSION {
+        return Err(StoreError::SchemaTooNew {
+            store: store.to_string(),
+            found,
+            known: SCHEMA_VERSION as i64,
+        });
+    }
+    Ok(migrations
+        .iter()
+        .enumerate()
+        .skip(done)
+        .map(|(step, sql)| (step as i64 + 1, *sql)))
 }
 
 /// UIDVALIDITY and UIDNEXT of one folder.

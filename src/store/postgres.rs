@@ -2,7 +2,7 @@
 //! balancer. Same tables and meaning as the SQLite store (UIDs as BIGINT, since they are
 //! unsigned 32-bit); allocation locks the folder's row (`SELECT … FOR UPDATE`), so two
 //! instances never give one UID twice and agree on every message's UID. The schema is created
-//! at start (`CREATE TABLE IF NOT EXISTS`); later migrations go here, in order.
+//! or migrated at start, under an advisory lock.
 //!
 //! Connections are plain TCP: run the database on a private network or loopback (TLS to
 //! PostgreSQL is not implemented yet).
@@ -12,9 +12,15 @@ use std::collections::{HashMap, HashSet};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio_postgres::NoTls;
 
-use super::{uid_validity_now, FolderUids, StoreError, StoredMessage};
+use super::{
+    pending_migrations, uid_validity_now, FolderUids, Migrations, StoreError, StoredMessage,
+};
 
-const SCHEMA: &str = "
+/// The schema, step by step (see [`super::Migrations`]); the version reached is kept in the
+/// one-row table `schema_version`.
+const MIGRATIONS: Migrations = [
+    // 1: UIDs, sizes, \Deleted marks, subscriptions.
+    "
 CREATE TABLE IF NOT EXISTS folders (
     mailbox      TEXT   NOT NULL,
     folder_id    TEXT   NOT NULL,
@@ -43,7 +49,26 @@ CREATE TABLE IF NOT EXISTS subscriptions (
     subscribed BOOLEAN NOT NULL,
     PRIMARY KEY (mailbox, name)
 );
+",
+    // 2: delta-sync state: the folder's deltaLink, each message's state as JSON.
+    "
+ALTER TABLE folders ADD COLUMN delta_link TEXT;
+ALTER TABLE messages ADD COLUMN state TEXT;
+",
+];
+
+/// Where the schema's version is kept; a database made before versions were recorded has no
+/// row (version 0).
+const VERSION_TABLE: &str = "
+CREATE TABLE IF NOT EXISTS schema_version (
+    only_row BOOLEAN PRIMARY KEY DEFAULT TRUE CHECK (only_row),
+    version  INTEGER NOT NULL
+);
 ";
+
+/// The advisory lock key under which instances change the schema (the same key versions before
+/// the migration list took, so they wait for each other too).
+const SCHEMA_LOCK: i64 = 4242;
 
 /// Connections kept open per gateway instance.
 const POOL_SIZE: usize = 8;
@@ -55,6 +80,38 @@ pub struct PostgresStore {
 
 fn pg_error(err: impl std::fmt::Display) -> StoreError {
     StoreError::Postgres(err.to_string())
+}
+
+/// Brings the database's schema to [`super::SCHEMA_VERSION`] in one transaction (PostgreSQL's DDL is
+/// transactional), holding an advisory lock so instances starting together migrate one at a
+/// time and the later ones find the work done.
+async fn migrate(client: &mut tokio_postgres::Client) -> Result<(), StoreError> {
+    let tx = client.transaction().await.map_err(pg_error)?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&SCHEMA_LOCK])
+        .await
+        .map_err(pg_error)?;
+    tx.batch_execute(VERSION_TABLE).await.map_err(pg_error)?;
+    let found: i32 = tx
+        .query_opt("SELECT version FROM schema_version", &[])
+        .await
+        .map_err(pg_error)?
+        .map_or(0, |row| row.get(0));
+    let pending = pending_migrations(&MIGRATIONS, found.into(), "(PostgreSQL)")?;
+    let mut reached = None;
+    for (version, sql) in pending {
+        tx.batch_execute(sql).await.map_err(pg_error)?;
+        reached = Some(version);
+    }
+    if let Some(version) = reached {
+        tx.execute(
+            "INSERT INTO schema_version (version) VALUES ($1)
+             ON CONFLICT (only_row) DO UPDATE SET version = excluded.version",
+            &[&(version as i32)],
+        )
+        .await
+        .map_err(pg_error)?;
+    }
+    tx.commit().await.map_err(pg_error)
 }
 
 impl PostgresStore {
@@ -73,15 +130,8 @@ impl PostgresStore {
             .max_size(POOL_SIZE)
             .build()
             .map_err(pg_error)?;
-        let client = pool.get().await.map_err(pg_error)?;
-        // Two instances starting together may race on CREATE TABLE IF NOT EXISTS; an advisory
-        // lock makes the schema step one at a time.
-        client
-            .batch_execute(&format!(
-                "SELECT pg_advisory_lock(4242); {SCHEMA} SELECT pg_advisory_unlock(4242);"
-            ))
-            .await
-            .map_err(pg_error)?;
+        let mut client = pool.get().await.map_err(pg_error)?;
+        migrate(&mut client).await?;
         Ok(PostgresStore { pool })
     }
 

@@ -9,7 +9,9 @@ use std::sync::{Arc, Mutex};
 
 use rusqlite::{params, Connection, OptionalExtension};
 
-use super::{uid_validity_now, FolderUids, StoreError, StoredMessage};
+use super::{
+    pending_migrations, uid_validity_now, FolderUids, Migrations, StoreError, StoredMessage,
+};
 
 #[derive(Clone)]
 pub struct SqliteStore {
@@ -17,7 +19,11 @@ pub struct SqliteStore {
     connection: Arc<Mutex<Connection>>,
 }
 
-const SCHEMA: &str = "
+/// The schema, step by step (see [`super::Migrations`]); the version reached is kept in
+/// `PRAGMA user_version`.
+const MIGRATIONS: Migrations = [
+    // 1: UIDs, sizes, \Deleted marks, subscriptions.
+    "
 CREATE TABLE IF NOT EXISTS folders (
     mailbox      TEXT    NOT NULL,
     folder_id    TEXT    NOT NULL,
@@ -46,7 +52,13 @@ CREATE TABLE IF NOT EXISTS subscriptions (
     subscribed BOOLEAN NOT NULL,
     PRIMARY KEY (mailbox, name)
 );
-";
+",
+    // 2: delta-sync state: the folder's deltaLink, each message's state as JSON.
+    "
+ALTER TABLE folders ADD COLUMN delta_link TEXT;
+ALTER TABLE messages ADD COLUMN state TEXT;
+",
+];
 
 impl SqliteStore {
     /// Opens (creating if needed) the SQLite file and its schema.
@@ -58,7 +70,7 @@ impl SqliteStore {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).ok();
         }
-        let connection = Connection::open(path).map_err(wrap)?;
+        let mut connection = Connection::open(path).map_err(wrap)?;
         connection
             .pragma_update(None, "journal_mode", "WAL")
             .map_err(wrap)?;
@@ -68,13 +80,46 @@ impl SqliteStore {
         connection
             .busy_timeout(std::time::Duration::from_secs(10))
             .map_err(wrap)?;
-        connection.execute_batch(SCHEMA).map_err(wrap)?;
+        migrate(&mut connection, path).map_err(|err| match err {
+            Migration::Sqlite(source) => wrap(source),
+            Migration::Refused(err) => err,
+        })?;
         Ok(SqliteStore {
             path: path.to_path_buf(),
             connection: Arc::new(Mutex::new(connection)),
         })
     }
 
+}
+
+enum Migration {
+    Sqlite(rusqlite::Error),
+    Refused(StoreError),
+}
+
+impl From<rusqlite::Error> for Migration {
+    fn from(err: rusqlite::Error) -> Self {
+        Migration::Sqlite(err)
+    }
+}
+
+/// Brings the file's schema to [`super::SCHEMA_VERSION`] in one IMMEDIATE transaction, so a second
+/// process opening the file at the same time waits and then finds the work done.
+fn migrate(connection: &mut Connection, path: &Path) -> Result<(), Migration> {
+    let tx = connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let found: i64 = tx.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+    let pending =
+        pending_migrations(&MIGRATIONS, found, path.display()).map_err(Migration::Refused)?;
+    for (version, sql) in pending {
+        tx.execute_batch(sql)?;
+        // PRAGMA takes no parameters; the version is a number of ours.
+        tx.execute_batch(&format!("PRAGMA user_version = {version}"))?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+impl SqliteStore {
     async fn with_connection<T: Send + 'static>(
         &self,
         work: impl FnOnce(&mut Connection) -> Result<T, rusqlite::Error> + Send + 'static,
