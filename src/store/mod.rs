@@ -1,15 +1,20 @@
 //! Owns the uid store: the only durable state of the gateway.
 //!
-//! Per folder it keeps UIDVALIDITY and the next UID; per message the (folder, Graph id) → UID map
-//! and facts learned once and worth keeping (the exact RFC822.SIZE); the \Deleted marks, which
-//! Graph has no place for and which every session and instance must see until EXPUNGE; and
-//! each mailbox's folder subscriptions (SUBSCRIBE/UNSUBSCRIBE). UIDs are allocated here,
-//! atomically, in the order the caller gives (ascending receivedDateTime), and never reused: a
-//! message that disappears takes its UID with it, and `next_uid` only grows.
+//! Per folder it keeps UIDVALIDITY, the next UID and Graph's deltaLink of the folder's last
+//! synchronisation; per message the (folder, Graph id) → UID map, facts learned once and worth
+//! keeping (the exact RFC822.SIZE), and the message's state as of that synchronisation (what
+//! IMAP shows of it: flags, INTERNALDATE), so a restart resumes the folder's delta sync instead
+//! of listing it again; the \Deleted marks, which Graph has no place for and which every session
+//! and instance must see until EXPUNGE; and each mailbox's folder subscriptions
+//! (SUBSCRIBE/UNSUBSCRIBE). UIDs are allocated here, atomically, in the order the caller gives
+//! (ascending receivedDateTime), and never reused: a message that disappears takes its UID with
+//! it, and `next_uid` only grows.
 //!
 //! Two backends with one schema and one meaning: an embedded SQLite file (`sqlite`, the
 //! default) and a PostgreSQL database (`postgres`) that several gateway instances share, where
-//! a row lock on the folder makes allocation atomic across processes.
+//! a row lock on the folder makes allocation atomic across processes. Each backend's schema is
+//! an ordered list of migrations, applied at start up to [`SCHEMA_VERSION`]; what the backends
+//! share (the migration list's shape, UID allocation, the JSON of a message's state) is here.
 
 mod postgres;
 mod sqlite;
@@ -91,6 +96,53 @@ pub struct StoredMessage {
     pub size: Option<u64>,
 }
 
+/// A message's Graph state as of the folder's last synchronisation: what IMAP shows of it
+/// (flags, INTERNALDATE) without asking Graph again.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct MessageState {
+    pub received: Option<chrono::DateTime<chrono::Utc>>,
+    pub is_read: bool,
+    pub is_flagged: bool,
+    pub is_draft: bool,
+    /// PR_LAST_VERB_EXECUTED.
+    pub last_verb: Option<i64>,
+    pub categories: Vec<String>,
+    pub has_attachments: bool,
+}
+
+/// One synchronisation of a folder with Graph, recorded in one transaction.
+#[derive(Debug, Clone, Default)]
+pub struct FolderSync {
+    /// A full round (first synchronisation, or a resync after Graph dropped the delta token):
+    /// the folder's messages not in `changed` leave the store (with their \Deleted marks).
+    pub complete: bool,
+    /// Messages new or changed, in the order new ones get UIDs (ascending receivedDateTime).
+    pub changed: Vec<(String, MessageState)>,
+    /// Messages that left the folder (their rows and \Deleted marks go; UIDs never reused).
+    pub removed: Vec<String>,
+    /// Graph's deltaLink, to resume from next time.
+    pub delta_link: String,
+}
+
+/// What the store holds of a synchronised folder: enough to show it after a restart.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncedFolder {
+    pub uids: FolderUids,
+    pub delta_link: String,
+    /// Ordered by UID.
+    pub messages: Vec<SyncedMessage>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncedMessage {
+    pub id: String,
+    pub uid: u32,
+    pub size: Option<u64>,
+    /// None for a message given its UID outside a synchronisation (APPEND, COPY) and not
+    /// synchronised since.
+    pub state: Option<MessageState>,
+}
+
 #[derive(Clone)]
 enum Backend {
     Sqlite(sqlite::SqliteStore),
@@ -153,11 +205,50 @@ impl UidStore {
         new_ids: Vec<String>,
         gone_ids: Vec<String>,
     ) -> Result<(HashMap<String, u32>, FolderUids), StoreError> {
+        self.change_folder(
+            mailbox,
+            folder_id,
+            FolderChanges::reconcile(new_ids, gone_ids),
+        )
+        .await
+    }
+
+    /// Records one synchronisation in one transaction: UIDs for ids in `changed` that have none
+    /// (in the order given; ids that have one keep it), every `changed` message's state, the
+    /// removals (or, when `complete`, every message not in `changed`), and the deltaLink.
+    /// Returns the UID of every id in `changed` and the folder's UIDs afterwards.
+    pub async fn record_sync(
+        &self,
+        mailbox: &str,
+        folder_id: &str,
+        sync: FolderSync,
+    ) -> Result<(HashMap<String, u32>, FolderUids), StoreError> {
+        self.change_folder(mailbox, folder_id, FolderChanges::sync(sync))
+            .await
+    }
+
+    async fn change_folder(
+        &self,
+        mailbox: &str,
+        folder_id: &str,
+        changes: FolderChanges,
+    ) -> Result<(HashMap<String, u32>, FolderUids), StoreError> {
         match &self.backend {
-            Backend::Sqlite(store) => store.reconcile(mailbox, folder_id, new_ids, gone_ids).await,
-            Backend::Postgres(store) => {
-                store.reconcile(mailbox, folder_id, new_ids, gone_ids).await
-            }
+            Backend::Sqlite(store) => store.change_folder(mailbox, folder_id, changes).await,
+            Backend::Postgres(store) => store.change_folder(mailbox, folder_id, changes).await,
+        }
+    }
+
+    /// The folder as last synchronised, or None when it never was (no folder row, or no
+    /// deltaLink).
+    pub async fn synced_folder(
+        &self,
+        mailbox: &str,
+        folder_id: &str,
+    ) -> Result<Option<SyncedFolder>, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(store) => store.synced_folder(mailbox, folder_id).await,
+            Backend::Postgres(store) => store.synced_folder(mailbox, folder_id).await,
         }
     }
 
@@ -237,6 +328,156 @@ impl UidStore {
         match &self.backend {
             Backend::Sqlite(store) => store.set_subscription(mailbox, name, subscribed).await,
             Backend::Postgres(store) => store.set_subscription(mailbox, name, subscribed).await,
+        }
+    }
+}
+
+/// One transaction on a folder's messages, in the one shape both backends run: what
+/// `reconcile` and `record_sync` ask for. In order: `forget`, then (when `only_present`)
+/// everything not in `present`, then UIDs and states for `present`, then `next_uid` and the
+/// deltaLink.
+struct FolderChanges {
+    /// Ids whose rows and \Deleted marks go.
+    forget: Vec<String>,
+    /// Every row and \Deleted mark of the folder not in `present` goes too.
+    only_present: bool,
+    /// Ids that must have a UID, each once, in allocation order, with the JSON of the state to
+    /// store: None keeps an existing row's state (NULL for a new row).
+    present: Vec<(String, Option<String>)>,
+    /// The deltaLink to store; None keeps the folder's.
+    delta_link: Option<String>,
+}
+
+impl FolderChanges {
+    fn reconcile(new_ids: Vec<String>, gone_ids: Vec<String>) -> FolderChanges {
+        FolderChanges {
+            forget: gone_ids,
+            only_present: false,
+            present: Self::each_once(new_ids.into_iter().map(|id| (id, None))),
+            delta_link: None,
+        }
+    }
+
+    fn sync(sync: FolderSync) -> FolderChanges {
+        let present = Self::each_once(
+            sync.changed
+                .into_iter()
+                .map(|(id, state)| (id, Some(encode_state(&state)))),
+        );
+        // An id both removed and changed in one round is present: it came back.
+        let named: HashSet<&str> = present.iter().map(|(id, _)| id.as_str()).collect();
+        let forget = sync
+            .removed
+            .into_iter()
+            .filter(|id| !named.contains(id.as_str()))
+            .collect();
+        FolderChanges {
+            forget,
+            only_present: sync.complete,
+            present,
+            delta_link: Some(sync.delta_link),
+        }
+    }
+
+    /// Each id once, where it first appears, with the last state given for it.
+    fn each_once(
+        entries: impl Iterator<Item = (String, Option<String>)>,
+    ) -> Vec<(String, Option<String>)> {
+        let mut position: HashMap<String, usize> = HashMap::new();
+        let mut unique: Vec<(String, Option<String>)> = Vec::new();
+        for (id, state) in entries {
+            match position.get(&id) {
+                Some(&at) => {
+                    if state.is_some() {
+                        unique[at].1 = state;
+                    }
+                }
+                None => {
+                    position.insert(id.clone(), unique.len());
+                    unique.push((id, state));
+                }
+            }
+        }
+        unique
+    }
+
+    fn present_ids(&self) -> Vec<&str> {
+        self.present.iter().map(|(id, _)| id.as_str()).collect()
+    }
+}
+
+/// A message row to write: a new one with its new UID, or an existing one whose state changes.
+struct MessageWrite {
+    id: String,
+    uid: u32,
+    state: Option<String>,
+}
+
+/// The outcome of [`allocate`].
+struct Allocation {
+    /// The UID of every present id.
+    uids: HashMap<String, u32>,
+    writes: Vec<MessageWrite>,
+    next_uid: i64,
+}
+
+/// Gives UIDs from `next_uid` on to the present ids `existing` (id → UID, as stored) lacks,
+/// in order, and lists the rows to write.
+fn allocate(
+    present: Vec<(String, Option<String>)>,
+    existing: &HashMap<String, u32>,
+    mut next_uid: i64,
+    folder_id: &str,
+) -> Result<Allocation, StoreError> {
+    let mut uids = HashMap::with_capacity(present.len());
+    let mut writes = Vec::new();
+    for (id, state) in present {
+        let uid = match existing.get(&id) {
+            Some(&uid) => {
+                if state.is_some() {
+                    writes.push(MessageWrite {
+                        id: id.clone(),
+                        uid,
+                        state,
+                    });
+                }
+                uid
+            }
+            None => {
+                let uid = u32::try_from(next_uid)
+                    .map_err(|_| StoreError::UidsExhausted(folder_id.to_string()))?;
+                next_uid += 1;
+                writes.push(MessageWrite {
+                    id: id.clone(),
+                    uid,
+                    state,
+                });
+                uid
+            }
+        };
+        uids.insert(id, uid);
+    }
+    Ok(Allocation {
+        uids,
+        writes,
+        next_uid,
+    })
+}
+
+/// The stored form of a message's state (the `state` column, in both backends).
+fn encode_state(state: &MessageState) -> String {
+    serde_json::to_string(state).expect("a MessageState is plain data and always serialises")
+}
+
+/// A stored state, or None when there is none or it cannot be read: the state only repeats
+/// what Graph knows, so a message without one is asked about again rather than shown wrong.
+fn decode_state(stored: Option<String>) -> Option<MessageState> {
+    let stored = stored?;
+    match serde_json::from_str(&stored) {
+        Ok(state) => Some(state),
+        Err(err) => {
+            tracing::warn!(error = %err, "uid store: ignoring a message state that does not parse");
+            None
         }
     }
 }

@@ -10,10 +10,11 @@
 use std::collections::{HashMap, HashSet};
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
-use tokio_postgres::NoTls;
+use tokio_postgres::{IsolationLevel, NoTls};
 
 use super::{
-    pending_migrations, uid_validity_now, FolderUids, Migrations, StoreError, StoredMessage,
+    allocate, decode_state, pending_migrations, uid_validity_now, FolderChanges, FolderUids,
+    Migrations, StoreError, StoredMessage, SyncedFolder, SyncedMessage,
 };
 
 /// The schema, step by step (see [`super::Migrations`]); the version reached is kept in the
@@ -185,12 +186,11 @@ impl PostgresStore {
             .collect())
     }
 
-    pub async fn reconcile(
+    pub async fn change_folder(
         &self,
         mailbox: &str,
         folder_id: &str,
-        new_ids: Vec<String>,
-        gone_ids: Vec<String>,
+        changes: FolderChanges,
     ) -> Result<(HashMap<String, u32>, FolderUids), StoreError> {
         let mut client = self.pool.get().await.map_err(pg_error)?;
         let tx = client.transaction().await.map_err(pg_error)?;
@@ -211,69 +211,141 @@ impl PostgresStore {
             .await
             .map_err(pg_error)?;
         let uid_validity = row.get::<_, i64>(0) as u32;
-        let mut next_uid: i64 = row.get(1);
-        if !gone_ids.is_empty() {
-            tx.execute(
-                "DELETE FROM messages WHERE mailbox = $1 AND folder_id = $2 AND message_id = ANY($3)",
-                &[&mailbox, &folder_id, &gone_ids],
-            )
-            .await
-            .map_err(pg_error)?;
-            tx.execute(
-                "DELETE FROM deleted WHERE mailbox = $1 AND folder_id = $2 AND message_id = ANY($3)",
-                &[&mailbox, &folder_id, &gone_ids],
-            )
-            .await
-            .map_err(pg_error)?;
+        let next_uid: i64 = row.get(1);
+        // Every id list goes as one array parameter: one round trip per statement, whatever
+        // the number of messages.
+        if !changes.forget.is_empty() {
+            for table in ["messages", "deleted"] {
+                tx.execute(
+                    &format!(
+                        "DELETE FROM {table} WHERE mailbox = $1 AND folder_id = $2
+                         AND message_id = ANY($3)"
+                    ),
+                    &[&mailbox, &folder_id, &changes.forget],
+                )
+                .await
+                .map_err(pg_error)?;
+            }
+        }
+        let present = changes.present_ids();
+        if changes.only_present {
+            for table in ["messages", "deleted"] {
+                tx.execute(
+                    &format!(
+                        "DELETE FROM {table} WHERE mailbox = $1 AND folder_id = $2
+                         AND message_id NOT IN (SELECT UNNEST($3::TEXT[]))"
+                    ),
+                    &[&mailbox, &folder_id, &present],
+                )
+                .await
+                .map_err(pg_error)?;
+            }
         }
         let existing: HashMap<String, u32> = tx
             .query(
                 "SELECT message_id, uid FROM messages
                  WHERE mailbox = $1 AND folder_id = $2 AND message_id = ANY($3)",
-                &[&mailbox, &folder_id, &new_ids],
+                &[&mailbox, &folder_id, &present],
             )
             .await
             .map_err(pg_error)?
             .iter()
             .map(|row| (row.get::<_, String>(0), row.get::<_, i64>(1) as u32))
             .collect();
-        let mut assigned = HashMap::with_capacity(new_ids.len());
-        let insert = tx
-            .prepare(
-                "INSERT INTO messages (mailbox, folder_id, message_id, uid) VALUES ($1, $2, $3, $4)",
+        let allocation = allocate(changes.present, &existing, next_uid, folder_id)?;
+        if !allocation.writes.is_empty() {
+            let ids: Vec<&str> = allocation.writes.iter().map(|w| w.id.as_str()).collect();
+            let uids: Vec<i64> = allocation.writes.iter().map(|w| w.uid.into()).collect();
+            let states: Vec<Option<&str>> = allocation
+                .writes
+                .iter()
+                .map(|w| w.state.as_deref())
+                .collect();
+            tx.execute(
+                "INSERT INTO messages (mailbox, folder_id, message_id, uid, state)
+                 SELECT $1::TEXT, $2::TEXT, w.id, w.uid, w.state
+                 FROM UNNEST($3::TEXT[], $4::BIGINT[], $5::TEXT[]) AS w (id, uid, state)
+                 ON CONFLICT (mailbox, folder_id, message_id) DO UPDATE SET state = excluded.state",
+                &[&mailbox, &folder_id, &ids, &uids, &states],
             )
             .await
             .map_err(pg_error)?;
-        for id in new_ids {
-            let uid = match existing.get(&id) {
-                Some(&uid) => uid,
-                None => {
-                    if next_uid > u32::MAX as i64 {
-                        return Err(StoreError::UidsExhausted(folder_id.to_string()));
-                    }
-                    tx.execute(&insert, &[&mailbox, &folder_id, &id, &next_uid])
-                        .await
-                        .map_err(pg_error)?;
-                    next_uid += 1;
-                    (next_uid - 1) as u32
-                }
-            };
-            assigned.insert(id, uid);
         }
         tx.execute(
-            "UPDATE folders SET next_uid = $1 WHERE mailbox = $2 AND folder_id = $3",
-            &[&next_uid, &mailbox, &folder_id],
+            "UPDATE folders SET next_uid = $1, delta_link = COALESCE($2, delta_link)
+             WHERE mailbox = $3 AND folder_id = $4",
+            &[
+                &allocation.next_uid,
+                &changes.delta_link,
+                &mailbox,
+                &folder_id,
+            ],
         )
         .await
         .map_err(pg_error)?;
         tx.commit().await.map_err(pg_error)?;
         Ok((
-            assigned,
+            allocation.uids,
             FolderUids {
                 uid_validity,
-                uid_next: next_uid as u32,
+                uid_next: allocation.next_uid as u32,
             },
         ))
+    }
+
+    pub async fn synced_folder(
+        &self,
+        mailbox: &str,
+        folder_id: &str,
+    ) -> Result<Option<SyncedFolder>, StoreError> {
+        let mut client = self.pool.get().await.map_err(pg_error)?;
+        // One snapshot: the folder and its messages as of one moment.
+        let tx = client
+            .build_transaction()
+            .isolation_level(IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()
+            .await
+            .map_err(pg_error)?;
+        let folder = tx
+            .query_opt(
+                "SELECT uid_validity, next_uid, delta_link FROM folders
+                 WHERE mailbox = $1 AND folder_id = $2",
+                &[&mailbox, &folder_id],
+            )
+            .await
+            .map_err(pg_error)?;
+        let Some(folder) = folder else {
+            return Ok(None);
+        };
+        let Some(delta_link) = folder.get::<_, Option<String>>(2) else {
+            return Ok(None);
+        };
+        let messages = tx
+            .query(
+                "SELECT message_id, uid, size, state FROM messages
+                 WHERE mailbox = $1 AND folder_id = $2 ORDER BY uid",
+                &[&mailbox, &folder_id],
+            )
+            .await
+            .map_err(pg_error)?
+            .into_iter()
+            .map(|row| SyncedMessage {
+                id: row.get(0),
+                uid: row.get::<_, i64>(1) as u32,
+                size: row.get::<_, Option<i64>>(2).map(|s| s as u64),
+                state: decode_state(row.get(3)),
+            })
+            .collect();
+        tx.commit().await.map_err(pg_error)?;
+        Ok(Some(SyncedFolder {
+            uids: FolderUids {
+                uid_validity: folder.get::<_, i64>(0) as u32,
+                uid_next: folder.get::<_, i64>(1) as u32,
+            },
+            delta_link,
+            messages,
+        }))
     }
 
     pub async fn set_sizes(

@@ -10,7 +10,8 @@ use std::sync::{Arc, Mutex};
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::{
-    pending_migrations, uid_validity_now, FolderUids, Migrations, StoreError, StoredMessage,
+    allocate, decode_state, pending_migrations, uid_validity_now, FolderChanges, FolderUids,
+    Migrations, StoreError, StoredMessage, SyncedFolder, SyncedMessage,
 };
 
 #[derive(Clone)]
@@ -89,7 +90,6 @@ impl SqliteStore {
             connection: Arc::new(Mutex::new(connection)),
         })
     }
-
 }
 
 enum Migration {
@@ -183,79 +183,135 @@ impl SqliteStore {
         .await
     }
 
-    pub async fn reconcile(
+    pub async fn change_folder(
         &self,
         mailbox: &str,
         folder_id: &str,
-        new_ids: Vec<String>,
-        gone_ids: Vec<String>,
+        changes: FolderChanges,
     ) -> Result<(HashMap<String, u32>, FolderUids), StoreError> {
         let (mailbox, folder_id) = (mailbox.to_string(), folder_id.to_string());
-        let exhausted_folder = folder_id.clone();
-        let result = self
-            .with_connection(move |conn| {
-                let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-                tx.execute(
-                    "INSERT INTO folders (mailbox, folder_id, uid_validity, next_uid)
-                     VALUES ($1, $2, $3, 1) ON CONFLICT (mailbox, folder_id) DO NOTHING",
-                    params![mailbox, folder_id, uid_validity_now()],
+        self.with_connection(move |conn| {
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            tx.execute(
+                "INSERT INTO folders (mailbox, folder_id, uid_validity, next_uid)
+                 VALUES ($1, $2, $3, 1) ON CONFLICT (mailbox, folder_id) DO NOTHING",
+                params![mailbox, folder_id, uid_validity_now()],
+            )?;
+            let (uid_validity, next_uid): (u32, i64) = tx.query_row(
+                "SELECT uid_validity, next_uid FROM folders WHERE mailbox = $1 AND folder_id = $2",
+                params![mailbox, folder_id],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )?;
+            // Id lists travel as one JSON array parameter, read back with json_each.
+            let id_list = |ids: &[&str]| serde_json::Value::from(ids).to_string();
+            if !changes.forget.is_empty() {
+                let forget: Vec<&str> = changes.forget.iter().map(String::as_str).collect();
+                for table in ["messages", "deleted"] {
+                    tx.execute(
+                        &format!(
+                            "DELETE FROM {table} WHERE mailbox = $1 AND folder_id = $2
+                             AND message_id IN (SELECT value FROM json_each($3))"
+                        ),
+                        params![mailbox, folder_id, id_list(&forget)],
+                    )?;
+                }
+            }
+            let present = id_list(&changes.present_ids());
+            if changes.only_present {
+                for table in ["messages", "deleted"] {
+                    tx.execute(
+                        &format!(
+                            "DELETE FROM {table} WHERE mailbox = $1 AND folder_id = $2
+                             AND message_id NOT IN (SELECT value FROM json_each($3))"
+                        ),
+                        params![mailbox, folder_id, present],
+                    )?;
+                }
+            }
+            let existing: HashMap<String, u32> = tx
+                .prepare_cached(
+                    "SELECT message_id, uid FROM messages WHERE mailbox = $1 AND folder_id = $2
+                     AND message_id IN (SELECT value FROM json_each($3))",
+                )?
+                .query_map(params![mailbox, folder_id, present], |row| {
+                    Ok((row.get(0)?, row.get(1)?))
+                })?
+                .collect::<Result<_, _>>()?;
+            let allocation = match allocate(changes.present, &existing, next_uid, &folder_id) {
+                Ok(allocation) => allocation,
+                Err(exhausted) => return Ok(Err(exhausted)),
+            };
+            {
+                let mut write = tx.prepare_cached(
+                    "INSERT INTO messages (mailbox, folder_id, message_id, uid, state)
+                     VALUES ($1, $2, $3, $4, $5)
+                     ON CONFLICT (mailbox, folder_id, message_id) DO UPDATE SET state = excluded.state",
                 )?;
-                let (uid_validity, mut next_uid): (u32, i64) = tx.query_row(
-                    "SELECT uid_validity, next_uid FROM folders WHERE mailbox = $1 AND folder_id = $2",
+                for row in &allocation.writes {
+                    write.execute(params![mailbox, folder_id, row.id, row.uid, row.state])?;
+                }
+            }
+            tx.execute(
+                "UPDATE folders SET next_uid = $1, delta_link = COALESCE($2, delta_link)
+                 WHERE mailbox = $3 AND folder_id = $4",
+                params![allocation.next_uid, changes.delta_link, mailbox, folder_id],
+            )?;
+            tx.commit()?;
+            Ok(Ok((
+                allocation.uids,
+                FolderUids {
+                    uid_validity,
+                    uid_next: allocation.next_uid as u32,
+                },
+            )))
+        })
+        .await?
+    }
+
+    pub async fn synced_folder(
+        &self,
+        mailbox: &str,
+        folder_id: &str,
+    ) -> Result<Option<SyncedFolder>, StoreError> {
+        let (mailbox, folder_id) = (mailbox.to_string(), folder_id.to_string());
+        self.with_connection(move |conn| {
+            // One read transaction: the folder and its messages as of one moment.
+            let tx = conn.transaction()?;
+            let folder: Option<(u32, u32, Option<String>)> = tx
+                .query_row(
+                    "SELECT uid_validity, next_uid, delta_link FROM folders
+                     WHERE mailbox = $1 AND folder_id = $2",
                     params![mailbox, folder_id],
-                    |row| Ok((row.get(0)?, row.get(1)?)),
-                )?;
-                for id in &gone_ids {
-                    tx.execute(
-                        "DELETE FROM messages WHERE mailbox = $1 AND folder_id = $2 AND message_id = $3",
-                        params![mailbox, folder_id, id],
-                    )?;
-                    tx.execute(
-                        "DELETE FROM deleted WHERE mailbox = $1 AND folder_id = $2 AND message_id = $3",
-                        params![mailbox, folder_id, id],
-                    )?;
-                }
-                let mut assigned = HashMap::with_capacity(new_ids.len());
-                for id in new_ids {
-                    let existing: Option<u32> = tx
-                        .query_row(
-                            "SELECT uid FROM messages WHERE mailbox = $1 AND folder_id = $2 AND message_id = $3",
-                            params![mailbox, folder_id, id],
-                            |row| row.get(0),
-                        )
-                        .optional()?;
-                    let uid = match existing {
-                        Some(uid) => uid,
-                        None => {
-                            if next_uid > u32::MAX as i64 {
-                                return Ok(None);
-                            }
-                            let uid = next_uid as u32;
-                            tx.execute(
-                                "INSERT INTO messages (mailbox, folder_id, message_id, uid) VALUES ($1, $2, $3, $4)",
-                                params![mailbox, folder_id, id, uid],
-                            )?;
-                            next_uid += 1;
-                            uid
-                        }
-                    };
-                    assigned.insert(id, uid);
-                }
-                tx.execute(
-                    "UPDATE folders SET next_uid = $1 WHERE mailbox = $2 AND folder_id = $3",
-                    params![next_uid, mailbox, folder_id],
-                )?;
-                tx.commit()?;
-                Ok(Some((
-                    assigned,
-                    FolderUids {
-                        uid_validity,
-                        uid_next: next_uid as u32,
-                    },
-                )))
-            })
-            .await?;
-        result.ok_or(StoreError::UidsExhausted(exhausted_folder))
+                    |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+                )
+                .optional()?;
+            let Some((uid_validity, uid_next, Some(delta_link))) = folder else {
+                return Ok(None);
+            };
+            let messages = tx
+                .prepare_cached(
+                    "SELECT message_id, uid, size, state FROM messages
+                     WHERE mailbox = $1 AND folder_id = $2 ORDER BY uid",
+                )?
+                .query_map(params![mailbox, folder_id], |row| {
+                    Ok(SyncedMessage {
+                        id: row.get(0)?,
+                        uid: row.get(1)?,
+                        size: row.get::<_, Option<i64>>(2)?.map(|s| s as u64),
+                        state: decode_state(row.get(3)?),
+                    })
+                })?
+                .collect::<Result<_, _>>()?;
+            Ok(Some(SyncedFolder {
+                uids: FolderUids {
+                    uid_validity,
+                    uid_next,
+                },
+                delta_link,
+                messages,
+            }))
+        })
+        .await
     }
 
     pub async fn set_sizes(
