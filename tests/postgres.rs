@@ -1,5 +1,6 @@
 //! The PostgreSQL uid store, on a real PostgreSQL server: the same conformance checks as the
-//! SQLite store, allocation raced from two handles, and two gateway processes sharing one
+//! SQLite store, allocation raced from two handles, the migration of a database made before
+//! schema versions (and the refusal of a newer one), and two gateway processes sharing one
 //! database that give every message the same UID.
 //!
 //! Needs `IMAP2GRAPH_TEST_POSTGRES`, a URL of a role that may create databases (`.ci/run` sets
@@ -8,7 +9,7 @@
 mod common;
 
 use imap2graph::config::StoreConfig;
-use imap2graph::store::{conformance, UidStore};
+use imap2graph::store::{conformance, FolderSync, FolderUids, MessageState, StoreError, UidStore};
 use serde_json::Value;
 
 use common::*;
@@ -75,6 +76,122 @@ async fn postgres_store_passes_the_conformance_checks() {
     conformance::concurrent(&first, &second, "")
         .await
         .unwrap_or_else(|err| panic!("PostgreSQL store under concurrency: {err}"));
+}
+
+/// The tables as the gateway made them before schema versions were recorded (version 1, no
+/// `schema_version` table), written out here so a change to the migrations cannot hide a break.
+const VERSION_1_SQL: &str = "
+    CREATE TABLE folders (
+        mailbox TEXT NOT NULL, folder_id TEXT NOT NULL,
+        uid_validity BIGINT NOT NULL, next_uid BIGINT NOT NULL,
+        PRIMARY KEY (mailbox, folder_id));
+    CREATE TABLE messages (
+        mailbox TEXT NOT NULL, folder_id TEXT NOT NULL, message_id TEXT NOT NULL,
+        uid BIGINT NOT NULL, size BIGINT,
+        PRIMARY KEY (mailbox, folder_id, message_id), UNIQUE (mailbox, folder_id, uid));
+    CREATE TABLE deleted (
+        mailbox TEXT NOT NULL, folder_id TEXT NOT NULL, message_id TEXT NOT NULL,
+        PRIMARY KEY (mailbox, folder_id, message_id));
+    CREATE TABLE subscriptions (
+        mailbox TEXT NOT NULL, name TEXT NOT NULL, subscribed BOOLEAN NOT NULL,
+        PRIMARY KEY (mailbox, name));
+    INSERT INTO folders VALUES ('a@x.example', 'F', 1000, 3);
+    INSERT INTO messages VALUES ('a@x.example', 'F', 'm1', 1, 111), ('a@x.example', 'F', 'm2', 2, NULL);
+    INSERT INTO deleted VALUES ('a@x.example', 'F', 'm2');
+";
+
+async fn connect(url: &str) -> tokio_postgres::Client {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .expect("connect to the test database");
+    tokio::spawn(connection);
+    client
+}
+
+#[tokio::test]
+async fn postgres_store_migrates_a_version_1_database_and_refuses_a_newer_one() {
+    let url = fresh_database("migration").await;
+    let admin = connect(&url).await;
+    admin.batch_execute(VERSION_1_SQL).await.unwrap();
+    // Two instances starting together: one migrates, the other finds it done.
+    let (first, second) = tokio::join!(open(&url), open(&url));
+    let mailbox = "a@x.example";
+    let known = first.messages(mailbox, "F").await.unwrap();
+    assert_eq!(
+        (
+            known.len(),
+            known["m1"].uid,
+            known["m1"].size,
+            known["m2"].uid
+        ),
+        (2, 1, Some(111), 2),
+        "rows are kept"
+    );
+    assert_eq!(
+        second.folder(mailbox, "F").await.unwrap(),
+        FolderUids {
+            uid_validity: 1000,
+            uid_next: 3
+        }
+    );
+    assert!(second.deleted(mailbox, "F").await.unwrap().contains("m2"));
+    assert_eq!(first.synced_folder(mailbox, "F").await.unwrap(), None);
+    let (uids, _) = first
+        .record_sync(
+            mailbox,
+            "F",
+            FolderSync {
+                complete: true,
+                changed: vec![
+                    ("m3".into(), MessageState::default()),
+                    ("m1".into(), MessageState::default()),
+                ],
+                removed: vec![],
+                delta_link: "link".into(),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (uids["m3"], uids["m1"]),
+        (3, 1),
+        "UIDs continue after the kept ones"
+    );
+    let synced = second.synced_folder(mailbox, "F").await.unwrap().unwrap();
+    let shown: Vec<(&str, u32, Option<u64>, bool)> = synced
+        .messages
+        .iter()
+        .map(|m| (m.id.as_str(), m.uid, m.size, m.state.is_some()))
+        .collect();
+    assert_eq!(
+        (synced.delta_link.as_str(), shown),
+        (
+            "link",
+            vec![("m1", 1, Some(111), true), ("m3", 3, None, true)]
+        )
+    );
+    assert!(second.deleted(mailbox, "F").await.unwrap().is_empty());
+
+    let version: i32 = admin
+        .query_one("SELECT version FROM schema_version", &[])
+        .await
+        .unwrap()
+        .get(0);
+    admin
+        .execute("UPDATE schema_version SET version = version + 1", &[])
+        .await
+        .unwrap();
+    let config = StoreConfig {
+        url: Some(url.clone()),
+        ..StoreConfig::default()
+    };
+    match UidStore::open(&config).await {
+        Err(StoreError::SchemaTooNew { found, known, .. }) => {
+            assert_eq!((found, known), (i64::from(version) + 1, i64::from(version)))
+        }
+        Err(other) => panic!("refused for the wrong reason: {other}"),
+        Ok(_) => panic!("a database newer than the code was opened"),
+    }
 }
 
 /// What imaplib sees (`uids.py`) through the gateway whose client environment is `env`.

@@ -650,6 +650,250 @@ pub mod conformance {
             reopen.subscriptions(&other).await.map_err(err)?.is_empty(),
             "subscriptions are per mailbox",
         )?;
+        synchronisation(store, reopen, prefix).await
+    }
+
+    /// A state that differs with `n`.
+    fn state(n: i64) -> MessageState {
+        MessageState {
+            received: chrono::DateTime::from_timestamp(1_700_000_000 + n, 0),
+            is_read: n % 2 == 0,
+            is_flagged: n % 3 == 0,
+            is_draft: false,
+            last_verb: (n % 2 == 1).then_some(102),
+            categories: vec![format!("tag{n}")],
+            has_attachments: n > 5,
+        }
+    }
+
+    fn round(
+        complete: bool,
+        changed: &[(&str, i64)],
+        removed: &[&str],
+        delta_link: &str,
+    ) -> FolderSync {
+        FolderSync {
+            complete,
+            changed: changed
+                .iter()
+                .map(|&(id, n)| (id.to_string(), state(n)))
+                .collect(),
+            removed: removed.iter().map(|id| id.to_string()).collect(),
+            delta_link: delta_link.to_string(),
+        }
+    }
+
+    /// (id, UID, size, state number) of every message, by UID.
+    type Shown = Vec<(&'static str, u32, Option<u64>, Option<i64>)>;
+
+    fn expect(shown: Shown) -> Vec<SyncedMessage> {
+        shown
+            .into_iter()
+            .map(|(id, uid, size, n)| SyncedMessage {
+                id: id.to_string(),
+                uid,
+                size,
+                state: n.map(state),
+            })
+            .collect()
+    }
+
+    /// `record_sync` and `synced_folder`: rounds complete and incremental, UIDs never reused,
+    /// sizes and \Deleted marks kept or dropped with their message, `reconcile`'s rows
+    /// without a state, and the other handle seeing the same.
+    async fn synchronisation(
+        store: &UidStore,
+        reopen: &UidStore,
+        prefix: &str,
+    ) -> Result<(), String> {
+        let mailbox = format!("{prefix}s@x.example");
+        let err = |e: StoreError| e.to_string();
+        check(
+            store
+                .synced_folder(&mailbox, "S")
+                .await
+                .map_err(err)?
+                .is_none(),
+            "an unknown folder was never synchronised",
+        )?;
+        store
+            .reconcile(&mailbox, "R", vec!["r".into()], vec![])
+            .await
+            .map_err(err)?;
+        check(
+            store
+                .synced_folder(&mailbox, "R")
+                .await
+                .map_err(err)?
+                .is_none(),
+            "a folder without a deltaLink was never synchronised",
+        )?;
+
+        let (uids, folder) = store
+            .record_sync(
+                &mailbox,
+                "S",
+                round(true, &[("a", 1), ("b", 2), ("c", 3)], &[], "link1"),
+            )
+            .await
+            .map_err(err)?;
+        check(
+            uids == HashMap::from([("a".into(), 1), ("b".into(), 2), ("c".into(), 3)]),
+            "a first round gives UIDs in the order given",
+        )?;
+        check(
+            folder.uid_next == 4,
+            "UIDNEXT after a first round of three is 4",
+        )?;
+        let synced = reopen
+            .synced_folder(&mailbox, "S")
+            .await
+            .map_err(err)?
+            .ok_or("a synchronised folder is known")?;
+        check(
+            synced
+                == SyncedFolder {
+                    uids: folder,
+                    delta_link: "link1".into(),
+                    messages: expect(vec![
+                        ("a", 1, None, Some(1)),
+                        ("b", 2, None, Some(2)),
+                        ("c", 3, None, Some(3)),
+                    ]),
+                },
+            "the other handle sees the first round: UIDs, states, deltaLink",
+        )?;
+
+        store
+            .set_sizes(&mailbox, "S", vec![("b".into(), 200)])
+            .await
+            .map_err(err)?;
+        store
+            .set_deleted(&mailbox, "S", vec!["a".into(), "c".into()], true)
+            .await
+            .map_err(err)?;
+        let (uids, folder) = store
+            .record_sync(
+                &mailbox,
+                "S",
+                round(false, &[("d", 4), ("b", 5)], &["c", "unknown"], "link2"),
+            )
+            .await
+            .map_err(err)?;
+        check(
+            uids == HashMap::from([("d".into(), 4), ("b".into(), 2)]),
+            "an incremental round gives new ids the next UIDs; changed ones keep theirs",
+        )?;
+        check(folder.uid_next == 5, "UIDNEXT grows to 5")?;
+        let synced = reopen
+            .synced_folder(&mailbox, "S")
+            .await
+            .map_err(err)?
+            .ok_or("still synchronised")?;
+        check(
+            synced
+                == SyncedFolder {
+                    uids: folder,
+                    delta_link: "link2".into(),
+                    messages: expect(vec![
+                        ("a", 1, None, Some(1)),
+                        ("b", 2, Some(200), Some(5)),
+                        ("d", 4, None, Some(4)),
+                    ]),
+                },
+            "an incremental round changes states, keeps sizes, drops the removed",
+        )?;
+        check(
+            reopen.deleted(&mailbox, "S").await.map_err(err)? == HashSet::from(["a".to_string()]),
+            "a removed message's \\Deleted mark goes, others stay",
+        )?;
+
+        let (uids, _) = store
+            .record_sync(
+                &mailbox,
+                "S",
+                round(false, &[("c", 3), ("a", 6)], &["a"], "link3"),
+            )
+            .await
+            .map_err(err)?;
+        check(
+            uids == HashMap::from([("c".into(), 5), ("a".into(), 1)]),
+            "a message that comes back gets a new UID; one both removed and changed stays",
+        )?;
+        check(
+            reopen.deleted(&mailbox, "S").await.map_err(err)? == HashSet::from(["a".to_string()]),
+            "a message both removed and changed keeps its \\Deleted mark",
+        )?;
+
+        let (uids, _) = reopen
+            .reconcile(&mailbox, "S", vec!["x".into(), "b".into()], vec![])
+            .await
+            .map_err(err)?;
+        check(uids["x"] == 6, "reconcile allocates after record_sync")?;
+        let synced = store
+            .synced_folder(&mailbox, "S")
+            .await
+            .map_err(err)?
+            .ok_or("still synchronised")?;
+        check(
+            synced.delta_link == "link3",
+            "reconcile keeps the deltaLink",
+        )?;
+        check(
+            synced.messages
+                == expect(vec![
+                    ("a", 1, None, Some(6)),
+                    ("b", 2, Some(200), Some(5)),
+                    ("d", 4, None, Some(4)),
+                    ("c", 5, None, Some(3)),
+                    ("x", 6, None, None),
+                ]),
+            "reconcile's new rows have no state and it never clears one",
+        )?;
+
+        store
+            .set_deleted(&mailbox, "S", vec!["x".into(), "d".into()], true)
+            .await
+            .map_err(err)?;
+        let (uids, folder) = store
+            .record_sync(
+                &mailbox,
+                "S",
+                round(true, &[("d", 7), ("y", 8), ("b", 5)], &[], "link4"),
+            )
+            .await
+            .map_err(err)?;
+        check(
+            uids == HashMap::from([("d".into(), 4), ("y".into(), 7), ("b".into(), 2)]),
+            "a complete round keeps the UIDs of messages that stay; new ones get the next",
+        )?;
+        check(folder.uid_next == 8, "UIDNEXT never goes back")?;
+        let synced = reopen
+            .synced_folder(&mailbox, "S")
+            .await
+            .map_err(err)?
+            .ok_or("still synchronised")?;
+        check(
+            synced
+                == SyncedFolder {
+                    uids: folder,
+                    delta_link: "link4".into(),
+                    messages: expect(vec![
+                        ("b", 2, Some(200), Some(5)),
+                        ("d", 4, None, Some(7)),
+                        ("y", 7, None, Some(8)),
+                    ]),
+                },
+            "a complete round drops the messages it does not name, keeps sizes of the rest",
+        )?;
+        check(
+            reopen.deleted(&mailbox, "S").await.map_err(err)? == HashSet::from(["d".to_string()]),
+            "a complete round drops the \\Deleted marks of the messages it drops",
+        )?;
+        check(
+            store.synced_folder(&mailbox, "S").await.map_err(err)? == Some(synced),
+            "both handles see the same folder",
+        )?;
         Ok(())
     }
 
@@ -699,6 +943,65 @@ pub mod conformance {
             uids == (1..=50).collect::<Vec<u32>>(),
             "UIDs are 1..=50 without gaps",
         )?;
+        concurrent_synchronisation(store, other, prefix).await
+    }
+
+    /// Complete rounds of one folder raced from two handles agree on every UID.
+    async fn concurrent_synchronisation(
+        store: &UidStore,
+        other: &UidStore,
+        prefix: &str,
+    ) -> Result<(), String> {
+        let mailbox = format!("{prefix}cs@x.example");
+        let ids: Vec<String> = (0..50).map(|i| format!("m{i:02}")).collect();
+        let mut tasks = Vec::new();
+        for round in 0..4 {
+            let handle = if round % 2 == 0 {
+                store.clone()
+            } else {
+                other.clone()
+            };
+            let mailbox = mailbox.clone();
+            let mut mine = ids.clone();
+            mine.rotate_left(round * 13);
+            let sync = FolderSync {
+                complete: true,
+                changed: mine
+                    .into_iter()
+                    .map(|id| (id, state(round as i64)))
+                    .collect(),
+                removed: vec![],
+                delta_link: format!("link{round}"),
+            };
+            tasks.push(tokio::spawn(async move {
+                handle.record_sync(&mailbox, "F", sync).await
+            }));
+        }
+        let mut answers = Vec::new();
+        for task in tasks {
+            let (uids, _) = task
+                .await
+                .map_err(|e| e.to_string())?
+                .map_err(|e| e.to_string())?;
+            answers.push(uids);
+        }
+        for answer in &answers[1..] {
+            check(
+                answer == &answers[0],
+                "racing rounds agree on the UID of every message",
+            )?;
+        }
+        let synced = store
+            .synced_folder(&mailbox, "F")
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or("the raced folder is synchronised")?;
+        check(
+            synced.messages.iter().map(|m| m.uid).collect::<Vec<u32>>()
+                == (1..=50).collect::<Vec<u32>>(),
+            "racing rounds give UIDs 1..=50, once each",
+        )?;
+        check(synced.uids.uid_next == 51, "UIDNEXT after 50 is 51")?;
         Ok(())
     }
 }
@@ -717,5 +1020,152 @@ mod tests {
         conformance::concurrent(&store, &reopened, "")
             .await
             .unwrap();
+    }
+
+    /// The tables as the gateway made them before schema versions were recorded (version 1,
+    /// `user_version` 0), written out here so a change to the migrations cannot hide a break.
+    const VERSION_1_SQL: &str = "
+        CREATE TABLE folders (
+            mailbox TEXT NOT NULL, folder_id TEXT NOT NULL,
+            uid_validity INTEGER NOT NULL, next_uid INTEGER NOT NULL,
+            PRIMARY KEY (mailbox, folder_id));
+        CREATE TABLE messages (
+            mailbox TEXT NOT NULL, folder_id TEXT NOT NULL, message_id TEXT NOT NULL,
+            uid INTEGER NOT NULL, size INTEGER,
+            PRIMARY KEY (mailbox, folder_id, message_id), UNIQUE (mailbox, folder_id, uid));
+        CREATE TABLE deleted (
+            mailbox TEXT NOT NULL, folder_id TEXT NOT NULL, message_id TEXT NOT NULL,
+            PRIMARY KEY (mailbox, folder_id, message_id));
+        CREATE TABLE subscriptions (
+            mailbox TEXT NOT NULL, name TEXT NOT NULL, subscribed BOOLEAN NOT NULL,
+            PRIMARY KEY (mailbox, name));
+        INSERT INTO folders VALUES ('a@x.example', 'F', 1000, 3);
+        INSERT INTO messages VALUES ('a@x.example', 'F', 'm1', 1, 111), ('a@x.example', 'F', 'm2', 2, NULL);
+        INSERT INTO deleted VALUES ('a@x.example', 'F', 'm2');
+        INSERT INTO subscriptions VALUES ('a@x.example', 'Later', FALSE);
+    ";
+
+    fn user_version(path: &std::path::Path) -> i64 {
+        rusqlite::Connection::open(path)
+            .unwrap()
+            .query_row("PRAGMA user_version", [], |row| row.get(0))
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn sqlite_migrates_a_version_1_file_and_keeps_its_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("uids.sqlite");
+        rusqlite::Connection::open(&path)
+            .unwrap()
+            .execute_batch(VERSION_1_SQL)
+            .unwrap();
+        let store = UidStore::open_sqlite(&path).unwrap();
+        assert_eq!(user_version(&path), SCHEMA_VERSION as i64);
+        let mailbox = "a@x.example";
+        assert_eq!(
+            store.messages(mailbox, "F").await.unwrap(),
+            HashMap::from([
+                (
+                    "m1".to_string(),
+                    StoredMessage {
+                        uid: 1,
+                        size: Some(111)
+                    }
+                ),
+                ("m2".to_string(), StoredMessage { uid: 2, size: None }),
+            ])
+        );
+        assert_eq!(
+            store.folder(mailbox, "F").await.unwrap(),
+            FolderUids {
+                uid_validity: 1000,
+                uid_next: 3
+            }
+        );
+        assert_eq!(
+            store.deleted(mailbox, "F").await.unwrap(),
+            HashSet::from(["m2".to_string()])
+        );
+        assert_eq!(
+            store.subscriptions(mailbox).await.unwrap(),
+            HashMap::from([("Later".to_string(), false)])
+        );
+        assert_eq!(store.synced_folder(mailbox, "F").await.unwrap(), None);
+
+        let state = MessageState {
+            is_read: true,
+            ..MessageState::default()
+        };
+        let (uids, folder) = store
+            .record_sync(
+                mailbox,
+                "F",
+                FolderSync {
+                    complete: false,
+                    changed: vec![("m3".into(), state.clone()), ("m1".into(), state.clone())],
+                    removed: vec![],
+                    delta_link: "link".into(),
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            uids,
+            HashMap::from([("m3".to_string(), 3), ("m1".to_string(), 1)])
+        );
+        // Opening a migrated file again changes nothing.
+        let reopened = UidStore::open_sqlite(&path).unwrap();
+        assert_eq!(
+            reopened.synced_folder(mailbox, "F").await.unwrap(),
+            Some(SyncedFolder {
+                uids: folder,
+                delta_link: "link".into(),
+                messages: vec![
+                    SyncedMessage {
+                        id: "m1".into(),
+                        uid: 1,
+                        size: Some(111),
+                        state: Some(state.clone()),
+                    },
+                    SyncedMessage {
+                        id: "m2".into(),
+                        uid: 2,
+                        size: None,
+                        state: None,
+                    },
+                    SyncedMessage {
+                        id: "m3".into(),
+                        uid: 3,
+                        size: None,
+                        state: Some(state),
+                    },
+                ],
+            })
+        );
+    }
+
+    #[test]
+    fn sqlite_refuses_a_schema_newer_than_it_knows() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("uids.sqlite");
+        drop(UidStore::open_sqlite(&path).unwrap());
+        let future = SCHEMA_VERSION as i64 + 1;
+        rusqlite::Connection::open(&path)
+            .unwrap()
+            .execute_batch(&format!("PRAGMA user_version = {future}"))
+            .unwrap();
+        let refusal = UidStore::open_sqlite(&path).err().expect("refused");
+        assert!(
+            matches!(refusal, StoreError::SchemaTooNew { found, known, .. }
+                if found == future && known == SCHEMA_VERSION as i64),
+            "{refusal}"
+        );
+        let message = refusal.to_string();
+        assert!(
+            message.contains(&future.to_string()) && message.contains(&SCHEMA_VERSION.to_string()),
+            "{message}"
+        );
+        assert_eq!(user_version(&path), future, "a refused file is left alone");
     }
 }
