@@ -284,7 +284,7 @@ impl UidStore {
     }
 
     /// Marks (or unmarks) messages \Deleted, in one transaction. The mark goes when the
-    /// message leaves the folder (`reconcile` with the id among `gone_ids`).
+    /// message leaves the folder (`reconcile` with the id among `gone_ids`, or `record_sync`).
     pub async fn set_deleted(
         &self,
         mailbox: &str,

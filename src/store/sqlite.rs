@@ -1,7 +1,8 @@
 //! The embedded uid store: one SQLite file, used from blocking tasks. Write transactions are
 //! IMMEDIATE, taking the file's write lock at once, so two handles on one file wait for each
-//! other instead of failing to upgrade a read lock. The semantics are those
-//! of [`super::UidStore`]; the SQL is the PostgreSQL backend's wherever the two dialects agree.
+//! other instead of failing to upgrade a read lock. The schema is created or migrated at open,
+//! its version kept in `PRAGMA user_version`. The semantics are those of [`super::UidStore`];
+//! the SQL is the PostgreSQL backend's wherever the two dialects agree.
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
