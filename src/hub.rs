@@ -4,6 +4,7 @@
 //! it for folders, messages and bodies and never see HTTP. Changes to the mailbox (flags,
 //! expunge, copy and move, append, folders) are in `write`.
 
+mod sync;
 mod write;
 
 pub use write::{FlagUpdate, Transfer};
@@ -24,14 +25,18 @@ use crate::graph::model::{MailFolder, MessageSummary};
 use crate::graph::{Credentials, GraphClient, GraphError, MailboxGraph};
 use crate::login::MailboxName;
 use crate::mime::with_crlf_line_ends;
-use crate::store::{StoreError, UidStore};
+use crate::store::{MessageState, StoreError, UidStore};
 
 /// A folder tree this young is served from memory.
 const FOLDER_TREE_FRESHNESS: Duration = Duration::from_secs(5);
 /// Single bodies downloaded at once by one request for bodies.
 const BODIES_IN_FLIGHT: usize = 4;
-/// A folder listing this young is served from memory (a session's SELECT right after LIST).
+/// A folder synchronised this recently is served from memory (a session's SELECT right after
+/// LIST).
 const FOLDER_INDEX_FRESHNESS: Duration = Duration::from_secs(1);
+/// Rounds of one synchronisation thrown away because a change made through this hub was
+/// applied to the snapshot meanwhile, before the round is published as it is.
+const SYNC_ATTEMPTS: usize = 3;
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum HubError {
@@ -124,23 +129,28 @@ pub struct MessageFlags {
 
 impl MessageFlags {
     fn from_graph(summary: &MessageSummary) -> Self {
-        let verb = summary.last_verb();
+        Self::from_state(&sync::message_state(summary))
+    }
+
+    /// The flags of a message in that Graph state (\Deleted, which Graph does not hold, unset).
+    fn from_state(state: &MessageState) -> Self {
+        let verb = state.last_verb;
         MessageFlags {
-            seen: summary.is_read,
-            flagged: summary.is_flagged(),
+            seen: state.is_read,
+            flagged: state.is_flagged,
             // PR_LAST_VERB_EXECUTED: 102 EXCHIVERB_REPLYTOSENDER, 103 EXCHIVERB_REPLYTOALL,
             // 104 EXCHIVERB_FORWARD ([MS-OXOMSG] 2.2.1.5).
             answered: matches!(verb, Some(102 | 103)),
             forwarded: verb == Some(104),
-            draft: summary.is_draft,
+            draft: state.is_draft,
             deleted: false,
-            keywords: summary
+            keywords: state
                 .categories
                 .iter()
                 .filter(|c| is_keyword_atom(c))
                 .cloned()
                 .collect(),
-            other_categories: summary
+            other_categories: state
                 .categories
                 .iter()
                 .filter(|c| !is_keyword_atom(c))
@@ -174,7 +184,7 @@ pub struct MessageMeta {
     pub has_attachments: bool,
 }
 
-/// A folder's messages as of one listing, ordered by UID.
+/// A folder's messages as of one synchronisation with Graph, ordered by UID.
 #[derive(Debug, Clone)]
 pub struct FolderSnapshot {
     pub folder_id: String,
@@ -183,9 +193,14 @@ pub struct FolderSnapshot {
     pub messages: Vec<MessageMeta>,
 }
 
-struct CachedTree {
-    tree: Arc<FolderTree>,
-    at: Instant,
+/// The folder tree as last synchronised, and Graph's flat list it was built from.
+#[derive(Default)]
+struct TreeState {
+    tree: Option<Arc<FolderTree>>,
+    at: Option<Instant>,
+    folders: HashMap<String, MailFolder>,
+    /// Where the next `mailFolders/delta` round starts.
+    delta_link: Option<String>,
 }
 
 /// The answer to a body download other sessions may be waiting for.
@@ -209,13 +224,15 @@ impl Drop for DownloadClaim<'_> {
     }
 }
 
-/// One folder's shared state: its latest listing, and the channel through which sessions learn
+/// One folder's shared state: its latest snapshot, and the channel through which sessions learn
 /// of a newer one (at the end of their commands, and while they IDLE).
 #[derive(Default)]
 struct FolderIndex {
-    /// Held while the folder is listed, so concurrent asks share one listing.
-    listing: tokio::sync::Mutex<Option<Instant>>,
+    /// Held while the folder is synchronised, so concurrent asks share one round.
+    sync: tokio::sync::Mutex<sync::SyncPoint>,
     latest: watch::Sender<Option<Arc<FolderSnapshot>>>,
+    /// Exact sizes learned from bodies since the latest snapshot, for the next one.
+    learned_sizes: Mutex<HashMap<Arc<str>, u64>>,
     /// Whether a poller task keeps this folder fresh for idling sessions.
     polled: AtomicBool,
     /// Set by [`MailboxHub::invalidate`]: the next snapshot lists the folder whatever its age.
@@ -231,7 +248,7 @@ pub struct MailboxHub {
     include_hidden: bool,
     /// Well-known name → folder id.
     well_known: HashMap<String, String>,
-    tree: tokio::sync::Mutex<Option<CachedTree>>,
+    tree: tokio::sync::Mutex<TreeState>,
     indexes: Mutex<HashMap<String, Arc<FolderIndex>>>,
     /// How often a folder that sessions IDLE on is listed again.
     poll_interval: Duration,
@@ -242,124 +259,154 @@ impl MailboxHub {
         self.graph.mailbox()
     }
 
-    /// The folder tree, listed again when older than a few seconds or when `refresh` asks.
+    /// The folder tree, synchronised again when older than a few seconds or when `refresh`
+    /// asks: one round of `mailFolders/delta` (or, when hidden folders are shown, which delta
+    /// may not name, a listing of every level).
     pub async fn folders(&self, refresh: bool) -> Result<Arc<FolderTree>, HubError> {
-        let mut cached = self.tree.lock().await;
-        if let Some(cached) = cached.as_ref() {
-            if !refresh && cached.at.elapsed() < FOLDER_TREE_FRESHNESS {
-                return Ok(cached.tree.clone());
+        let mut state = self.tree.lock().await;
+        if let (Some(tree), Some(at)) = (&state.tree, state.at) {
+            if !refresh && at.elapsed() < FOLDER_TREE_FRESHNESS {
+                return Ok(tree.clone());
             }
         }
-        let tree = Arc::new(self.list_folder_tree().await?);
-        *cached = Some(CachedTree {
-            tree: tree.clone(),
-            at: Instant::now(),
-        });
+        let changed = if self.include_hidden {
+            state.folders = self.list_every_folder().await?;
+            true
+        } else {
+            let round = match state.delta_link.clone() {
+                Some(link) => match self.graph.folders_delta(Some(&link)).await {
+                    Ok(round) => Some(round),
+                    Err(err) if err.is_sync_state_lost() => None,
+                    Err(err) => return Err(err.into()),
+                },
+                None => None,
+            };
+            let round = match round {
+                Some(round) => round,
+                None => {
+                    let round = self.graph.folders_delta(None).await?;
+                    state.folders.clear();
+                    round
+                }
+            };
+            state.delta_link = Some(round.delta_link);
+            let changed = !round.changed.is_empty() || !round.removed.is_empty();
+            for id in round.removed {
+                state.folders.remove(&id);
+            }
+            for folder in round.changed {
+                state.folders.insert(folder.id.clone(), folder);
+            }
+            changed
+        };
+        state.at = Some(Instant::now());
+        let tree = match &state.tree {
+            Some(tree) if !changed => tree.clone(),
+            _ => Arc::new(build_tree(
+                &state.folders,
+                &self.well_known,
+                self.include_hidden,
+            )),
+        };
+        state.tree = Some(tree.clone());
         Ok(tree)
     }
 
-    async fn list_folder_tree(&self) -> Result<FolderTree, HubError> {
-        let by_id: HashMap<&str, &str> = self
-            .well_known
-            .iter()
-            .map(|(name, id)| (id.as_str(), name.as_str()))
-            .collect();
-        let mut folders = Vec::new();
-        // Breadth first: each level's parents are known before their children are named.
-        let mut level: Vec<(String, MailFolder)> = self
-            .graph
-            .list_root_folders(self.include_hidden)
-            .await?
-            .into_iter()
-            .map(|folder| (String::new(), folder))
-            .collect();
+    /// Every folder, listed level by level (the root's children, then theirs).
+    async fn list_every_folder(&self) -> Result<HashMap<String, MailFolder>, HubError> {
+        let mut folders = HashMap::new();
+        let mut level = self.graph.list_root_folders(self.include_hidden).await?;
         while !level.is_empty() {
             let mut next = Vec::new();
-            for (parent_name, folder) in level {
-                let well_known = by_id.get(folder.id.as_str()).map(|s| s.to_string());
-                let leaf = sanitise_display_name(&folder.display_name);
-                let name = if parent_name.is_empty() {
-                    if well_known.as_deref() == Some("inbox") {
-                        "INBOX".to_string()
-                    } else if leaf.eq_ignore_ascii_case("INBOX") {
-                        // A user folder named "Inbox" beside the real one cannot be INBOX.
-                        format!("{leaf}_")
-                    } else {
-                        leaf
-                    }
-                } else {
-                    format!("{parent_name}/{leaf}")
-                };
-                let has_children = folder.child_folder_count.unwrap_or(0) > 0;
-                if has_children {
-                    for child in self
-                        .graph
-                        .list_child_folders(&folder.id, self.include_hidden)
-                        .await?
-                    {
-                        next.push((name.clone(), child));
-                    }
+            for folder in level {
+                if folder.child_folder_count.unwrap_or(0) > 0 {
+                    next.extend(
+                        self.graph
+                            .list_child_folders(&folder.id, self.include_hidden)
+                            .await?,
+                    );
                 }
-                folders.push(Folder {
-                    id: folder.id,
-                    name,
-                    well_known,
-                    has_children,
-                    total: folder.total_item_count.unwrap_or(0),
-                    unread: folder.unread_item_count.unwrap_or(0),
-                });
+                folders.insert(folder.id.clone(), folder);
             }
             level = next;
         }
-        folders.sort_by(|a, b| a.name.cmp(&b.name));
-        Ok(FolderTree { folders })
+        Ok(folders)
     }
 
-    /// The folder's messages with their UIDs, listed from Graph (or from a listing made within
+    /// The folder's messages with their UIDs, synchronised with Graph (or as synchronised within
     /// the last second). New messages get UIDs in ascending receivedDateTime order.
     pub async fn folder_snapshot(&self, folder_id: &str) -> Result<Arc<FolderSnapshot>, HubError> {
         self.fresh_snapshot(folder_id, FOLDER_INDEX_FRESHNESS).await
     }
 
-    /// Like [`folder_snapshot`](Self::folder_snapshot), accepting a listing up to `max_age` old.
-    /// Every new listing is announced to the sessions that watch the folder.
+    /// Like [`folder_snapshot`](Self::folder_snapshot), accepting a synchronisation up to
+    /// `max_age` old. Every new snapshot is announced to the sessions that watch the folder.
     pub async fn fresh_snapshot(
         &self,
         folder_id: &str,
         max_age: Duration,
     ) -> Result<Arc<FolderSnapshot>, HubError> {
         let index = self.index(folder_id);
-        let mut listed_at = index.listing.lock().await;
+        let mut point = index.sync.lock().await;
         let stale = index.stale.swap(false, Ordering::SeqCst);
-        if let (false, Some(at), Some(snapshot)) =
-            (stale, *listed_at, index.latest.borrow().clone())
+        if let (false, Some(at), Some(snapshot)) = (stale, point.at, index.latest.borrow().clone())
         {
             if at.elapsed() < max_age {
                 return Ok(snapshot);
             }
         }
-        let snapshot = match self.list_folder(folder_id).await {
-            Ok(snapshot) => Arc::new(snapshot),
-            Err(err) => {
-                if stale {
-                    index.stale.store(true, Ordering::SeqCst);
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let previous = index.latest.borrow().clone();
+            let resume_from = point.delta_link.clone();
+            let snapshot = match self
+                .sync_folder(folder_id, &index, &mut point, previous.clone())
+                .await
+            {
+                Ok(snapshot) => snapshot,
+                Err(err) => {
+                    if stale {
+                        index.stale.store(true, Ordering::SeqCst);
+                    }
+                    return Err(err);
                 }
-                return Err(err);
+            };
+            point.at = Some(Instant::now());
+            // A change made through this hub (`write`) may have amended the snapshot while the
+            // round was under way, and the round may predate it: then the round is taken
+            // again, after the change, rather than undoing it for a moment.
+            let mut published = false;
+            index.latest.send_if_modified(|latest| {
+                let unchanged = match (latest.as_ref(), previous.as_ref()) {
+                    (Some(now), Some(before)) => Arc::ptr_eq(now, before),
+                    (None, None) => true,
+                    _ => false,
+                };
+                if unchanged || attempt == SYNC_ATTEMPTS {
+                    published = true;
+                    let modified = !latest.as_ref().is_some_and(|l| Arc::ptr_eq(l, &snapshot));
+                    *latest = Some(snapshot.clone());
+                    return modified;
+                }
+                false
+            });
+            if published {
+                return Ok(snapshot);
             }
-        };
-        *listed_at = Some(Instant::now());
-        index.latest.send_replace(Some(snapshot.clone()));
-        Ok(snapshot)
+            // The next attempt applies the same changes (and any since) to the amended snapshot.
+            point.delta_link = resume_from;
+        }
     }
 
-    /// The latest listing of the folder, if any, without asking Graph.
+    /// The latest snapshot of the folder, if any, without asking Graph.
     pub fn latest_snapshot(&self, folder_id: &str) -> Option<Arc<FolderSnapshot>> {
         self.index(folder_id).latest.borrow().clone()
     }
 
-    /// A channel that carries each new listing of the folder. While anyone holds one, a single
-    /// poller per folder (whatever the number of sessions) lists the folder every poll interval,
-    /// with jitter, so that idling sessions learn of changes made elsewhere.
+    /// A channel that carries each new snapshot of the folder. While anyone holds one, a single
+    /// poller per folder (whatever the number of sessions) synchronises the folder every poll
+    /// interval, with jitter, so that idling sessions learn of changes made elsewhere.
     pub fn watch(
         self: &Arc<Self>,
         folder_id: &str,
@@ -398,64 +445,9 @@ impl MailboxHub {
         indexes.entry(folder_id.to_string()).or_default().clone()
     }
 
-    async fn list_folder(&self, folder_id: &str) -> Result<FolderSnapshot, HubError> {
-        let mailbox = self.mailbox().as_str();
-        let mut summaries = self.graph.list_messages(folder_id).await?;
-        let known = self.store.messages(mailbox, folder_id).await?;
-        let deleted = self.store.deleted(mailbox, folder_id).await?;
-        summaries.sort_by(|a, b| {
-            a.received_date_time
-                .cmp(&b.received_date_time)
-                .then_with(|| a.id.cmp(&b.id))
-        });
-        summaries.dedup_by(|a, b| a.id == b.id);
-        let new_ids: Vec<String> = summaries
-            .iter()
-            .filter(|s| !known.contains_key(&s.id))
-            .map(|s| s.id.clone())
-            .collect();
-        let present: std::collections::HashSet<&str> =
-            summaries.iter().map(|s| s.id.as_str()).collect();
-        let gone_ids: Vec<String> = known
-            .keys()
-            .filter(|id| !present.contains(id.as_str()))
-            .cloned()
-            .collect();
-        let (assigned, uids) = self
-            .store
-            .reconcile(mailbox, folder_id, new_ids, gone_ids)
-            .await?;
-        let mut messages: Vec<MessageMeta> = summaries
-            .iter()
-            .filter_map(|summary| {
-                let (uid, size) = match known.get(&summary.id) {
-                    Some(stored) => (stored.uid, stored.size),
-                    None => (*assigned.get(&summary.id)?, None),
-                };
-                let mut flags = MessageFlags::from_graph(summary);
-                flags.deleted = deleted.contains(&summary.id);
-                Some(MessageMeta {
-                    uid,
-                    id: Arc::from(summary.id.as_str()),
-                    flags,
-                    internal_date: summary.received_date_time.unwrap_or_default(),
-                    size,
-                    has_attachments: summary.has_attachments,
-                })
-            })
-            .collect();
-        messages.sort_by_key(|m| m.uid);
-        Ok(FolderSnapshot {
-            folder_id: folder_id.to_string(),
-            uid_validity: uids.uid_validity,
-            uid_next: uids.uid_next,
-            messages,
-        })
-    }
-
-    /// Forgets the folder's cached listing, after a change made through this hub, so the next
-    /// snapshot (of any session) lists it again, even if a listing is under way now (it may
-    /// predate the change).
+    /// Marks the folder's snapshot out of date, after a change made through this hub, so the
+    /// next snapshot (of any session) synchronises it again, even if a round is under way now
+    /// (it may predate the change).
     pub fn invalidate(&self, folder_id: &str) {
         self.index(folder_id).stale.store(true, Ordering::SeqCst);
     }
@@ -534,6 +526,16 @@ impl MailboxHub {
                 _ => None,
             })
             .collect();
+        if !learned.is_empty() {
+            let index = self.index(folder_id);
+            let mut sizes = index
+                .learned_sizes
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            for (id, size) in &learned {
+                sizes.insert(Arc::from(id.as_str()), *size);
+            }
+        }
         if let Err(err) = self
             .store
             .set_sizes(self.mailbox().as_str(), folder_id, learned)
@@ -590,6 +592,70 @@ impl MailboxHub {
             .await
             .map_err(|err: Arc<GraphError>| HubError::Graph((*err).clone()))
     }
+}
+
+/// The folders by IMAP name, from Graph's flat list: a folder whose parent is not in the
+/// list (the root of the tree, should Graph name it, is not shown) is at the top; hidden
+/// folders, and what is under them, are left out unless configured.
+fn build_tree(
+    folders: &HashMap<String, MailFolder>,
+    well_known: &HashMap<String, String>,
+    include_hidden: bool,
+) -> FolderTree {
+    let by_id: HashMap<&str, &str> = well_known
+        .iter()
+        .map(|(name, id)| (id.as_str(), name.as_str()))
+        .collect();
+    let root = well_known.get("msgfolderroot").map(String::as_str);
+    let shown = |folder: &MailFolder| {
+        Some(folder.id.as_str()) != root && (include_hidden || folder.is_hidden != Some(true))
+    };
+    let mut children: HashMap<&str, Vec<&MailFolder>> = HashMap::new();
+    let mut level: Vec<(String, &MailFolder)> = Vec::new();
+    for folder in folders.values().filter(|f| shown(f)) {
+        match folder.parent_folder_id.as_deref() {
+            Some(parent) if Some(parent) != root && folders.contains_key(parent) => {
+                children.entry(parent).or_default().push(folder)
+            }
+            _ => level.push((String::new(), folder)),
+        }
+    }
+    let mut tree = Vec::new();
+    // Breadth first: each level's parents are named before their children.
+    while !level.is_empty() {
+        let mut next = Vec::new();
+        for (parent_name, folder) in level {
+            let well_known = by_id.get(folder.id.as_str()).map(|s| s.to_string());
+            let leaf = sanitise_display_name(&folder.display_name);
+            let name = if parent_name.is_empty() {
+                if well_known.as_deref() == Some("inbox") {
+                    "INBOX".to_string()
+                } else if leaf.eq_ignore_ascii_case("INBOX") {
+                    // A user folder named "Inbox" beside the real one cannot be INBOX.
+                    format!("{leaf}_")
+                } else {
+                    leaf
+                }
+            } else {
+                format!("{parent_name}/{leaf}")
+            };
+            let under = children.get(folder.id.as_str());
+            for child in under.into_iter().flatten() {
+                next.push((name.clone(), *child));
+            }
+            tree.push(Folder {
+                id: folder.id.clone(),
+                name,
+                well_known,
+                has_children: under.is_some_and(|c| !c.is_empty()),
+                total: folder.total_item_count.unwrap_or(0),
+                unread: folder.unread_item_count.unwrap_or(0),
+            });
+        }
+        level = next;
+    }
+    tree.sort_by(|a, b| a.name.cmp(&b.name));
+    FolderTree { folders: tree }
 }
 
 /// A Graph display name as one level of an IMAP name: `/` is the hierarchy delimiter, so a `/`
@@ -672,7 +738,7 @@ impl HubRegistry {
                 in_flight: Mutex::new(HashMap::new()),
                 include_hidden: self.config.imap.show_hidden_folders,
                 well_known,
-                tree: tokio::sync::Mutex::new(None),
+                tree: tokio::sync::Mutex::new(TreeState::default()),
                 indexes: Mutex::new(HashMap::new()),
                 poll_interval: Duration::from_secs(self.config.imap.idle_poll_secs),
             }))
@@ -706,6 +772,64 @@ mod tests {
         assert!(!is_keyword_atom("Red category"));
         assert!(!is_keyword_atom("\\Seen"));
         assert!(!is_keyword_atom(""));
+    }
+
+    fn graph_folder(id: &str, parent: &str, name: &str, hidden: bool) -> (String, MailFolder) {
+        (
+            id.to_string(),
+            MailFolder {
+                id: id.to_string(),
+                display_name: name.to_string(),
+                parent_folder_id: Some(parent.to_string()),
+                child_folder_count: None,
+                total_item_count: Some(1),
+                unread_item_count: Some(0),
+                is_hidden: Some(hidden),
+            },
+        )
+    }
+
+    #[test]
+    fn the_tree_is_built_from_graphs_flat_folder_list() {
+        let folders: HashMap<String, MailFolder> = [
+            graph_folder("root", "none", "Top of Information Store", false),
+            graph_folder("in", "root", "Inbox", false),
+            graph_folder("p", "in", "Projects", false),
+            graph_folder("q", "p", "a/b", false),
+            graph_folder("h", "root", "Hidden", true),
+            graph_folder("hc", "h", "Under hidden", false),
+            graph_folder("u", "root", "inbox", false),
+            graph_folder("orphan", "gone", "Elsewhere", false),
+        ]
+        .into_iter()
+        .collect();
+        let well_known: HashMap<String, String> = [("inbox", "in"), ("msgfolderroot", "root")]
+            .into_iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect();
+        let names = |tree: &FolderTree| -> Vec<(String, bool)> {
+            tree.folders
+                .iter()
+                .map(|f| (f.name.clone(), f.has_children))
+                .collect()
+        };
+        let tree = build_tree(&folders, &well_known, false);
+        assert_eq!(
+            names(&tree),
+            [
+                ("Elsewhere".to_string(), false),
+                ("INBOX".to_string(), true),
+                ("INBOX/Projects".to_string(), true),
+                ("INBOX/Projects/a\u{2215}b".to_string(), false),
+                ("inbox_".to_string(), false),
+            ]
+        );
+        assert_eq!(tree.find("inbox").map(|f| f.id.as_str()), Some("in"));
+        let with_hidden = build_tree(&folders, &well_known, true);
+        assert!(with_hidden
+            .folders
+            .iter()
+            .any(|f| f.name == "Hidden/Under hidden"));
     }
 
     #[test]

@@ -66,6 +66,22 @@ impl GraphError {
         }
     }
 
+    /// Graph no longer knows a delta token: the folder must be synchronised from scratch.
+    /// Outlook answers 410 Gone with `SyncStateNotFound`
+    /// (https://learn.microsoft.com/en-us/graph/delta-query-overview speaks of
+    /// `syncStateNotFound`, and of `resyncRequired` for other resources).
+    pub fn is_sync_state_lost(&self) -> bool {
+        match self {
+            GraphError::Api { status, code, .. } => {
+                *status == 410
+                    || ["SyncStateNotFound", "SyncStateInvalid", "resyncRequired"]
+                        .iter()
+                        .any(|known| code.eq_ignore_ascii_case(known))
+            }
+            _ => false,
+        }
+    }
+
     pub fn is_not_found(&self) -> bool {
         self.status() == Some(404)
     }

@@ -95,6 +95,29 @@ pub struct Page<T> {
     pub next_link: Option<String>,
 }
 
+/// One page of a delta round: entries are items or `{"id", "@removed": {"reason"}}`; the last
+/// page carries the deltaLink instead of a nextLink
+/// (https://learn.microsoft.com/en-us/graph/delta-query-overview).
+#[derive(Debug, Deserialize)]
+pub struct DeltaPage {
+    pub value: Vec<serde_json::Value>,
+    #[serde(rename = "@odata.nextLink", default)]
+    pub next_link: Option<String>,
+    #[serde(rename = "@odata.deltaLink", default)]
+    pub delta_link: Option<String>,
+}
+
+/// What one delta round said: each item named once, by its last entry in the round.
+#[derive(Debug, Clone)]
+pub struct DeltaRound<T> {
+    /// New or changed items (every item, in a first round).
+    pub changed: Vec<T>,
+    /// Ids of items that went (deleted, or moved out of the folder).
+    pub removed: Vec<String>,
+    /// Where the next round starts.
+    pub delta_link: String,
+}
+
 /// One answer inside a `$batch` response.
 #[derive(Debug, Deserialize)]
 pub struct BatchResponse {

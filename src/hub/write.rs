@@ -99,9 +99,9 @@ fn confirmed(answer: MessageFlags, update: &FlagUpdate, verb_written: bool) -> M
 }
 
 impl MailboxHub {
-    /// Applies a change this hub made to the folder's latest listing and announces it, so
+    /// Applies a change this hub made to the folder's latest snapshot and announces it, so
     /// every session of the mailbox (and the one that made it) sees the change at the end of
-    /// its next command without listing the folder again.
+    /// its next command without synchronising the folder again.
     fn amend(&self, folder_id: &str, change: impl FnOnce(&mut FolderSnapshot)) {
         self.index(folder_id)
             .latest
@@ -126,7 +126,7 @@ impl MailboxHub {
         Ok(())
     }
 
-    /// Removes messages from the folder's latest listing.
+    /// Removes messages from the folder's latest snapshot.
     fn amend_removed(&self, folder_id: &str, gone: &[String]) {
         if gone.is_empty() {
             return;
@@ -303,7 +303,7 @@ impl MailboxHub {
             .reconcile(self.mailbox().as_str(), folder_id, Vec::new(), gone)
             .await
         {
-            // The next listing of the folder reconciles them again.
+            // The next full round of the folder reconciles them.
             tracing::warn!(error = %err, "could not forget messages that left a folder");
         }
     }
@@ -527,7 +527,7 @@ impl MailboxHub {
             .copied()
             .ok_or_else(|| HubError::Store("the new message's UID was not allocated".into()))?;
         // Sessions with the folder selected learn of it (EXISTS) at the end of their next
-        // command; the next listing brings what Graph made of it (size, attachments).
+        // command; the next delta round brings what Graph made of it (size, attachments).
         let appended = MessageMeta {
             uid,
             id: Arc::from(id.as_str()),

@@ -366,7 +366,7 @@ impl Session {
             })
     }
 
-    /// Lists the selected folder again if its latest listing is older than
+    /// Synchronises the selected folder again if its latest snapshot is older than
     /// `imap.noop_freshness_secs` (NOOP and CHECK), so polling clients cost bounded traffic.
     async fn synchronise_selected(&self) {
         if let State::Selected { hub, selection } = &self.state {
@@ -378,7 +378,7 @@ impl Session {
     }
 
     /// Writes what changed in the selected folder since the session last looked (from the
-    /// hub's latest listing; no Graph request).
+    /// hub's latest snapshot; no Graph request).
     fn push_updates(&mut self, allow_expunge: bool, out: &mut ResponseSink<'_>) {
         if let State::Selected { hub, selection } = &mut self.state {
             if let Some(snapshot) = hub.latest_snapshot(&selection.folder.id) {
@@ -387,7 +387,7 @@ impl Session {
         }
     }
 
-    /// While idling: the channel of new listings of the selected folder (none when no folder
+    /// While idling: the channel of new snapshots of the selected folder (none when no folder
     /// is selected; then only keepalives are sent).
     pub fn idle_watch(&self) -> Option<tokio::sync::watch::Receiver<Option<Arc<FolderSnapshot>>>> {
         match &self.state {

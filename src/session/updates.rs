@@ -1,5 +1,5 @@
 //! Owns how a session learns of changes made elsewhere (other sessions, other instances,
-//! Outlook): the selected folder's newest listing is compared with the session's view, and the
+//! Outlook): the selected folder's newest snapshot is compared with the session's view, and the
 //! differences become untagged responses (RFC 3501 7.3.1 EXISTS, 7.4.1 EXPUNGE, 7.4.2 FETCH),
 //! sent at the end of a command and while the client IDLEs. Sequence numbers stay consistent
 //! within the session: expunges are announced highest first, and only where the RFC allows.
