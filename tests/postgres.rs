@@ -194,13 +194,10 @@ async fn postgres_store_migrates_a_version_1_database_and_refuses_a_newer_one() 
     }
 }
 
-/// What imaplib sees (`uids.py`) through the gateway whose client environment is `env`.
+/// What imaplib sees (`uids.py`) of alice's mailbox through the gateway whose client
+/// environment is `env`.
 fn uids(env: &[(String, String)]) -> Value {
-    let output = python("uids.py", &[ALICE], env);
-    assert_success("python3 uids.py", &output, None);
-    let out = String::from_utf8_lossy(&output.stdout);
-    serde_json::from_str(out.lines().last().unwrap_or(""))
-        .unwrap_or_else(|err| panic!("uids.py printed no JSON ({err}):\n{out}"))
+    client_view(env, ALICE)
 }
 
 #[test]

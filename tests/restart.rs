@@ -1,5 +1,6 @@
 //! UIDs and UIDVALIDITY survive a restart of the gateway with the same uid store: every folder
-//! keeps its UIDVALIDITY and UIDNEXT, and every UID names the same message (by Message-ID).
+//! keeps its UIDVALIDITY and UIDNEXT, and every UID names the same message (by Message-ID) with
+//! the same FLAGS and INTERNALDATE.
 //! Seen through imaplib (`tests/clients/uids.py`).
 
 mod common;
@@ -9,9 +10,7 @@ use serde_json::Value;
 use common::*;
 
 fn uids(gateway: &Gateway, mailbox: &str) -> Value {
-    let out = gateway.python_ok("uids.py", &[mailbox]);
-    let json: Value = serde_json::from_str(out.lines().last().unwrap_or(""))
-        .unwrap_or_else(|err| panic!("uids.py printed no JSON ({err}):\n{out}"));
+    let json = client_view(&gateway.client_env(), mailbox);
     let folders = json.as_object().expect("an object");
     assert!(folders.len() > 5, "too few folders: {json}");
     let messages: usize = folders
@@ -57,6 +56,12 @@ fn assert_same(before: &Value, after: &Value) {
                     differences.push(format!(
                         "{name}: UID → Message-ID map changed: {} -> {}",
                         old["uids"], new["uids"]
+                    ));
+                }
+                if old["states"] != new["states"] {
+                    differences.push(format!(
+                        "{name}: FLAGS or INTERNALDATE changed: {} -> {}",
+                        old["states"], new["states"]
                     ));
                 }
             }

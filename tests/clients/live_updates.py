@@ -2,7 +2,8 @@
 session A IDLEs on alice's INBOX while mail is delivered (the emulator's admin API, as a
 transport would), a message is marked read, another deleted and a third moved through Graph's
 own API (as Outlook would). A must see EXISTS, FETCH FLAGS and EXPUNGE while idling; session B,
-which only sends NOOP, must see the same; and the moved message must show up in Archive.
+which only sends NOOP, must see the same; the moved message must show up in Archive under a new
+UID; and a folder created, renamed and deleted through Graph must show in LIST each time.
 """
 
 import json
@@ -34,6 +35,14 @@ def untagged_until(imap, predicate):
     return seen
 
 
+def status_items(imap, folder):
+    """STATUS folder (MESSAGES UIDNEXT) -> {"MESSAGES": n, "UIDNEXT": n}."""
+    typ, data = imap.status('"%s"' % folder, "(MESSAGES UIDNEXT)")
+    t.check(typ == "OK", "STATUS %s: %s %r" % (folder, typ, data))
+    items = data[0].decode().split("(", 1)[1].rstrip(")").split()
+    return {items[i]: int(items[i + 1]) for i in range(0, len(items), 2)}
+
+
 def graph_request(graph, method, path, body=None):
     data = json.dumps(body).encode() if body is not None else None
     headers = {"Authorization": "Bearer " + graph.token}
@@ -60,9 +69,7 @@ def main():
     t.login(b, t.name(t.ALICE))
     exists_b, _ = t.select(b, "INBOX", readonly=False)
     t.check(exists_a == exists_b == len(messages), "both sessions see every message")
-    archive_before = int(
-        b.status('"Archive"', "(MESSAGES)")[1][0].decode().split("MESSAGES ")[1].rstrip(")")
-    )
+    archive_before = status_items(b, "Archive")
 
     tag = a._new_tag()
     a.send(tag + b" IDLE\r\n")
@@ -117,10 +124,37 @@ def main():
     b.untagged_responses.clear()
     typ, _ = b.noop()
     t.check(b.untagged_responses.get("EXPUNGE"), "B sees the moved message leave INBOX")
-    archive_after = int(
-        b.status('"Archive"', "(MESSAGES)")[1][0].decode().split("MESSAGES ")[1].rstrip(")")
+    archive_after = status_items(b, "Archive")
+    t.check(
+        archive_after["MESSAGES"] == archive_before["MESSAGES"] + 1,
+        "Archive has the moved message: %r -> %r" % (archive_before, archive_after),
     )
-    t.check(archive_after == archive_before + 1, "Archive has the moved message")
+    t.check(
+        archive_after["UIDNEXT"] > archive_before["UIDNEXT"],
+        "the moved message has a new UID in Archive: %r -> %r" % (archive_before, archive_after),
+    )
+
+    # Folders made, renamed and deleted in Outlook show in the next LIST.
+    def names():
+        return [name for _, _, name in t.list_folders(b, "*")]
+
+    status, body = graph_request(graph, "POST", "/mailFolders", {"displayName": "Made in Outlook"})
+    t.check(status == 201, "folder created through Graph: %s" % status)
+    made = json.loads(body)["id"]
+    t.check("Made in Outlook" in names(), "LIST shows a folder created through Graph")
+    status, _ = graph_request(
+        graph, "PATCH", "/mailFolders/%s" % urllib.parse.quote(made, safe=""),
+        {"displayName": "Renamed in Outlook"},
+    )
+    t.check(status == 200, "folder renamed through Graph: %s" % status)
+    listed = names()
+    t.check(
+        "Renamed in Outlook" in listed and "Made in Outlook" not in listed,
+        "LIST shows the folder's new name only: %r" % listed,
+    )
+    status, _ = graph_request(graph, "DELETE", "/mailFolders/%s" % urllib.parse.quote(made, safe=""))
+    t.check(status == 204, "folder deleted through Graph: %s" % status)
+    t.check("Renamed in Outlook" not in names(), "LIST no longer shows a folder deleted through Graph")
     a.logout()
     b.logout()
     t.finish()

@@ -468,6 +468,17 @@ pub fn write_serve_config(dir: &Path, graph_url: &str) -> PathBuf {
 }
 
 /// Runs `python3 tests/clients/SCRIPT ARGS` with `env`, killed after CLIENT_TIMEOUT.
+/// What a client remembers of a mailbox, seen through imaplib (`uids.py`): per folder
+/// UIDVALIDITY, UIDNEXT, EXISTS, each UID's Message-ID (`uids`) and its FLAGS and INTERNALDATE
+/// (`states`).
+pub fn client_view(env: &[(String, String)], mailbox: &str) -> Value {
+    let output = python("uids.py", &[mailbox], env);
+    assert_success("python3 uids.py", &output, None);
+    let out = String::from_utf8_lossy(&output.stdout);
+    serde_json::from_str(out.lines().last().unwrap_or(""))
+        .unwrap_or_else(|err| panic!("uids.py printed no JSON ({err}):\n{out}"))
+}
+
 pub fn python(script: &str, args: &[&str], env: &[(String, String)]) -> Output {
     require_program("python3", "python3");
     let mut command = Command::new("python3");

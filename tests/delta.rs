@@ -1,0 +1,241 @@
+//! Delta sync, counted with the emulator's stats: after a restart the gateway resumes every
+//! folder from the deltaLink kept in the uid store (no folder is listed or synchronised from
+//! scratch) and still shows what changed meanwhile; when Graph drops the delta tokens, the
+//! folders are synchronised from scratch without changing the UID of any message still present.
+//! Seen through imaplib (`tests/clients/uids.py`).
+
+mod common;
+
+use serde_json::Value;
+
+use common::*;
+
+const FIRST_ROUND: &str = "GET /users/{id}/mailFolders/{id}/messages/delta";
+const RESUMED_ROUND: &str = "GET /users/{id}/mailFolders/{id}/messages/delta?$deltatoken";
+const LISTING: &str = "GET /users/{id}/mailFolders/{id}/messages";
+
+/// Requests the emulator answered on `route` (any status) between two stats snapshots.
+fn requests_between(before: &Value, after: &Value, route: &str) -> u64 {
+    let count = |stats: &Value| stats["routeTotals"][route].as_u64().unwrap_or(0);
+    count(after) - count(before)
+}
+
+/// Answers of `status` on `route` between two stats snapshots.
+fn answers_between(before: &Value, after: &Value, route: &str, status: u16) -> u64 {
+    let count = |stats: &Value| {
+        stats["routes"][route][status.to_string()]
+            .as_u64()
+            .unwrap_or(0)
+    };
+    count(after) - count(before)
+}
+
+/// Changes made behind the gateway's back, as Outlook and a mail server would: a delivery to
+/// INBOX, the oldest unread INBOX message marked read, and the newest INBOX message deleted.
+/// Returns the Message-IDs of the messages delivered, read and deleted.
+fn change_inbox(graph: &Graph, token: &str) -> (String, String, String) {
+    let inbox = graph.well_known(token, ALICE, "inbox");
+    let listed = graph.get_all(
+        token,
+        &format!(
+            "/users/{}/mailFolders/{}/messages?$select=id,isRead,receivedDateTime,internetMessageId&$orderby=receivedDateTime&$top=1000",
+            path_encode(ALICE),
+            path_encode(&inbox)
+        ),
+    );
+    let unread = listed
+        .iter()
+        .find(|m| m["isRead"] == false)
+        .expect("an unread INBOX message");
+    let newest = listed.last().expect("an INBOX message");
+    let [read_id, deleted_id] = [unread, newest].map(|m| m["id"].as_str().expect("id").to_string());
+    let [read, deleted] = [unread, newest].map(|m| {
+        m["internetMessageId"]
+            .as_str()
+            .expect("internetMessageId")
+            .to_string()
+    });
+    assert_ne!(read_id, deleted_id, "the test needs two different messages");
+    let auth = format!("Bearer {token}");
+    let patched = graph.request(
+        "PATCH",
+        &format!(
+            "/v1.0/users/{}/messages/{}",
+            path_encode(ALICE),
+            path_encode(&read_id)
+        ),
+        &[
+            ("Authorization", &auth),
+            ("Content-Type", "application/json"),
+        ],
+        br#"{"isRead": true}"#,
+    );
+    assert_eq!(patched.status, 200, "PATCH isRead");
+    let deletion = graph.request(
+        "DELETE",
+        &format!(
+            "/v1.0/users/{}/messages/{}",
+            path_encode(ALICE),
+            path_encode(&deleted_id)
+        ),
+        &[("Authorization", &auth)],
+        b"",
+    );
+    assert_eq!(deletion.status, 204, "DELETE");
+    let message_id = format!("<delta-{}@test.example>", fastrand::u64(..));
+    let mime = format!(
+        "From: Bob <bob@example.net>\r\nTo: alice@contoso.example\r\nSubject: arrived meanwhile\r\n\
+         Date: Sat, 28 Nov 2026 12:00:00 +0000\r\nMessage-ID: {message_id}\r\n\r\nhello\r\n"
+    );
+    let delivered = graph.request(
+        "POST",
+        &format!(
+            "/_emulator/mailboxes/{}/deliver?folder=inbox",
+            path_encode(ALICE)
+        ),
+        &[("Content-Type", "message/rfc822")],
+        mime.as_bytes(),
+    );
+    assert_eq!(delivered.status, 201, "deliver");
+    (message_id, read, deleted)
+}
+
+/// What the client sees of INBOX after `change_inbox`, compared with before: the same
+/// UIDVALIDITY, every remaining message under its old UID with its old state (but the one read
+/// now \Seen), the deleted one gone, the delivered one under a UID at least the old UIDNEXT;
+/// every other folder exactly as before.
+fn assert_changes_seen(before: &Value, after: &Value, delivered: &str, read: &str, deleted: &str) {
+    let folders = before.as_object().expect("an object");
+    for (name, old) in folders {
+        let new = &after[name];
+        if name != "INBOX" {
+            assert_eq!(old, new, "{name} changed though nothing changed in it");
+            continue;
+        }
+        assert_eq!(old["uidvalidity"], new["uidvalidity"], "INBOX UIDVALIDITY");
+        let old_uids = old["uids"].as_object().expect("uids");
+        let new_uids = new["uids"].as_object().expect("uids");
+        let uid_of = |uids: &serde_json::Map<String, Value>, mid: &str| {
+            uids.iter()
+                .find(|(_, m)| m.as_str() == Some(mid))
+                .map(|(uid, _)| uid.clone())
+        };
+        let deleted_uid = uid_of(old_uids, deleted).expect("the deleted message was seen before");
+        let read_uid = uid_of(old_uids, read).expect("the read message was seen before");
+        assert!(
+            !new_uids.contains_key(&deleted_uid),
+            "the deleted message (UID {deleted_uid}) is still shown"
+        );
+        for (uid, mid) in old_uids {
+            if *uid == deleted_uid {
+                continue;
+            }
+            assert_eq!(
+                new_uids.get(uid),
+                Some(mid),
+                "UID {uid} no longer names the same message"
+            );
+            let (old_state, new_state) = (&old["states"][uid], &new["states"][uid]);
+            if *uid == read_uid {
+                assert!(
+                    !old_state.as_str().unwrap_or("").contains("\\Seen")
+                        && new_state.as_str().unwrap_or("").contains("\\Seen"),
+                    "the message read through Graph: {old_state} -> {new_state}"
+                );
+            } else {
+                assert_eq!(old_state, new_state, "UID {uid}'s FLAGS or INTERNALDATE");
+            }
+        }
+        let old_next: u64 = old["uidnext"]
+            .as_str()
+            .and_then(|s| s.parse().ok())
+            .expect("UIDNEXT");
+        let new_uid: u64 = uid_of(new_uids, delivered)
+            .expect("the delivered message is not shown")
+            .parse()
+            .expect("numeric UID");
+        assert!(
+            new_uid >= old_next,
+            "the delivered message got UID {new_uid}, below the old UIDNEXT {old_next}"
+        );
+        assert_eq!(
+            new_uids.len(),
+            old_uids.len(),
+            "one message gone and one new"
+        );
+    }
+}
+
+#[test]
+fn a_restart_resumes_every_folder_from_its_stored_delta_link() {
+    let emulator = EmulatorProcess::start();
+    let graph = emulator.graph();
+    let dir = temp_dir();
+    let gateway = Gateway::serve(dir.path(), &emulator.url, &[]);
+    let before = client_view(&gateway.client_env(), ALICE);
+    gateway.stop();
+
+    let (delivered, read, deleted) = change_inbox(&graph, &graph.token());
+
+    let stats_before = graph.stats();
+    let gateway = Gateway::serve(dir.path(), &emulator.url, &[]);
+    let after = client_view(&gateway.client_env(), ALICE);
+    let stats_after = graph.stats();
+    gateway.stop();
+
+    let folders = before.as_object().expect("an object").len() as u64;
+    assert_eq!(
+        requests_between(&stats_before, &stats_after, FIRST_ROUND),
+        0,
+        "a folder was synchronised from scratch after the restart"
+    );
+    assert_eq!(
+        requests_between(&stats_before, &stats_after, LISTING),
+        0,
+        "a folder was listed after the restart"
+    );
+    let resumed = requests_between(&stats_before, &stats_after, RESUMED_ROUND);
+    assert!(
+        (1..=2 * folders).contains(&resumed),
+        "{resumed} resumed delta rounds for {folders} folders"
+    );
+    assert_changes_seen(&before, &after, &delivered, &read, &deleted);
+    emulator.process.stop();
+}
+
+#[test]
+fn a_dropped_delta_token_resyncs_without_changing_uids() {
+    let emulator = EmulatorProcess::start();
+    let graph = emulator.graph();
+    let dir = temp_dir();
+    let gateway = Gateway::serve(dir.path(), &emulator.url, &[]);
+    let before = client_view(&gateway.client_env(), ALICE);
+
+    let (delivered, read, deleted) = change_inbox(&graph, &graph.token());
+    let faults = graph.request(
+        "POST",
+        "/_emulator/faults",
+        &[("Content-Type", "application/json")],
+        br#"{"invalidateDeltaTokens": true}"#,
+    );
+    assert_eq!(faults.status, 200, "setting the fault");
+    // Past the second in which a folder synchronised for one session is served to the next.
+    std::thread::sleep(std::time::Duration::from_millis(1200));
+
+    let stats_before = graph.stats();
+    let after = client_view(&gateway.client_env(), ALICE);
+    let stats_after = graph.stats();
+    gateway.stop();
+
+    assert!(
+        answers_between(&stats_before, &stats_after, RESUMED_ROUND, 410) >= 1,
+        "Graph never refused a delta token: {}",
+        stats_after["routes"]
+    );
+    assert!(
+        requests_between(&stats_before, &stats_after, FIRST_ROUND) >= 1,
+        "no folder was synchronised from scratch after Graph dropped the tokens"
+    );
+    assert_changes_seen(&before, &after, &delivered, &read, &deleted);
+    emulator.process.stop();
+}
