@@ -294,8 +294,11 @@ where
                     continue;
                 }
                 let mut sink = ResponseSink::new(writer);
-                session.idle_updates(&mut sink);
+                let go_on = session.idle_updates(&mut sink);
                 sink.flush().await?;
+                if !go_on {
+                    return Ok(false);
+                }
             }
             _ = keepalive.tick() => {
                 writer.write_all(b"* OK Still here\r\n").await?;

@@ -191,6 +191,9 @@ pub struct FolderSnapshot {
     pub uid_validity: u32,
     pub uid_next: u32,
     pub messages: Vec<MessageMeta>,
+    /// Graph says the folder no longer exists (deleted elsewhere): sessions that selected it
+    /// must end.
+    pub vanished: bool,
 }
 
 /// The folder tree as last synchronised, and Graph's flat list it was built from.
@@ -368,6 +371,17 @@ impl MailboxHub {
                 Err(err) => {
                     if stale {
                         index.stale.store(true, Ordering::SeqCst);
+                    }
+                    if matches!(&err, HubError::Graph(graph) if graph.is_not_found()) {
+                        index.latest.send_if_modified(|latest| match latest {
+                            Some(snapshot) if !snapshot.vanished => {
+                                let mut gone = (**snapshot).clone();
+                                gone.vanished = true;
+                                *snapshot = Arc::new(gone);
+                                true
+                            }
+                            _ => false,
+                        });
                     }
                     return Err(err);
                 }

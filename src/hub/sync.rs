@@ -278,6 +278,7 @@ impl MailboxHub {
             uid_validity,
             uid_next,
             messages,
+            vanished: false,
         }))
     }
 }

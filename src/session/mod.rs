@@ -131,6 +131,9 @@ pub struct Session {
     failed_logins: u32,
     /// The selected folder was opened with EXAMINE.
     read_only: bool,
+    /// BYE was sent (the selected folder was deleted elsewhere): the connection ends after the
+    /// current command.
+    ending: bool,
 }
 
 impl Session {
@@ -141,6 +144,7 @@ impl Session {
             state: State::NotAuthenticated,
             failed_logins: 0,
             read_only: false,
+            ending: false,
         }
     }
 
@@ -219,14 +223,20 @@ impl Session {
             }
             CommandBody::Idle if self.is_authenticated() => {
                 self.push_updates(true, out);
-                return Ok(Flow::Idle(tag));
+                if !self.ending {
+                    return Ok(Flow::Idle(tag));
+                }
             }
             _ if !self.is_authenticated() => {
                 out.tagged(&tag, "BAD", &format!("{name} is not valid before login"));
             }
             body => self.handle_authenticated(tag, body, out).await?,
         }
-        Ok(Flow::Continue)
+        Ok(if self.ending {
+            Flow::Close
+        } else {
+            Flow::Continue
+        })
     }
 
     /// The client's answer to the `+ ` of an AUTHENTICATE without initial response; `None`
@@ -379,9 +389,18 @@ impl Session {
 
     /// Writes what changed in the selected folder since the session last looked (from the
     /// hub's latest snapshot; no Graph request).
+    /// A selected folder deleted elsewhere ends the session, as Dovecot ends it: nothing in
+    /// IMAP lets a session stay in a folder that is gone.
     fn push_updates(&mut self, allow_expunge: bool, out: &mut ResponseSink<'_>) {
         if let State::Selected { hub, selection } = &mut self.state {
             if let Some(snapshot) = hub.latest_snapshot(&selection.folder.id) {
+                if snapshot.vanished {
+                    if !self.ending {
+                        out.untagged("BYE Selected mailbox was deleted, have to disconnect.");
+                        self.ending = true;
+                    }
+                    return;
+                }
                 updates::apply(selection, &snapshot, allow_expunge, out.buf());
             }
         }
@@ -396,9 +415,10 @@ impl Session {
         }
     }
 
-    /// While idling: sends what changed.
-    pub fn idle_updates(&mut self, out: &mut ResponseSink<'_>) {
+    /// While idling: sends what changed. False when the session must end (it sent BYE).
+    pub fn idle_updates(&mut self, out: &mut ResponseSink<'_>) -> bool {
         self.push_updates(true, out);
+        !self.ending
     }
 
     fn hub(&self) -> Option<Arc<MailboxHub>> {

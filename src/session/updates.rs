@@ -89,6 +89,7 @@ mod tests {
             uid_validity: 7,
             uid_next: messages.last().map(|m| m.uid + 1).unwrap_or(1),
             messages,
+            vanished: false,
         }
     }
 

@@ -3,9 +3,12 @@ session A IDLEs on alice's INBOX while mail is delivered (the emulator's admin A
 transport would), a message is marked read, another deleted and a third moved through Graph's
 own API (as Outlook would). A must see EXISTS, FETCH FLAGS and EXPUNGE while idling; session B,
 which only sends NOOP, must see the same; the moved message must show up in Archive under a new
-UID; and a folder created, renamed and deleted through Graph must show in LIST each time.
+UID; a folder created, renamed and deleted through Graph must show in LIST each time; and a
+session with that folder selected goes on through the rename and the move into Deleted Items,
+and is told BYE when the folder is deleted for good.
 """
 
+import imaplib
 import json
 import urllib.parse
 
@@ -142,6 +145,11 @@ def main():
     t.check(status == 201, "folder created through Graph: %s" % status)
     made = json.loads(body)["id"]
     t.check("Made in Outlook" in names(), "LIST shows a folder created through Graph")
+    # Session C has the folder selected while it is renamed (C stays: the folder keeps its id)
+    # and then deleted (C is told BYE, as Dovecot tells it).
+    c = t.connect()
+    t.login(c, t.name(t.ALICE))
+    t.select(c, "Made in Outlook", readonly=False)
     status, _ = graph_request(
         graph, "PATCH", "/mailFolders/%s" % urllib.parse.quote(made, safe=""),
         {"displayName": "Renamed in Outlook"},
@@ -152,9 +160,30 @@ def main():
         "Renamed in Outlook" in listed and "Made in Outlook" not in listed,
         "LIST shows the folder's new name only: %r" % listed,
     )
+    typ, _ = c.noop()
+    t.check(typ == "OK", "a session in a folder renamed elsewhere goes on")
+    # Deleting a folder moves it into Deleted Items (it keeps its id, so C goes on); deleting it
+    # there removes it for good.
     status, _ = graph_request(graph, "DELETE", "/mailFolders/%s" % urllib.parse.quote(made, safe=""))
     t.check(status == 204, "folder deleted through Graph: %s" % status)
-    t.check("Renamed in Outlook" not in names(), "LIST no longer shows a folder deleted through Graph")
+    listed = names()
+    t.check(
+        "Renamed in Outlook" not in listed and "Deleted Items/Renamed in Outlook" in listed,
+        "LIST shows the deleted folder in Deleted Items: %r" % listed,
+    )
+    typ, _ = c.noop()
+    t.check(typ == "OK", "a session in a folder moved to Deleted Items goes on")
+    status, _ = graph_request(graph, "DELETE", "/mailFolders/%s" % urllib.parse.quote(made, safe=""))
+    t.check(status == 204, "folder deleted from Deleted Items through Graph: %s" % status)
+    t.check(
+        not any("Renamed in Outlook" in name for name in names()),
+        "LIST no longer shows a folder deleted for good",
+    )
+    try:
+        typ, data = c.noop()
+        t.check(False, "NOOP in a folder deleted elsewhere answered %s %r, not BYE" % (typ, data))
+    except imaplib.IMAP4.abort as err:
+        t.check("deleted" in str(err), "BYE says the selected folder was deleted: %s" % err)
     a.logout()
     b.logout()
     t.finish()
