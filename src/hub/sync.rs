@@ -148,6 +148,61 @@ impl MailboxHub {
             || point
                 .persisted_at
                 .is_none_or(|at| at.elapsed() >= LINK_PERSIST_INTERVAL);
+        let states: Vec<(String, MessageState)> = changed
+            .iter()
+            .map(|m| (m.id.clone(), message_state(m)))
+            .collect();
+        let recorded = if persist {
+            let recorded = self
+                .store
+                .record_sync(
+                    mailbox,
+                    folder_id,
+                    FolderSync {
+                        complete,
+                        changed: states.clone(),
+                        removed: removed.clone(),
+                        delta_link: delta_link.clone(),
+                    },
+                )
+                .await?;
+            point.persisted_at = Some(Instant::now());
+            Some(recorded)
+        } else {
+            None
+        };
+        point.delta_link = Some(delta_link);
+        // \Deleted marks may have changed on another instance; sizes were learned here.
+        let deleted = self.store.deleted(mailbox, folder_id).await?;
+        let learned: HashMap<Arc<str>, u64> = std::mem::take(
+            &mut *index
+                .learned_sizes
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()),
+        );
+        if let Start::Index(snapshot) = &start {
+            let marks_kept = || {
+                snapshot
+                    .messages
+                    .iter()
+                    .all(|m| m.flags.deleted == deleted.contains(&*m.id))
+            };
+            // The common poll: nothing changed, and the snapshot is not copied.
+            if quiet && learned.is_empty() && marks_kept() {
+                return Ok(snapshot.clone());
+            }
+        }
+        // Sizes learned from bodies outlive a full round.
+        let mut sizes: HashMap<String, u64> = if complete {
+            self.store
+                .messages(mailbox, folder_id)
+                .await?
+                .into_iter()
+                .filter_map(|(id, stored)| Some((id, stored.size?)))
+                .collect()
+        } else {
+            HashMap::new()
+        };
         let (previous, mut uid_validity, mut uid_next, mut messages) = match start {
             Start::Index(snapshot) => {
                 let messages = if complete {
@@ -187,51 +242,14 @@ impl MailboxHub {
             }
             Start::Scratch => (None, 0, 0, HashMap::new()),
         };
-        // Sizes learned from bodies outlive a full round.
-        let mut sizes: HashMap<String, u64> = if complete {
-            self.store
-                .messages(mailbox, folder_id)
-                .await?
-                .into_iter()
-                .filter_map(|(id, stored)| Some((id, stored.size?)))
-                .collect()
-        } else {
-            HashMap::new()
+        let uids = match recorded {
+            Some((uids, folder)) => {
+                uid_validity = folder.uid_validity;
+                uid_next = folder.uid_next;
+                uids
+            }
+            None => HashMap::new(),
         };
-        let states: Vec<(String, MessageState)> = changed
-            .iter()
-            .map(|m| (m.id.clone(), message_state(m)))
-            .collect();
-        let uids = if persist {
-            let (uids, folder) = self
-                .store
-                .record_sync(
-                    mailbox,
-                    folder_id,
-                    FolderSync {
-                        complete,
-                        changed: states.clone(),
-                        removed: removed.clone(),
-                        delta_link: delta_link.clone(),
-                    },
-                )
-                .await?;
-            point.persisted_at = Some(Instant::now());
-            uid_validity = folder.uid_validity;
-            uid_next = folder.uid_next;
-            uids
-        } else {
-            HashMap::new()
-        };
-        point.delta_link = Some(delta_link);
-
-        let deleted = self.store.deleted(mailbox, folder_id).await?;
-        let learned: HashMap<Arc<str>, u64> = std::mem::take(
-            &mut *index
-                .learned_sizes
-                .lock()
-                .unwrap_or_else(|e| e.into_inner()),
-        );
         let mut touched = !quiet || !learned.is_empty();
         for id in &removed {
             messages.remove(id.as_str());
