@@ -1,10 +1,13 @@
 //! Delta sync, counted with the emulator's stats: after a restart the gateway resumes every
 //! folder from the deltaLink kept in the uid store (no folder is listed or synchronised from
-//! scratch) and still shows what changed meanwhile; when Graph drops the delta tokens, the
-//! folders are synchronised from scratch without changing the UID of any message still present.
-//! Seen through imaplib (`tests/clients/uids.py`).
+//! scratch) and still shows what changed meanwhile, including a message APPENDed (with curl)
+//! just before the stop; when Graph drops the delta tokens, the folders are synchronised from
+//! scratch without changing the UID of any message still present. Seen through imaplib
+//! (`tests/clients/uids.py`).
 
 mod common;
+
+use std::process::Command;
 
 use serde_json::Value;
 
@@ -31,7 +34,7 @@ fn answers_between(before: &Value, after: &Value, route: &str, status: u16) -> u
 }
 
 /// Changes made behind the gateway's back, as Outlook and a mail server would: a delivery to
-/// INBOX, the oldest unread INBOX message marked read, and the newest INBOX message deleted.
+/// INBOX, the oldest unread INBOX message marked read, and the oldest read one deleted.
 /// Returns the Message-IDs of the messages delivered, read and deleted.
 fn change_inbox(graph: &Graph, token: &str) -> (String, String, String) {
     let inbox = graph.well_known(token, ALICE, "inbox");
@@ -47,9 +50,13 @@ fn change_inbox(graph: &Graph, token: &str) -> (String, String, String) {
         .iter()
         .find(|m| m["isRead"] == false)
         .expect("an unread INBOX message");
-    let newest = listed.last().expect("an INBOX message");
-    let [read_id, deleted_id] = [unread, newest].map(|m| m["id"].as_str().expect("id").to_string());
-    let [read, deleted] = [unread, newest].map(|m| {
+    let oldest_read = listed
+        .iter()
+        .find(|m| m["isRead"] == true)
+        .expect("a read INBOX message");
+    let [read_id, deleted_id] =
+        [unread, oldest_read].map(|m| m["id"].as_str().expect("id").to_string());
+    let [read, deleted] = [unread, oldest_read].map(|m| {
         m["internetMessageId"]
             .as_str()
             .expect("internetMessageId")
@@ -100,11 +107,52 @@ fn change_inbox(graph: &Graph, token: &str) -> (String, String, String) {
     (message_id, read, deleted)
 }
 
+/// APPENDs a message to alice's INBOX with curl (AUTHENTICATE PLAIN, then APPEND of the file);
+/// returns its Message-ID.
+fn append_with_curl(gateway: &Gateway, dir: &std::path::Path) -> String {
+    require_program("curl", "curl");
+    let message_id = format!("<appended-{}@test.example>", fastrand::u64(..));
+    let file = dir.join("appended.eml");
+    std::fs::write(
+        &file,
+        format!(
+            "From: Carol <carol@example.net>\r\nTo: alice@contoso.example\r\n\
+             Subject: appended before the stop\r\nDate: Sat, 28 Nov 2026 11:00:00 +0000\r\n\
+             Message-ID: {message_id}\r\n\r\nkept\r\n"
+        ),
+    )
+    .expect("write the message");
+    let mut command = Command::new("curl");
+    command
+        .args([
+            "--silent",
+            "--show-error",
+            "--insecure",
+            "--max-time",
+            "120",
+        ])
+        .arg("--user")
+        .arg(format!("{}:{SECRET}", login_name(ALICE)))
+        .arg("--upload-file")
+        .arg(&file)
+        .arg(format!("imaps://127.0.0.1:{}/INBOX", gateway.imap.port()));
+    let output = run(command, CLIENT_TIMEOUT);
+    assert_success("curl APPEND", &output, Some(gateway));
+    message_id
+}
+
 /// What the client sees of INBOX after `change_inbox`, compared with before: the same
 /// UIDVALIDITY, every remaining message under its old UID with its old state (but the one read
-/// now \Seen), the deleted one gone, the delivered one under a UID at least the old UIDNEXT;
-/// every other folder exactly as before.
-fn assert_changes_seen(before: &Value, after: &Value, delivered: &str, read: &str, deleted: &str) {
+/// now \Seen), the deleted one gone, the delivered one (and the `appended` one, if any) under a
+/// UID at least the old UIDNEXT; every other folder exactly as before.
+fn assert_changes_seen(
+    before: &Value,
+    after: &Value,
+    delivered: &str,
+    read: &str,
+    deleted: &str,
+    appended: Option<&str>,
+) {
     let folders = before.as_object().expect("an object");
     for (name, old) in folders {
         let new = &after[name];
@@ -150,18 +198,22 @@ fn assert_changes_seen(before: &Value, after: &Value, delivered: &str, read: &st
             .as_str()
             .and_then(|s| s.parse().ok())
             .expect("UIDNEXT");
-        let new_uid: u64 = uid_of(new_uids, delivered)
-            .expect("the delivered message is not shown")
-            .parse()
-            .expect("numeric UID");
-        assert!(
-            new_uid >= old_next,
-            "the delivered message got UID {new_uid}, below the old UIDNEXT {old_next}"
-        );
+        let new_messages: Vec<&str> = std::iter::once(delivered).chain(appended).collect();
+        for message in &new_messages {
+            let new_uid: u64 = uid_of(new_uids, message)
+                .unwrap_or_else(|| panic!("{message} is not shown"))
+                .parse()
+                .expect("numeric UID");
+            assert!(
+                new_uid >= old_next,
+                "{message} got UID {new_uid}, below the old UIDNEXT {old_next}"
+            );
+        }
         assert_eq!(
             new_uids.len(),
-            old_uids.len(),
-            "one message gone and one new"
+            old_uids.len() - 1 + new_messages.len(),
+            "one message gone and {} new",
+            new_messages.len()
         );
     }
 }
@@ -173,6 +225,8 @@ fn a_restart_resumes_every_folder_from_its_stored_delta_link() {
     let dir = temp_dir();
     let gateway = Gateway::serve(dir.path(), &emulator.url, &[]);
     let before = client_view(&gateway.client_env(), ALICE);
+    // Stopped right after: the store holds the appended message's UID, not yet its state.
+    let appended = append_with_curl(&gateway, dir.path());
     gateway.stop();
 
     let (delivered, read, deleted) = change_inbox(&graph, &graph.token());
@@ -199,7 +253,14 @@ fn a_restart_resumes_every_folder_from_its_stored_delta_link() {
         (1..=2 * folders).contains(&resumed),
         "{resumed} resumed delta rounds for {folders} folders"
     );
-    assert_changes_seen(&before, &after, &delivered, &read, &deleted);
+    assert_changes_seen(
+        &before,
+        &after,
+        &delivered,
+        &read,
+        &deleted,
+        Some(&appended),
+    );
     emulator.process.stop();
 }
 
@@ -236,6 +297,6 @@ fn a_dropped_delta_token_resyncs_without_changing_uids() {
         requests_between(&stats_before, &stats_after, FIRST_ROUND) >= 1,
         "no folder was synchronised from scratch after Graph dropped the tokens"
     );
-    assert_changes_seen(&before, &after, &delivered, &read, &deleted);
+    assert_changes_seen(&before, &after, &delivered, &read, &deleted, None);
     emulator.process.stop();
 }
