@@ -9,20 +9,7 @@ use std::process::Command;
 use common::*;
 
 fn curl(gateway: &Gateway, user: &str, path: &str) -> std::process::Output {
-    require_program("curl", "curl");
-    let mut command = Command::new("curl");
-    command
-        .args([
-            "--silent",
-            "--show-error",
-            "--insecure",
-            "--max-time",
-            "120",
-        ])
-        .arg("--user")
-        .arg(format!("{user}:{SECRET}"))
-        .arg(format!("imaps://127.0.0.1:{}/{path}", gateway.imap.port()));
-    run(command, CLIENT_TIMEOUT)
+    run(curl_command(gateway, user, SECRET, path), CLIENT_TIMEOUT)
 }
 
 fn curl_ok(gateway: &Gateway, user: &str, path: &str) -> Vec<u8> {
@@ -125,12 +112,8 @@ fn curl_lists_folders() {
     let dir = temp_dir();
     let gateway = Gateway::demo(dir.path());
     // curl logs in with AUTHENTICATE PLAIN and an initial response (SASL-IR).
-    let mut command = Command::new("curl");
-    command
-        .args(["--silent", "--show-error", "--insecure", "--verbose"])
-        .args(["--max-time", "120", "--user"])
-        .arg(format!("{}:{SECRET}", login_name(ALICE)))
-        .arg(format!("imaps://127.0.0.1:{}/", gateway.imap.port()));
+    let mut command = curl_command(&gateway, &login_name(ALICE), SECRET, "");
+    command.arg("--verbose");
     let output = run(command, CLIENT_TIMEOUT);
     assert_success("curl --verbose imaps://…/", &output, Some(&gateway));
     let verbose = String::from_utf8_lossy(&output.stderr);
@@ -204,15 +187,7 @@ fn curl_wrong_secret_fails() {
     let dir = temp_dir();
     let gateway = Gateway::demo(dir.path());
     let output = run(
-        {
-            let mut command = Command::new("curl");
-            command
-                .args(["--silent", "--show-error", "--insecure", "--max-time", "60"])
-                .arg("--user")
-                .arg(format!("{}:not-the-secret", login_name(ALICE)))
-                .arg(format!("imaps://127.0.0.1:{}/", gateway.imap.port()));
-            command
-        },
+        curl_command(&gateway, &login_name(ALICE), "not-the-secret", ""),
         CLIENT_TIMEOUT,
     );
     assert!(

@@ -7,8 +7,6 @@
 
 mod common;
 
-use std::process::Command;
-
 use serde_json::Value;
 
 use common::*;
@@ -110,7 +108,6 @@ fn change_inbox(graph: &Graph, token: &str) -> (String, String, String) {
 /// APPENDs a message to alice's INBOX with curl (AUTHENTICATE PLAIN, then APPEND of the file);
 /// returns its Message-ID.
 fn append_with_curl(gateway: &Gateway, dir: &std::path::Path) -> String {
-    require_program("curl", "curl");
     let message_id = format!("<appended-{}@test.example>", fastrand::u64(..));
     let file = dir.join("appended.eml");
     std::fs::write(
@@ -122,20 +119,8 @@ fn append_with_curl(gateway: &Gateway, dir: &std::path::Path) -> String {
         ),
     )
     .expect("write the message");
-    let mut command = Command::new("curl");
-    command
-        .args([
-            "--silent",
-            "--show-error",
-            "--insecure",
-            "--max-time",
-            "120",
-        ])
-        .arg("--user")
-        .arg(format!("{}:{SECRET}", login_name(ALICE)))
-        .arg("--upload-file")
-        .arg(&file)
-        .arg(format!("imaps://127.0.0.1:{}/INBOX", gateway.imap.port()));
+    let mut command = curl_command(gateway, &login_name(ALICE), SECRET, "INBOX");
+    command.arg("--upload-file").arg(&file);
     let output = run(command, CLIENT_TIMEOUT);
     assert_success("curl APPEND", &output, Some(gateway));
     message_id

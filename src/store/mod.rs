@@ -906,29 +906,11 @@ pub mod conformance {
     ) -> Result<(), String> {
         let mailbox = format!("{prefix}c@x.example");
         let ids: Vec<String> = (0..50).map(|i| format!("m{i:02}")).collect();
-        let mut tasks = Vec::new();
-        for round in 0..4 {
-            let handle = if round % 2 == 0 {
-                store.clone()
-            } else {
-                other.clone()
-            };
+        let answers = race(store, other, &ids, |handle, _, mine| {
             let mailbox = mailbox.clone();
-            // Each task sees a different slice first, so they race to allocate.
-            let mut mine = ids.clone();
-            mine.rotate_left(round * 13);
-            tasks.push(tokio::spawn(async move {
-                handle.reconcile(&mailbox, "F", mine, vec![]).await
-            }));
-        }
-        let mut answers = Vec::new();
-        for task in tasks {
-            let (uids, _) = task
-                .await
-                .map_err(|e| e.to_string())?
-                .map_err(|e| e.to_string())?;
-            answers.push(uids);
-        }
+            async move { handle.reconcile(&mailbox, "F", mine, vec![]).await }
+        })
+        .await?;
         for answer in &answers[1..] {
             check(
                 answer == &answers[0],
@@ -946,36 +928,26 @@ pub mod conformance {
         concurrent_synchronisation(store, other, prefix).await
     }
 
-    /// Complete rounds of one folder raced from two handles agree on every UID.
-    async fn concurrent_synchronisation(
+    /// Four tasks, alternately on `store` and `other`, each given `ids` rotated differently
+    /// (so they race to allocate), run `work`; the UIDs each got.
+    async fn race<F, Fut>(
         store: &UidStore,
         other: &UidStore,
-        prefix: &str,
-    ) -> Result<(), String> {
-        let mailbox = format!("{prefix}cs@x.example");
-        let ids: Vec<String> = (0..50).map(|i| format!("m{i:02}")).collect();
+        ids: &[String],
+        work: F,
+    ) -> Result<Vec<HashMap<String, u32>>, String>
+    where
+        F: Fn(UidStore, usize, Vec<String>) -> Fut,
+        Fut: std::future::Future<Output = Result<(HashMap<String, u32>, FolderUids), StoreError>>
+            + Send
+            + 'static,
+    {
         let mut tasks = Vec::new();
         for round in 0..4 {
-            let handle = if round % 2 == 0 {
-                store.clone()
-            } else {
-                other.clone()
-            };
-            let mailbox = mailbox.clone();
-            let mut mine = ids.clone();
+            let handle = if round % 2 == 0 { store } else { other };
+            let mut mine = ids.to_vec();
             mine.rotate_left(round * 13);
-            let sync = FolderSync {
-                complete: true,
-                changed: mine
-                    .into_iter()
-                    .map(|id| (id, state(round as i64)))
-                    .collect(),
-                removed: vec![],
-                delta_link: format!("link{round}"),
-            };
-            tasks.push(tokio::spawn(async move {
-                handle.record_sync(&mailbox, "F", sync).await
-            }));
+            tasks.push(tokio::spawn(work(handle.clone(), round, mine)));
         }
         let mut answers = Vec::new();
         for task in tasks {
@@ -985,6 +957,31 @@ pub mod conformance {
                 .map_err(|e| e.to_string())?;
             answers.push(uids);
         }
+        Ok(answers)
+    }
+
+    /// Complete rounds of one folder raced from two handles agree on every UID.
+    async fn concurrent_synchronisation(
+        store: &UidStore,
+        other: &UidStore,
+        prefix: &str,
+    ) -> Result<(), String> {
+        let mailbox = format!("{prefix}cs@x.example");
+        let ids: Vec<String> = (0..50).map(|i| format!("m{i:02}")).collect();
+        let answers = race(store, other, &ids, |handle, round, mine| {
+            let mailbox = mailbox.clone();
+            let sync = FolderSync {
+                complete: true,
+                changed: mine
+                    .into_iter()
+                    .map(|id| (id, state(round as i64)))
+                    .collect(),
+                removed: vec![],
+                delta_link: format!("link{round}"),
+            };
+            async move { handle.record_sync(&mailbox, "F", sync).await }
+        })
+        .await?;
         for answer in &answers[1..] {
             check(
                 answer == &answers[0],

@@ -468,6 +468,26 @@ pub fn write_serve_config(dir: &Path, graph_url: &str) -> PathBuf {
 }
 
 /// Runs `python3 tests/clients/SCRIPT ARGS` with `env`, killed after CLIENT_TIMEOUT.
+/// curl (which must be installed) logging in to the gateway as `user` with `secret` and
+/// opening `imaps://…/{path}`; the certificate is not checked (the gateway's is self-signed).
+/// Callers add options: curl takes them after the URL too.
+pub fn curl_command(gateway: &Gateway, user: &str, secret: &str, path: &str) -> Command {
+    require_program("curl", "curl");
+    let mut command = Command::new("curl");
+    command
+        .args([
+            "--silent",
+            "--show-error",
+            "--insecure",
+            "--max-time",
+            "120",
+        ])
+        .arg("--user")
+        .arg(format!("{user}:{secret}"))
+        .arg(format!("imaps://127.0.0.1:{}/{path}", gateway.imap.port()));
+    command
+}
+
 /// What a client remembers of a mailbox, seen through imaplib (`uids.py`): per folder
 /// UIDVALIDITY, UIDNEXT, EXISTS, each UID's Message-ID (`uids`) and its FLAGS and INTERNALDATE
 /// (`states`).
