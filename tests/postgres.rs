@@ -1,7 +1,7 @@
 //! The PostgreSQL uid store, on a real PostgreSQL server: the same conformance checks as the
 //! SQLite store, allocation raced from two handles, the migration of a database made before
-//! schema versions (and the refusal of a newer one), and two gateway processes sharing one
-//! database that give every message the same UID.
+//! schema versions (and the refusal of a newer one), TLS as `sslmode` says, and two gateway
+//! processes sharing one database that give every message the same UID.
 //!
 //! Needs `IMAP2GRAPH_TEST_POSTGRES`, a URL of a role that may create databases (`.ci/run` sets
 //! it up; the README says how to run these tests locally). Each test makes its own database.
@@ -192,6 +192,87 @@ async fn postgres_store_migrates_a_version_1_database_and_refuses_a_newer_one() 
         Err(other) => panic!("refused for the wrong reason: {other}"),
         Ok(_) => panic!("a database newer than the code was opened"),
     }
+}
+
+/// Debian's PostgreSQL serves TLS with the "snakeoil" certificate made when `ssl-cert` was
+/// installed: self-signed, naming the machine's host name (never 127.0.0.1).
+const SNAKEOIL: &str = "/etc/ssl/certs/ssl-cert-snakeoil.pem";
+
+/// How many connections to `url`'s database, other than this one, use TLS.
+async fn encrypted_connections(url: &str) -> i64 {
+    let dbname = url.rsplit('/').next().unwrap_or("").to_string();
+    let client = connect(url).await;
+    client
+        .query_one(
+            "SELECT count(*) FROM pg_stat_ssl JOIN pg_stat_activity USING (pid)
+             WHERE datname = $1 AND ssl AND pid <> pg_backend_pid()",
+            &[&dbname],
+        )
+        .await
+        .expect("pg_stat_ssl")
+        .get(0)
+}
+
+#[tokio::test]
+async fn postgres_store_speaks_tls_as_sslmode_says() {
+    let url = fresh_database("tls").await;
+    let server_tls: String = connect(&url)
+        .await
+        .query_one("SHOW ssl", &[])
+        .await
+        .expect("SHOW ssl")
+        .get(0);
+    assert_eq!(
+        server_tls, "on",
+        "the test server must offer TLS (Debian's postgresql does, with {SNAKEOIL})"
+    );
+    let work = |store: UidStore| async move {
+        store
+            .reconcile("tls@x.example", "F", vec!["m".into()], vec![])
+            .await
+            .map(|(uids, _)| uids["m"])
+    };
+
+    let required = open(&format!("{url}?sslmode=require")).await;
+    assert_eq!(work(required.clone()).await.expect("sslmode=require"), 1);
+    assert!(
+        encrypted_connections(&url).await >= 1,
+        "with sslmode=require the store's connection is not encrypted"
+    );
+
+    let chain = open(&format!("{url}?sslmode=verify-ca&sslrootcert={SNAKEOIL}")).await;
+    assert_eq!(
+        work(chain)
+            .await
+            .expect("sslmode=verify-ca with the server's certificate as root"),
+        1
+    );
+
+    let full = UidStore::open(&StoreConfig {
+        url: Some(format!("{url}?sslmode=verify-full&sslrootcert={SNAKEOIL}")),
+        ..StoreConfig::default()
+    })
+    .await;
+    let refused = match full {
+        Ok(_) => panic!("verify-full accepted a certificate that does not name 127.0.0.1"),
+        Err(err) => err.to_string(),
+    };
+    assert!(
+        refused.to_lowercase().contains("certificate")
+            && !refused.contains("imap2graph:imap2graph"),
+        "verify-full's refusal should name the certificate and never the password: {refused}"
+    );
+
+    let bogus = UidStore::open(&StoreConfig {
+        url: Some(format!("{url}?sslmode=sometimes")),
+        ..StoreConfig::default()
+    })
+    .await;
+    assert!(
+        matches!(&bogus, Err(err) if err.to_string().contains("sslmode=sometimes")),
+        "an unknown sslmode is refused by name"
+    );
+    drop(required);
 }
 
 /// What imaplib sees (`uids.py`) of alice's mailbox through the gateway whose client

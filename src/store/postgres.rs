@@ -4,13 +4,14 @@
 //! instances never give one UID twice and agree on every message's UID. The schema is created
 //! or migrated at start, under an advisory lock.
 //!
-//! Connections are plain TCP: run the database on a private network or loopback (TLS to
-//! PostgreSQL is not implemented yet).
+//! Connections use TLS as `sslmode` in `store.url` says, with libpq's meanings (`tls`).
+
+mod tls;
 
 use std::collections::{HashMap, HashSet};
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
-use tokio_postgres::{IsolationLevel, NoTls};
+use tokio_postgres::IsolationLevel;
 
 use super::{
     allocate, decode_state, pending_migrations, uid_validity_now, FolderChanges, FolderUids,
@@ -79,8 +80,20 @@ pub struct PostgresStore {
     pool: Pool,
 }
 
-fn pg_error(err: impl std::fmt::Display) -> StoreError {
-    StoreError::Postgres(err.to_string())
+/// The error with its causes, so a refused TLS handshake says why (tokio-postgres and the
+/// pool keep the reason in the source chain; none of them holds the URL).
+fn pg_error(err: impl std::error::Error) -> StoreError {
+    let mut text = err.to_string();
+    let mut cause = err.source();
+    while let Some(inner) = cause {
+        let inner_text = inner.to_string();
+        if !text.contains(&inner_text) {
+            text.push_str(": ");
+            text.push_str(&inner_text);
+        }
+        cause = inner.source();
+    }
+    StoreError::Postgres(text)
 }
 
 /// Brings the database's schema to [`super::SCHEMA_VERSION`] in one transaction (PostgreSQL's DDL is
@@ -117,12 +130,16 @@ async fn migrate(client: &mut tokio_postgres::Client) -> Result<(), StoreError> 
 
 impl PostgresStore {
     pub async fn open(url: &str) -> Result<PostgresStore, StoreError> {
+        // Errors never repeat the URL: it may hold a password.
+        let url = tls::PostgresUrl::parse(url).map_err(StoreError::Postgres)?;
         let config: tokio_postgres::Config = url
+            .url
             .parse()
             .map_err(|_| StoreError::Postgres("store.url is not a valid PostgreSQL URL".into()))?;
+        let connector = url.connector().map_err(StoreError::Postgres)?;
         let manager = Manager::from_config(
             config,
-            NoTls,
+            connector,
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
             },
