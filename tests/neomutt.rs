@@ -12,48 +12,6 @@ use std::process::Command;
 
 use common::*;
 
-/// The mbox neomutt wrote, as (Message-ID, body after the header) per message, in order.
-/// neomutt writes LF line ends, adds Status headers and quotes body lines that begin with
-/// "From " as ">From " (mboxo).
-fn read_mbox(mbox: &[u8]) -> Vec<(String, String)> {
-    let text = String::from_utf8_lossy(mbox);
-    let mut messages = Vec::new();
-    for chunk in text
-        .split("\n\nFrom ")
-        .map(|c| c.trim_start_matches("From "))
-    {
-        let (envelope_and_header, body) = chunk.split_once("\n\n").unwrap_or((chunk, ""));
-        let message_id = envelope_and_header
-            .lines()
-            .find_map(|line| {
-                let (name, value) = line.split_once(':')?;
-                name.eq_ignore_ascii_case("Message-ID")
-                    .then(|| value.trim().to_string())
-            })
-            .unwrap_or_default();
-        messages.push((message_id, body.trim_end_matches('\n').to_string()));
-    }
-    messages
-}
-
-/// A Graph MIME body as neomutt saves it: LF line ends, "From " lines quoted.
-fn as_saved(mime: &[u8]) -> String {
-    let text = String::from_utf8_lossy(mime).replace("\r\n", "\n");
-    let body = text.split_once("\n\n").map_or("", |(_, body)| body);
-    body.lines()
-        .map(|line| {
-            if line.starts_with("From ") {
-                format!(">{line}")
-            } else {
-                line.to_string()
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
-        .trim_end_matches('\n')
-        .to_string()
-}
-
 #[test]
 fn neomutt_copies_flags_and_deletes_through_the_gateway() {
     let neomutt = require_program("neomutt", "neomutt");
@@ -109,7 +67,7 @@ fn neomutt_copies_flags_and_deletes_through_the_gateway() {
             tail(&String::from_utf8_lossy(&screen), 30)
         )
     });
-    let copied = read_mbox(&saved);
+    let copied = mbox_messages(&saved);
     let graph = gateway.graph();
     let token = graph.token();
     let inbox = graph.well_known(&token, ALICE, "inbox");
@@ -160,7 +118,7 @@ fn neomutt_copies_flags_and_deletes_through_the_gateway() {
             .unwrap_or_else(|| panic!("neomutt copied {message_id:?}, which Graph does not hold"));
         assert_eq!(
             body,
-            &as_saved(&graph.mime(&token, ALICE, id)),
+            &as_mbox_body(&graph.mime(&token, ALICE, id), MboxQuoting::O),
             "the body neomutt saved of {message_id} differs from Graph's"
         );
         compared += 1;

@@ -488,6 +488,63 @@ pub fn curl_command(gateway: &Gateway, user: &str, secret: &str, path: &str) -> 
     command
 }
 
+/// The messages of an mbox a client wrote, as (Message-ID, body after the header), in order.
+/// Clients write LF line ends and add headers of their own (Status, X-Status), so only the
+/// bodies compare with Graph's MIME (see [`as_mbox_body`]).
+pub fn mbox_messages(mbox: &[u8]) -> Vec<(String, String)> {
+    let text = String::from_utf8_lossy(mbox);
+    let mut messages = Vec::new();
+    for chunk in text
+        .split("\n\nFrom ")
+        .map(|c| c.trim_start_matches("From "))
+        .filter(|c| !c.trim().is_empty())
+    {
+        let (envelope_and_header, body) = chunk.split_once("\n\n").unwrap_or((chunk, ""));
+        let message_id = envelope_and_header
+            .lines()
+            .find_map(|line| {
+                let (name, value) = line.split_once(':')?;
+                name.eq_ignore_ascii_case("Message-ID")
+                    .then(|| value.trim().to_string())
+            })
+            .unwrap_or_default();
+        messages.push((message_id, body.trim_end_matches('\n').to_string()));
+    }
+    messages
+}
+
+/// How an mbox writer protects body lines that look like a message separator.
+#[derive(Clone, Copy)]
+pub enum MboxQuoting {
+    /// mboxo (mutt): `>` before lines beginning `From `.
+    O,
+    /// mboxrd (getmail): `>` before lines beginning `From ` after any number of `>`.
+    Rd,
+}
+
+/// The body of a MIME message as an mbox writer stores it: LF line ends, separator-like
+/// lines quoted, trailing line ends dropped.
+pub fn as_mbox_body(mime: &[u8], quoting: MboxQuoting) -> String {
+    let text = String::from_utf8_lossy(mime).replace("\r\n", "\n");
+    let body = text.split_once("\n\n").map_or("", |(_, body)| body);
+    body.lines()
+        .map(|line| {
+            let quoted = match quoting {
+                MboxQuoting::O => line.starts_with("From "),
+                MboxQuoting::Rd => line.trim_start_matches('>').starts_with("From "),
+            };
+            if quoted {
+                format!(">{line}")
+            } else {
+                line.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+        .trim_end_matches('\n')
+        .to_string()
+}
+
 /// What a client remembers of a mailbox, seen through imaplib (`uids.py`): per folder
 /// UIDVALIDITY, UIDNEXT, EXISTS, each UID's Message-ID (`uids`) and its FLAGS and INTERNALDATE
 /// (`states`).
