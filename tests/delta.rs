@@ -2,8 +2,9 @@
 //! folder from the deltaLink kept in the uid store (no folder is listed or synchronised from
 //! scratch) and still shows what changed meanwhile, including a message APPENDed (with curl)
 //! just before the stop; when Graph drops the delta tokens, the folders are synchronised from
-//! scratch without changing the UID of any message still present. Seen through imaplib
-//! (`tests/clients/uids.py`).
+//! scratch without changing the UID of any message still present; and a folder of 2100 messages
+//! comes in several pages of a first round and is resumed after a restart. Seen through imaplib
+//! (`tests/clients/uids.py`) and curl.
 
 mod common;
 
@@ -283,5 +284,101 @@ fn a_dropped_delta_token_resyncs_without_changing_uids() {
         "no folder was synchronised from scratch after Graph dropped the tokens"
     );
     assert_changes_seen(&before, &after, &delivered, &read, &deleted, None);
+    emulator.process.stop();
+}
+
+/// `UID SEARCH ALL` of a folder of alice's, through curl: the UIDs.
+fn folder_uids(gateway: &Gateway, folder: &str) -> Vec<u32> {
+    let output = run(
+        curl_command(
+            gateway,
+            &login_name(ALICE),
+            SECRET,
+            &format!("{folder}?ALL"),
+        ),
+        CLIENT_TIMEOUT,
+    );
+    assert_success("curl SEARCH ALL", &output, Some(gateway));
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|line| line.trim().strip_prefix("* SEARCH"))
+        .flat_map(|uids| {
+            uids.split_whitespace()
+                .filter_map(|uid| uid.parse().ok())
+                .collect::<Vec<u32>>()
+        })
+        .collect()
+}
+
+#[test]
+fn a_folder_of_many_pages_is_synchronised_and_resumed() {
+    const MESSAGES: u32 = 2100;
+    let emulator = EmulatorProcess::start();
+    let graph = emulator.graph();
+    let token = graph.token();
+    let auth = format!("Bearer {token}");
+    let created = graph.request(
+        "POST",
+        &format!("/v1.0/users/{}/mailFolders", path_encode(ALICE)),
+        &[
+            ("Authorization", &auth),
+            ("Content-Type", "application/json"),
+        ],
+        br#"{"displayName": "Bulk"}"#,
+    );
+    assert_eq!(created.status, 201, "create the folder");
+    let folder_id = created.json()["id"]
+        .as_str()
+        .expect("folder id")
+        .to_string();
+    for n in 0..MESSAGES {
+        let mime = format!(
+            "From: robot@example.net\r\nTo: alice@contoso.example\r\nSubject: bulk {n}\r\n\
+             Message-ID: <bulk-{n}@example.net>\r\n\r\nnumber {n}\r\n"
+        );
+        let delivered = graph.request(
+            "POST",
+            &format!(
+                "/_emulator/mailboxes/{}/deliver?folder={}",
+                path_encode(ALICE),
+                path_encode(&folder_id)
+            ),
+            &[("Content-Type", "message/rfc822")],
+            mime.as_bytes(),
+        );
+        assert_eq!(delivered.status, 201, "deliver message {n}");
+    }
+
+    let dir = temp_dir();
+    let stats_before = graph.stats();
+    let gateway = Gateway::serve(dir.path(), &emulator.url, &[]);
+    let first = folder_uids(&gateway, "Bulk");
+    gateway.stop();
+    let stats_between = graph.stats();
+    assert_eq!(
+        first,
+        (1..=MESSAGES).collect::<Vec<u32>>(),
+        "UIDs 1..={MESSAGES} without gaps"
+    );
+    let pages = requests_between(
+        &stats_before,
+        &stats_between,
+        "GET /users/{id}/mailFolders/{id}/messages/delta?$skiptoken",
+    );
+    assert!(
+        pages >= 2,
+        "{MESSAGES} messages came in {pages} further pages of the first round"
+    );
+
+    let gateway = Gateway::serve(dir.path(), &emulator.url, &[]);
+    let again = folder_uids(&gateway, "Bulk");
+    gateway.stop();
+    let stats_after = graph.stats();
+    assert_eq!(again, first, "the restart kept every UID");
+    assert_eq!(
+        requests_between(&stats_between, &stats_after, FIRST_ROUND),
+        0,
+        "the restart synchronised the folder from scratch"
+    );
     emulator.process.stop();
 }
