@@ -1,8 +1,10 @@
 //! Owns the mailbox hub: one per Graph mailbox (and application) per process, shared by every
-//! session of that mailbox. It holds the folder tree, gives each folder's messages their UIDs
-//! through the uid store, and keeps message bodies in a byte-bounded cache, so that sessions ask
-//! it for folders, messages and bodies and never see HTTP. Changes to the mailbox (flags,
-//! expunge, copy and move, append, folders) are in `write`.
+//! session of that mailbox. It holds the folder tree (kept with `mailFolders/delta`), each
+//! folder's snapshot with UIDs from the uid store (kept with `messages/delta`, in `sync`), the
+//! channel that tells sessions of a newer snapshot (one poller per watched folder), and message
+//! bodies in a byte-bounded cache, so that sessions ask it for folders, messages and bodies and
+//! never see HTTP. Changes to the mailbox (flags, expunge, copy and move, append, folders) are in
+//! `write`.
 
 mod sync;
 mod write;
