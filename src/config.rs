@@ -16,7 +16,7 @@ use crate::login::{ClientId, MailboxName, Tenant};
 const ENV_PREFIX: &str = "IMAP2GRAPH_";
 
 /// Keys without a default (absent from the serialised defaults), which the environment may set.
-const OPTIONAL_KEYS: [&str; 3] = ["tls.cert", "tls.key", "store.url"];
+const OPTIONAL_KEYS: [&str; 4] = ["tls.cert", "tls.key", "store.url", "metrics.listen"];
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("configuration: {key}: {problem}")]
@@ -44,6 +44,7 @@ pub struct Config {
     pub identity: IdentityConfig,
     pub store: StoreConfig,
     pub cache: CacheConfig,
+    pub metrics: MetricsConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -192,6 +193,14 @@ impl Default for IdentityConfig {
     }
 }
 
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// Address of the plain-HTTP listener serving `GET /metrics` (Prometheus text); none when
+    /// unset. Keep it on a private interface: it is not authenticated.
+    pub listen: Option<String>,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct StoreConfig {
@@ -258,6 +267,7 @@ impl Config {
 
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.listen_addr()?;
+        self.metrics_addr()?;
         if ExpungeMode::parse(&self.imap.expunge_mode).is_none() {
             return Err(ConfigError::new(
                 "imap.expunge_mode",
@@ -347,6 +357,22 @@ impl Config {
                 format!("{:?} is not an address:port", self.imap.listen),
             )
         })
+    }
+
+    /// `metrics.listen` as an address, when set.
+    pub fn metrics_addr(&self) -> Result<Option<SocketAddr>, ConfigError> {
+        self.metrics
+            .listen
+            .as_deref()
+            .map(|listen| {
+                listen.parse().map_err(|_| {
+                    ConfigError::new(
+                        "metrics.listen",
+                        format!("{listen:?} is not an address:port"),
+                    )
+                })
+            })
+            .transpose()
     }
 
     /// `imap.proxy_trusted` as addresses.

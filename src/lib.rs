@@ -11,6 +11,7 @@ pub mod graph;
 pub mod hub;
 pub mod listener;
 pub mod login;
+pub mod metrics;
 pub mod mime;
 pub mod proxy;
 pub mod secret;

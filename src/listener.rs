@@ -99,6 +99,7 @@ pub async fn run(
         let limits = limits.clone();
         let shutdown = shutdown.clone();
         connections.spawn(async move {
+            let _open = crate::metrics::METRICS.session_started();
             let _ = tcp.set_nodelay(true);
             let peer = if proxy_protocol {
                 if !proxy_trusted.is_empty() && !proxy_trusted.contains(&tcp_peer.ip()) {

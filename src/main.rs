@@ -91,7 +91,17 @@ async fn run(command: Command) -> anyhow::Result<()> {
 /// until a graceful shutdown.
 async fn serve(config: Config, shutdown: watch::Receiver<bool>) -> anyhow::Result<()> {
     let listen = config.listen_addr()?;
+    let metrics = config.metrics_addr()?;
     let gateway = Gateway::prepare(config).await?;
+    if let Some(address) = metrics {
+        let listener = tokio::net::TcpListener::bind(address)
+            .await
+            .with_context(|| format!("metrics.listen: cannot listen on {address}"))?;
+        let local = listener.local_addr()?;
+        tracing::info!(address = %local, "metrics listening");
+        println!("Metrics: http://{local}/metrics");
+        tokio::spawn(imap2graph::metrics::serve(listener, shutdown.clone()));
+    }
     let listener = listener::bind(listen).await?;
     serve_bound(gateway, listener, shutdown).await
 }

@@ -28,6 +28,7 @@ use super::model::{
 use super::token::{describe_transport_error, Credentials, TokenCache};
 use crate::config::GraphConfig;
 use crate::login::MailboxName;
+use crate::metrics::METRICS;
 
 /// Characters left as they are in a path segment or query value: RFC 3986 unreserved.
 const COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
@@ -580,6 +581,7 @@ impl MailboxGraph {
             pending = throttled;
             if !pending.is_empty() {
                 round += 1;
+                METRICS.graph_wait();
                 tokio::time::sleep(wait + jitter()).await;
             }
         }
@@ -630,6 +632,7 @@ impl MailboxGraph {
                         .unwrap_or_else(|| backoff(attempt))
                         .min(Duration::from_secs(inner.config.max_retry_after_secs));
                     attempt += 1;
+                    METRICS.graph_wait();
                     tokio::time::sleep(delay).await;
                 }
                 Ok((status, _, body)) => return Err(parse_graph_error(status.as_u16(), &body)),
@@ -650,7 +653,7 @@ impl MailboxGraph {
             .acquire()
             .await
             .map_err(|_| GraphError::Unavailable("shutting down".into()))?;
-        Ok(match request.send().await {
+        let outcome = match request.send().await {
             Ok(response) => {
                 let status = response.status();
                 let retry_after = response
@@ -664,7 +667,12 @@ impl MailboxGraph {
                 }
             }
             Err(err) => Err(describe_transport_error(&err)),
-        })
+        };
+        match &outcome {
+            Ok((status, _, _)) => METRICS.graph_answer(status.as_u16()),
+            Err(_) => METRICS.graph_transport_error(),
+        }
+        Ok(outcome)
     }
 
     /// Sends one request under the mailbox's limiter, with the retry policy of this module.
@@ -717,6 +725,7 @@ impl MailboxGraph {
                         )));
                     }
                     tracing::debug!(mailbox = %self.mailbox, status = status.as_u16(), delay_ms = delay.as_millis() as u64, "Graph asked to wait");
+                    METRICS.graph_wait();
                     attempt += 1;
                     tokio::time::sleep(delay).await;
                 }

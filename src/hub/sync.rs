@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::graph::model::{DeltaRound, MessageSummary};
+use crate::metrics::{DeltaRound as DeltaRoundKind, METRICS};
 use crate::store::{FolderSync, MessageState, SyncedFolder};
 
 use super::{FolderIndex, FolderSnapshot, HubError, MailboxHub, MessageFlags, MessageMeta};
@@ -83,16 +84,22 @@ impl MailboxHub {
                 None => Start::Scratch,
             },
         };
+        // A first round after a resumed one was refused is a resync.
+        let mut first_kind = DeltaRoundKind::First;
         let (round, complete) = loop {
             let link = match start {
                 Start::Scratch => None,
                 _ => point.delta_link.clone(),
             };
             let Some(link) = link else {
-                break (self.graph.messages_delta(folder_id, None).await?, true);
+                let round = self.graph.messages_delta(folder_id, None).await?;
+                METRICS.delta_round(first_kind);
+                break (round, true);
             };
+            first_kind = DeltaRoundKind::Resync;
             match self.graph.messages_delta(folder_id, Some(&link)).await {
                 Ok(round) => {
+                    METRICS.delta_round(DeltaRoundKind::Resumed);
                     // A message the store holds without a state and this round does not name
                     // cannot be shown: only a full round tells what it is.
                     if let Start::Stored { unresolved, .. } = &start {

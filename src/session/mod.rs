@@ -172,6 +172,7 @@ impl Session {
     ) -> std::io::Result<Flow> {
         let tag = command.tag;
         let name = command.body.name();
+        crate::metrics::METRICS.command(name);
         match command.body {
             CommandBody::Capability => {
                 out.untagged(&format!("CAPABILITY {}", self.capabilities()));
@@ -283,7 +284,9 @@ impl Session {
         authzid: Option<&[u8]>,
         out: &mut ResponseSink<'_>,
     ) -> Flow {
-        match self.try_login(username, password, authzid).await {
+        let outcome = self.try_login(username, password, authzid).await;
+        crate::metrics::METRICS.login(outcome.is_ok());
+        match outcome {
             Ok(hub) => {
                 tracing::info!(peer = %self.peer, mailbox = %hub.mailbox(), "logged in");
                 self.state = State::Authenticated { hub };

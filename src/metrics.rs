@@ -1,0 +1,298 @@
+//! Owns the gateway's counters and their Prometheus text exposition
+//! (https://prometheus.io/docs/instrumenting/exposition_formats/), served over plain HTTP at
+//! `GET /metrics` on `metrics.listen` when it is set: what an operator watches under load —
+//! sessions, logins, commands, Graph answers and throttling, delta rounds. Counters are
+//! process-wide; label values come from bounded sets (command names, HTTP status codes), never
+//! from what a client or Graph sent.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+
+/// The process's counters.
+pub static METRICS: Metrics = Metrics::new();
+
+/// How a folder's delta round began.
+#[derive(Debug, Clone, Copy)]
+pub enum DeltaRound {
+    /// The folder's first synchronisation: every message named.
+    First,
+    /// From a deltaLink: only what changed.
+    Resumed,
+    /// Graph dropped the token: every message named again.
+    Resync,
+}
+
+pub struct Metrics {
+    sessions_open: AtomicI64,
+    sessions: AtomicU64,
+    logins_ok: AtomicU64,
+    logins_refused: AtomicU64,
+    commands: Mutex<BTreeMap<&'static str, u64>>,
+    graph_answers: Mutex<BTreeMap<u16, u64>>,
+    graph_waits: AtomicU64,
+    graph_transport_errors: AtomicU64,
+    delta_first: AtomicU64,
+    delta_resumed: AtomicU64,
+    delta_resync: AtomicU64,
+}
+
+impl Metrics {
+    const fn new() -> Metrics {
+        Metrics {
+            sessions_open: AtomicI64::new(0),
+            sessions: AtomicU64::new(0),
+            logins_ok: AtomicU64::new(0),
+            logins_refused: AtomicU64::new(0),
+            commands: Mutex::new(BTreeMap::new()),
+            graph_answers: Mutex::new(BTreeMap::new()),
+            graph_waits: AtomicU64::new(0),
+            graph_transport_errors: AtomicU64::new(0),
+            delta_first: AtomicU64::new(0),
+            delta_resumed: AtomicU64::new(0),
+            delta_resync: AtomicU64::new(0),
+        }
+    }
+
+    /// A connection was accepted; the guard counts it open until dropped.
+    pub fn session_started(&'static self) -> SessionGuard {
+        self.sessions.fetch_add(1, Ordering::Relaxed);
+        self.sessions_open.fetch_add(1, Ordering::Relaxed);
+        SessionGuard(self)
+    }
+
+    pub fn login(&self, ok: bool) {
+        let counter = if ok {
+            &self.logins_ok
+        } else {
+            &self.logins_refused
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// One command, by its IMAP name.
+    pub fn command(&self, name: &'static str) {
+        *self
+            .commands
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(name)
+            .or_default() += 1;
+    }
+
+    /// One answer from Graph (or the identity platform), by HTTP status.
+    pub fn graph_answer(&self, status: u16) {
+        *self
+            .graph_answers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(status)
+            .or_default() += 1;
+    }
+
+    /// Graph asked the gateway to wait (429, 503, 504) and it did.
+    pub fn graph_wait(&self) {
+        self.graph_waits.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn graph_transport_error(&self) {
+        self.graph_transport_errors.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn delta_round(&self, kind: DeltaRound) {
+        let counter = match kind {
+            DeltaRound::First => &self.delta_first,
+            DeltaRound::Resumed => &self.delta_resumed,
+            DeltaRound::Resync => &self.delta_resync,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The counters in Prometheus's text format.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        let mut metric = |name: &str, kind: &str, help: &str, samples: Vec<(String, String)>| {
+            let _ = writeln!(out, "# HELP {name} {help}");
+            let _ = writeln!(out, "# TYPE {name} {kind}");
+            for (labels, value) in samples {
+                let _ = writeln!(out, "{name}{labels} {value}");
+            }
+        };
+        let plain = |value: u64| vec![(String::new(), value.to_string())];
+        metric(
+            "imap2graph_sessions_open",
+            "gauge",
+            "IMAP connections open now.",
+            vec![(
+                String::new(),
+                self.sessions_open.load(Ordering::Relaxed).to_string(),
+            )],
+        );
+        metric(
+            "imap2graph_sessions_total",
+            "counter",
+            "IMAP connections accepted.",
+            plain(self.sessions.load(Ordering::Relaxed)),
+        );
+        metric(
+            "imap2graph_logins_total",
+            "counter",
+            "LOGIN and AUTHENTICATE attempts, by result.",
+            vec![
+                (
+                    "{result=\"ok\"}".into(),
+                    self.logins_ok.load(Ordering::Relaxed).to_string(),
+                ),
+                (
+                    "{result=\"refused\"}".into(),
+                    self.logins_refused.load(Ordering::Relaxed).to_string(),
+                ),
+            ],
+        );
+        let commands = self
+            .commands
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .map(|(name, n)| (format!("{{command=\"{name}\"}}"), n.to_string()))
+            .collect();
+        metric(
+            "imap2graph_commands_total",
+            "counter",
+            "IMAP commands handled, by name.",
+            commands,
+        );
+        let answers = self
+            .graph_answers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .map(|(status, n)| (format!("{{status=\"{status}\"}}"), n.to_string()))
+            .collect();
+        metric(
+            "imap2graph_graph_responses_total",
+            "counter",
+            "HTTP answers from Microsoft Graph and the identity platform, by status.",
+            answers,
+        );
+        metric(
+            "imap2graph_graph_waits_total",
+            "counter",
+            "Times Graph asked the gateway to wait (429, 503, 504) before trying again.",
+            plain(self.graph_waits.load(Ordering::Relaxed)),
+        );
+        metric(
+            "imap2graph_graph_transport_errors_total",
+            "counter",
+            "Requests to Graph that failed without an answer (reset, timeout).",
+            plain(self.graph_transport_errors.load(Ordering::Relaxed)),
+        );
+        metric(
+            "imap2graph_delta_rounds_total",
+            "counter",
+            "Folder synchronisations with Graph's messages/delta, by how they began.",
+            [
+                ("first", &self.delta_first),
+                ("resumed", &self.delta_resumed),
+                ("resync", &self.delta_resync),
+            ]
+            .into_iter()
+            .map(|(kind, n)| {
+                (
+                    format!("{{kind=\"{kind}\"}}"),
+                    n.load(Ordering::Relaxed).to_string(),
+                )
+            })
+            .collect(),
+        );
+        out
+    }
+}
+
+/// Counts one connection open while it lives.
+pub struct SessionGuard(&'static Metrics);
+
+impl Drop for SessionGuard {
+    fn drop(&mut self) {
+        self.0.sessions_open.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Answers `GET /metrics` on `listener` until `shutdown` turns true; anything else gets 404.
+pub async fn serve(listener: TcpListener, mut shutdown: watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                if let Ok((stream, _)) = accepted {
+                    tokio::spawn(answer(stream));
+                }
+            }
+            _ = shutdown.changed() => return,
+        }
+    }
+}
+
+/// Reads one request head (bounded in size and time) and answers it.
+async fn answer(mut stream: TcpStream) {
+    let mut head = Vec::new();
+    let mut buf = [0u8; 1024];
+    let read_head = async {
+        while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < 8192 {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => head.extend_from_slice(&buf[..n]),
+            }
+        }
+    };
+    if tokio::time::timeout(Duration::from_secs(5), read_head)
+        .await
+        .is_err()
+    {
+        return;
+    }
+    let line = head.split(|&b| b == b'\r').next().unwrap_or_default();
+    let mut words = line.split(|&b| b == b' ');
+    let (method, path) = (words.next(), words.next());
+    let (status, body) = match (method, path) {
+        (Some(b"GET"), Some(b"/metrics")) => ("200 OK", METRICS.render()),
+        _ => (
+            "404 Not Found",
+            "only GET /metrics is served here\n".to_string(),
+        ),
+    };
+    let response = format!(
+        "HTTP/1.1 {status}\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let _ = stream.write_all(response.as_bytes()).await;
+    let _ = stream.shutdown().await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_exposition_has_help_type_and_labelled_samples() {
+        let metrics = Metrics::new();
+        metrics.command("FETCH");
+        metrics.command("FETCH");
+        metrics.graph_answer(429);
+        metrics.delta_round(DeltaRound::Resumed);
+        metrics.login(false);
+        let text = metrics.render();
+        assert!(text.contains("# TYPE imap2graph_commands_total counter"));
+        assert!(text.contains("imap2graph_commands_total{command=\"FETCH\"} 2"));
+        assert!(text.contains("imap2graph_graph_responses_total{status=\"429\"} 1"));
+        assert!(text.contains("imap2graph_delta_rounds_total{kind=\"resumed\"} 1"));
+        assert!(text.contains("imap2graph_logins_total{result=\"refused\"} 1"));
+        assert!(text.contains("imap2graph_sessions_open 0"));
+    }
+}

@@ -1,0 +1,80 @@
+//! The metrics endpoint (`metrics.listen`): after a session through imaplib, `GET /metrics`
+//! answers Prometheus text counting that session, its login, its commands, Graph's answers and
+//! the delta rounds that synchronised the folders; other paths answer 404; and nothing in it
+//! names a mailbox, a tenant or a secret.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+
+use common::*;
+
+/// One plain HTTP/1.1 request; (status line, body).
+fn http_get(address: &str, path: &str) -> (String, String) {
+    let mut stream = TcpStream::connect(address)
+        .unwrap_or_else(|err| panic!("cannot connect to the metrics listener {address}: {err}"));
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n"
+    )
+    .expect("send the request");
+    let mut response = String::new();
+    stream
+        .read_to_string(&mut response)
+        .expect("read the response");
+    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    (
+        head.lines().next().unwrap_or("").to_string(),
+        body.to_string(),
+    )
+}
+
+/// The value of one sample line `name{labels} value`.
+fn sample(text: &str, series: &str) -> u64 {
+    text.lines()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or_else(|| panic!("no sample {series} in:\n{text}"))
+}
+
+#[test]
+fn metrics_count_sessions_commands_graph_answers_and_delta_rounds() {
+    let emulator = EmulatorProcess::start();
+    let dir = temp_dir();
+    let gateway = Gateway::serve(
+        dir.path(),
+        &emulator.url,
+        &[("IMAP2GRAPH_METRICS_LISTEN", "127.0.0.1:0")],
+    );
+    let stdout = gateway.process.stdout_so_far();
+    let address = stdout
+        .lines()
+        .find_map(|line| line.strip_prefix("Metrics: http://"))
+        .and_then(|rest| rest.strip_suffix("/metrics"))
+        .unwrap_or_else(|| panic!("the gateway printed no Metrics line:\n{stdout}"))
+        .to_string();
+
+    client_view(&gateway.client_env(), VOICEMAIL);
+    let (status, text) = http_get(&address, "/metrics");
+    assert_eq!(status, "HTTP/1.1 200 OK", "{text}");
+    assert!(
+        text.contains("# TYPE imap2graph_sessions_total counter"),
+        "{text}"
+    );
+    assert!(sample(&text, "imap2graph_sessions_total") >= 1);
+    assert!(sample(&text, "imap2graph_logins_total{result=\"ok\"}") >= 1);
+    assert!(sample(&text, "imap2graph_commands_total{command=\"EXAMINE\"}") >= 1);
+    assert!(sample(&text, "imap2graph_commands_total{command=\"FETCH\"}") >= 1);
+    assert!(sample(&text, "imap2graph_graph_responses_total{status=\"200\"}") >= 1);
+    assert!(sample(&text, "imap2graph_delta_rounds_total{kind=\"first\"}") >= 1);
+    for secret_or_name in [SECRET, "voicemail", TENANT, CLIENT_ID] {
+        assert!(
+            !text.contains(secret_or_name),
+            "the metrics name {secret_or_name:?}:\n{text}"
+        );
+    }
+    let (status, _) = http_get(&address, "/secrets");
+    assert_eq!(status, "HTTP/1.1 404 Not Found");
+    gateway.stop();
+    emulator.process.stop();
+}
