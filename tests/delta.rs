@@ -3,8 +3,9 @@
 //! scratch) and still shows what changed meanwhile, including a message APPENDed (with curl)
 //! just before the stop; when Graph drops the delta tokens, the folders are synchronised from
 //! scratch without changing the UID of any message still present; and a folder of 2100 messages
-//! comes in several pages of a first round and is resumed after a restart. Seen through imaplib
-//! (`tests/clients/uids.py`) and curl.
+//! comes in several pages of a first round and is resumed after a restart; and a NOOP-polling
+//! session converges while Graph throttles, resets and drops tokens (`delta_faults.py`). Seen
+//! through imaplib (`tests/clients/uids.py`) and curl.
 
 mod common;
 
@@ -380,5 +381,20 @@ fn a_folder_of_many_pages_is_synchronised_and_resumed() {
         0,
         "the restart synchronised the folder from scratch"
     );
+    emulator.process.stop();
+}
+
+#[test]
+fn delta_sync_converges_while_graph_throttles_resets_and_drops_tokens() {
+    let emulator = EmulatorProcess::start();
+    let dir = temp_dir();
+    let gateway = Gateway::serve(
+        dir.path(),
+        &emulator.url,
+        &[("IMAP2GRAPH_IMAP_NOOP_FRESHNESS_SECS", "0")],
+    );
+    let out = gateway.python_ok("delta_faults.py", &[]);
+    assert!(out.contains("all checks passed"), "{out}");
+    gateway.stop();
     emulator.process.stop();
 }
