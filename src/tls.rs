@@ -1,14 +1,74 @@
 //! Owns TLS for the IMAPS listener: loading the configured PEM certificate chain and key into a
 //! rustls server configuration (TLS 1.2 and 1.3 only, ring), and making self-signed certificates
 //! for the demo and for `imap2graph cert`. Certificates are generated where they are used, never
-//! committed.
+//! committed. Also the one client-side verifier that takes any certificate, for the places that
+//! want encryption without authentication on purpose.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use rustls::ServerConfig;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use rustls::{DigitallySignedStruct, ServerConfig, SignatureScheme};
+
+/// Takes any server certificate, but still checks the handshake's signatures, so the session
+/// key is the server's: for PostgreSQL's `sslmode=prefer|require` (libpq's meaning) and for the
+/// load generator talking to the gateway's self-signed certificate on loopback.
+#[derive(Debug)]
+pub struct AnyServerCertificate(Arc<CryptoProvider>);
+
+impl AnyServerCertificate {
+    pub fn new(provider: Arc<CryptoProvider>) -> AnyServerCertificate {
+        AnyServerCertificate(provider)
+    }
+}
+
+impl ServerCertVerifier for AnyServerCertificate {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {

@@ -5,7 +5,6 @@
 
 mod common;
 
-use std::collections::HashMap;
 use std::process::Command;
 
 use common::*;
@@ -95,16 +94,7 @@ fn getmail_collects_every_voice_message_once() {
     let graph = gateway.graph();
     let token = graph.token();
     let inbox = graph.well_known(&token, VOICEMAIL, "inbox");
-    let held: HashMap<String, String> = graph
-        .messages(&token, VOICEMAIL, &inbox)
-        .iter()
-        .map(|m| {
-            (
-                m["internetMessageId"].as_str().unwrap_or("").to_string(),
-                m["id"].as_str().unwrap_or("").to_string(),
-            )
-        })
-        .collect();
+    let held = graph.ids_by_message_id(&token, VOICEMAIL, &inbox);
     assert_eq!(
         collected.len(),
         held.len(),

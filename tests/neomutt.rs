@@ -7,7 +7,6 @@
 
 mod common;
 
-use std::collections::HashMap;
 use std::process::Command;
 
 use common::*;
@@ -71,16 +70,7 @@ fn neomutt_copies_flags_and_deletes_through_the_gateway() {
     let graph = gateway.graph();
     let token = graph.token();
     let inbox = graph.well_known(&token, ALICE, "inbox");
-    let before: HashMap<String, String> = graph
-        .messages(&token, ALICE, &inbox)
-        .iter()
-        .map(|m| {
-            (
-                m["internetMessageId"].as_str().unwrap_or("").to_string(),
-                m["id"].as_str().unwrap_or("").to_string(),
-            )
-        })
-        .collect();
+    let before = graph.ids_by_message_id(&token, ALICE, &inbox);
     // The deleted message is gone from Graph's Inbox now: one fewer than neomutt copied.
     assert_eq!(
         copied.len(),

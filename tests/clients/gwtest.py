@@ -253,6 +253,27 @@ def imap_utf7(text):
 # IMAP response helpers
 
 
+def idle_until(imap, predicate, who, limit=60):
+    """Reads untagged lines while `imap` IDLEs until one satisfies `predicate` (failing the check
+    after `limit` seconds of silence, so a broken gateway fails instead of hanging); returns the
+    lines read."""
+    seen = []
+    imap.sock.settimeout(limit)
+    try:
+        while True:
+            line = imap.readline().decode(errors="replace").rstrip("\r\n")
+            if not line:
+                break
+            log(who, "<", line)
+            seen.append(line)
+            if predicate(line):
+                return seen
+    except OSError as err:
+        log(who, ": no more lines:", err)
+    check(False, "%s saw no matching line while idling; got %r" % (who, seen))
+    return seen
+
+
 def parse_fetch(data):
     """imaplib FETCH data -> [{'text': bytes without literals, 'literals': [bytes]}].
 

@@ -14,30 +14,6 @@ import urllib.parse
 
 import gwtest as t
 
-# An upper bound on waiting, so a broken gateway fails the test instead of hanging it; the
-# gateway is configured to poll every 2 s.
-WAIT_LIMIT = 60
-
-
-def untagged_until(imap, predicate):
-    """Reads untagged lines during IDLE until one satisfies `predicate`; returns all read."""
-    seen = []
-    imap.sock.settimeout(WAIT_LIMIT)
-    try:
-        while True:
-            line = imap.readline().decode(errors="replace").rstrip("\r\n")
-            if not line:
-                break
-            t.log("A <", line)
-            seen.append(line)
-            if predicate(line):
-                return seen
-    except OSError as err:
-        t.log("A: no more lines:", err)
-    t.check(False, "A saw no matching line while idling; got %r" % seen)
-    return seen
-
-
 def status_items(imap, folder):
     """STATUS folder (MESSAGES UIDNEXT) -> {"MESSAGES": n, "UIDNEXT": n}."""
     typ, data = imap.status('"%s"' % folder, "(MESSAGES UIDNEXT)")
@@ -87,18 +63,18 @@ def main():
         {"Content-Type": "message/rfc822"},
     )
     t.check(status in (200, 201), "delivery through the emulator: %s %s" % (status, body[:200]))
-    untagged_until(a, lambda l: l == "* %d EXISTS" % (len(messages) + 1))
+    t.idle_until(a, lambda l: l == "* %d EXISTS" % (len(messages) + 1), "A")
 
     status, _ = graph_request(
         graph, "PATCH", "/messages/%s" % urllib.parse.quote(unread[0]["id"], safe=""), {"isRead": True}
     )
     t.check(status == 200, "PATCH isRead through Graph: %s" % status)
-    untagged_until(a, lambda l: " FETCH (" in l and "\\Seen" in l)
+    t.idle_until(a, lambda l: " FETCH (" in l and "\\Seen" in l, "A")
 
     victim = [m for m in messages if m["id"] != unread[0]["id"]][0]
     status, _ = graph_request(graph, "DELETE", "/messages/%s" % urllib.parse.quote(victim["id"], safe=""))
     t.check(status == 204, "DELETE through Graph: %s" % status)
-    untagged_until(a, lambda l: l.endswith(" EXPUNGE"))
+    t.idle_until(a, lambda l: l.endswith(" EXPUNGE"), "A")
 
     a.send(b"DONE\r\n")
     done = a.readline().decode().rstrip()

@@ -10,28 +10,6 @@ import time
 
 import gwtest as t
 
-WAIT_LIMIT = 60
-
-
-def idle_until(imap, predicate):
-    """Reads untagged lines during IDLE until one satisfies `predicate`."""
-    seen = []
-    imap.sock.settimeout(WAIT_LIMIT)
-    try:
-        while True:
-            line = imap.readline().decode(errors="replace").rstrip("\r\n")
-            if not line:
-                break
-            t.log("C <", line)
-            seen.append(line)
-            if predicate(line):
-                return line
-    except OSError as err:
-        t.log("C: no more lines:", err)
-    t.check(False, "C saw no matching line while idling; got %r" % seen)
-    return None
-
-
 def noop_untagged(imap, who):
     imap.untagged_responses.clear()
     typ, _ = imap.noop()
@@ -70,7 +48,7 @@ def main():
 
     typ, _ = a.uid("STORE", str(uid), "+FLAGS", "(\\Flagged)")
     t.check(typ == "OK", "A: UID STORE +FLAGS (\\Flagged)")
-    line = idle_until(c, lambda l: l.startswith("* %d FETCH" % seq) and "\\Flagged" in l)
+    t.idle_until(c, lambda l: l.startswith("* %d FETCH" % seq) and "\\Flagged" in l, "C")
     responses = noop_untagged(b, "B")
     t.check(
         any(b"\\Flagged" in r and r.startswith(b"%d " % seq) for r in responses.get("FETCH", [])),
@@ -87,7 +65,7 @@ def main():
     )
     t.check(typ == "OK", "A: APPEND %r" % data)
     appended_uid = int(re.search(rb"APPENDUID \d+ (\d+)", data[0]).group(1))
-    line = idle_until(c, lambda l: l == "* %d EXISTS" % (exists + 1))
+    t.idle_until(c, lambda l: l == "* %d EXISTS" % (exists + 1), "C")
     responses = noop_untagged(b, "B")
     t.check(
         responses.get("EXISTS", [b""])[-1] == str(exists + 1).encode(),
@@ -103,7 +81,7 @@ def main():
     )
     typ, data = a.expunge()
     t.check(typ == "OK" and data == [str(exists + 1).encode()], "A: EXPUNGE %r" % data)
-    line = idle_until(c, lambda l: l == "* %d EXPUNGE" % (exists + 1))
+    t.idle_until(c, lambda l: l == "* %d EXPUNGE" % (exists + 1), "C")
     responses = noop_untagged(b, "B")
     t.check(
         responses.get("EXPUNGE") == [str(exists + 1).encode()],

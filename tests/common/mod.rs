@@ -789,6 +789,24 @@ impl Graph {
         )
     }
 
+    /// The messages of a folder by internetMessageId: their Graph ids.
+    pub fn ids_by_message_id(
+        &self,
+        token: &str,
+        mailbox: &str,
+        folder_id: &str,
+    ) -> std::collections::HashMap<String, String> {
+        self.messages(token, mailbox, folder_id)
+            .iter()
+            .map(|m| {
+                (
+                    m["internetMessageId"].as_str().unwrap_or("").to_string(),
+                    m["id"].as_str().unwrap_or("").to_string(),
+                )
+            })
+            .collect()
+    }
+
     /// The id of a well-known folder (`inbox`, `sentitems`, …).
     pub fn well_known(&self, token: &str, mailbox: &str, name: &str) -> String {
         let json = self
