@@ -36,6 +36,7 @@ pub struct Metrics {
     logins_refused: AtomicU64,
     commands: Mutex<BTreeMap<&'static str, u64>>,
     graph_answers: Mutex<BTreeMap<u16, u64>>,
+    token_answers: Mutex<BTreeMap<u16, u64>>,
     graph_waits: AtomicU64,
     graph_transport_errors: AtomicU64,
     delta_first: AtomicU64,
@@ -52,6 +53,7 @@ impl Metrics {
             logins_refused: AtomicU64::new(0),
             commands: Mutex::new(BTreeMap::new()),
             graph_answers: Mutex::new(BTreeMap::new()),
+            token_answers: Mutex::new(BTreeMap::new()),
             graph_waits: AtomicU64::new(0),
             graph_transport_errors: AtomicU64::new(0),
             delta_first: AtomicU64::new(0),
@@ -86,14 +88,14 @@ impl Metrics {
             .or_default() += 1;
     }
 
-    /// One answer from Graph (or the identity platform), by HTTP status.
+    /// One answer from Graph, by HTTP status.
     pub fn graph_answer(&self, status: u16) {
-        *self
-            .graph_answers
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .entry(status)
-            .or_default() += 1;
+        count_status(&self.graph_answers, status);
+    }
+
+    /// One answer of the identity platform's token endpoint, by HTTP status.
+    pub fn token_answer(&self, status: u16) {
+        count_status(&self.token_answers, status);
     }
 
     /// Graph asked the gateway to wait (429, 503, 504) and it did.
@@ -168,18 +170,17 @@ impl Metrics {
             "IMAP commands handled, by name.",
             commands,
         );
-        let answers = self
-            .graph_answers
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .iter()
-            .map(|(status, n)| (format!("{{status=\"{status}\"}}"), n.to_string()))
-            .collect();
         metric(
             "imap2graph_graph_responses_total",
             "counter",
-            "HTTP answers from Microsoft Graph and the identity platform, by status.",
-            answers,
+            "HTTP answers from Microsoft Graph, by status.",
+            by_status(&self.graph_answers),
+        );
+        metric(
+            "imap2graph_token_responses_total",
+            "counter",
+            "Answers of the identity platform's token endpoint, by status.",
+            by_status(&self.token_answers),
         );
         metric(
             "imap2graph_graph_waits_total",
@@ -213,6 +214,24 @@ impl Metrics {
         );
         out
     }
+}
+
+fn count_status(counts: &Mutex<BTreeMap<u16, u64>>, status: u16) {
+    *counts
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .entry(status)
+        .or_default() += 1;
+}
+
+/// Samples labelled by status.
+fn by_status(counts: &Mutex<BTreeMap<u16, u64>>) -> Vec<(String, String)> {
+    counts
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+        .map(|(status, n)| (format!("{{status=\"{status}\"}}"), n.to_string()))
+        .collect()
 }
 
 /// Counts one connection open while it lives.

@@ -1,7 +1,7 @@
 //! The metrics endpoint (`metrics.listen`): after a session through imaplib, `GET /metrics`
-//! answers Prometheus text counting that session, its login, its commands, Graph's answers and
-//! the delta rounds that synchronised the folders; other paths answer 404; and nothing in it
-//! names a mailbox, a tenant or a secret.
+//! answers Prometheus text counting that session, its login, its commands, Graph's answers, the
+//! token requests and the delta rounds that synchronised the folders; other paths answer 404;
+//! and nothing in it names a mailbox, a tenant or a secret.
 
 mod common;
 
@@ -67,6 +67,7 @@ fn metrics_count_sessions_commands_graph_answers_and_delta_rounds() {
     assert!(sample(&text, "imap2graph_commands_total{command=\"FETCH\"}") >= 1);
     assert!(sample(&text, "imap2graph_graph_responses_total{status=\"200\"}") >= 1);
     assert!(sample(&text, "imap2graph_delta_rounds_total{kind=\"first\"}") >= 1);
+    assert!(sample(&text, "imap2graph_token_responses_total{status=\"200\"}") >= 1);
     for secret_or_name in [SECRET, "voicemail", TENANT, CLIENT_ID] {
         assert!(
             !text.contains(secret_or_name),

@@ -132,6 +132,7 @@ impl TokenCache {
             .await
             .map_err(|err| GraphError::Unavailable(describe_transport_error(&err)))?;
         let status = response.status().as_u16();
+        crate::metrics::METRICS.token_answer(status);
         let body = response
             .bytes()
             .await
