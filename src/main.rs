@@ -100,7 +100,11 @@ async fn serve(config: Config, shutdown: watch::Receiver<bool>) -> anyhow::Resul
         let local = listener.local_addr()?;
         tracing::info!(address = %local, "metrics listening");
         println!("Metrics: http://{local}/metrics");
-        tokio::spawn(imap2graph::metrics::serve(listener, shutdown.clone()));
+        tokio::spawn(imap2graph::metrics::serve(
+            listener,
+            gateway.store().clone(),
+            shutdown.clone(),
+        ));
     }
     let listener = listener::bind(listen).await?;
     serve_bound(gateway, listener, shutdown).await

@@ -3,7 +3,8 @@
 //! `GET /metrics` on `metrics.listen` when it is set: what an operator watches under load —
 //! sessions, logins, commands, Graph answers and throttling, delta rounds. Counters are
 //! process-wide; label values come from bounded sets (command names, HTTP status codes), never
-//! from what a client or Graph sent.
+//! from what a client or Graph sent. The same listener answers `GET /healthz` for load
+//! balancers: 200 while the uid store answers, 503 when it does not.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -14,6 +15,8 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
+
+use crate::store::UidStore;
 
 /// The process's counters.
 pub static METRICS: Metrics = Metrics::new();
@@ -243,13 +246,14 @@ impl Drop for SessionGuard {
     }
 }
 
-/// Answers `GET /metrics` on `listener` until `shutdown` turns true; anything else gets 404.
-pub async fn serve(listener: TcpListener, mut shutdown: watch::Receiver<bool>) {
+/// Answers `GET /metrics` and `GET /healthz` on `listener` until `shutdown` turns true;
+/// anything else gets 404.
+pub async fn serve(listener: TcpListener, store: UidStore, mut shutdown: watch::Receiver<bool>) {
     loop {
         tokio::select! {
             accepted = listener.accept() => {
                 if let Ok((stream, _)) = accepted {
-                    tokio::spawn(answer(stream));
+                    tokio::spawn(answer(stream, store.clone()));
                 }
             }
             _ = shutdown.changed() => return,
@@ -258,7 +262,7 @@ pub async fn serve(listener: TcpListener, mut shutdown: watch::Receiver<bool>) {
 }
 
 /// Reads one request head (bounded in size and time) and answers it.
-async fn answer(mut stream: TcpStream) {
+async fn answer(mut stream: TcpStream, store: UidStore) {
     let mut head = Vec::new();
     let mut buf = [0u8; 1024];
     let read_head = async {
@@ -280,9 +284,25 @@ async fn answer(mut stream: TcpStream) {
     let (method, path) = (words.next(), words.next());
     let (status, body) = match (method, path) {
         (Some(b"GET"), Some(b"/metrics")) => ("200 OK", METRICS.render()),
+        (Some(b"GET"), Some(b"/healthz")) => {
+            match tokio::time::timeout(Duration::from_secs(5), store.check()).await {
+                Ok(Ok(())) => ("200 OK", "ok\n".to_string()),
+                Ok(Err(err)) => {
+                    tracing::warn!(error = %err, "health check: the uid store does not answer");
+                    (
+                        "503 Service Unavailable",
+                        "uid store unavailable\n".to_string(),
+                    )
+                }
+                Err(_) => (
+                    "503 Service Unavailable",
+                    "uid store did not answer in time\n".to_string(),
+                ),
+            }
+        }
         _ => (
             "404 Not Found",
-            "only GET /metrics is served here\n".to_string(),
+            "only GET /metrics and GET /healthz are served here\n".to_string(),
         ),
     };
     let response = format!(

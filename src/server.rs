@@ -32,6 +32,7 @@ pub struct Gateway {
     config: Arc<Config>,
     tls: Arc<rustls::ServerConfig>,
     registry: Arc<HubRegistry>,
+    store: UidStore,
 }
 
 impl Gateway {
@@ -53,16 +54,22 @@ impl Gateway {
         let store = UidStore::open(&config.store).await?;
         let graph = GraphClient::new(&config.graph, &config.identity.authority)?;
         let config = Arc::new(config);
-        let registry = Arc::new(HubRegistry::new(config.clone(), graph, store));
+        let registry = Arc::new(HubRegistry::new(config.clone(), graph, store.clone()));
         Ok(Gateway {
             config,
             tls,
             registry,
+            store,
         })
     }
 
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// The uid store, for the health check of the metrics endpoint.
+    pub fn store(&self) -> &UidStore {
+        &self.store
     }
 
     /// Serves on `listener` until `shutdown` turns true, then returns after the grace period.

@@ -1,34 +1,12 @@
 //! The metrics endpoint (`metrics.listen`): after a session through imaplib, `GET /metrics`
 //! answers Prometheus text counting that session, its login, its commands, Graph's answers, the
-//! token requests and the delta rounds that synchronised the folders; other paths answer 404;
-//! and nothing in it names a mailbox, a tenant or a secret.
+//! token requests and the delta rounds that synchronised the folders; `GET /healthz` answers ok
+//! while the uid store answers; other paths answer 404; and nothing in the metrics names a
+//! mailbox, a tenant or a secret.
 
 mod common;
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
-
 use common::*;
-
-/// One plain HTTP/1.1 request; (status line, body).
-fn http_get(address: &str, path: &str) -> (String, String) {
-    let mut stream = TcpStream::connect(address)
-        .unwrap_or_else(|err| panic!("cannot connect to the metrics listener {address}: {err}"));
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n"
-    )
-    .expect("send the request");
-    let mut response = String::new();
-    stream
-        .read_to_string(&mut response)
-        .expect("read the response");
-    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
-    (
-        head.lines().next().unwrap_or("").to_string(),
-        body.to_string(),
-    )
-}
 
 /// The value of one sample line `name{labels} value`.
 fn sample(text: &str, series: &str) -> u64 {
@@ -46,13 +24,7 @@ fn metrics_count_sessions_commands_graph_answers_and_delta_rounds() {
         &emulator.url,
         &[("IMAP2GRAPH_METRICS_LISTEN", "127.0.0.1:0")],
     );
-    let stdout = gateway.process.stdout_so_far();
-    let address = stdout
-        .lines()
-        .find_map(|line| line.strip_prefix("Metrics: http://"))
-        .and_then(|rest| rest.strip_suffix("/metrics"))
-        .unwrap_or_else(|| panic!("the gateway printed no Metrics line:\n{stdout}"))
-        .to_string();
+    let address = gateway.metrics_address();
 
     client_view(&gateway.client_env(), VOICEMAIL);
     let (status, text) = http_get(&address, "/metrics");
@@ -74,6 +46,12 @@ fn metrics_count_sessions_commands_graph_answers_and_delta_rounds() {
             "the metrics name {secret_or_name:?}:\n{text}"
         );
     }
+    let (status, body) = http_get(&address, "/healthz");
+    assert_eq!(
+        (status.as_str(), body.as_str()),
+        ("HTTP/1.1 200 OK", "ok\n"),
+        "the health check with a working uid store"
+    );
     let (status, _) = http_get(&address, "/secrets");
     assert_eq!(status, "HTTP/1.1 404 Not Found");
     gateway.stop();

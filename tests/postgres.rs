@@ -320,6 +320,41 @@ fn two_gateways_on_one_database_agree_on_uids() {
 }
 
 #[test]
+fn the_health_check_follows_the_database() {
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let url = runtime.block_on(fresh_database("health"));
+    let emulator = EmulatorProcess::start();
+    let dir = temp_dir();
+    let gateway = Gateway::serve(
+        dir.path(),
+        &emulator.url,
+        &[
+            ("IMAP2GRAPH_STORE_URL", url.as_str()),
+            ("IMAP2GRAPH_METRICS_LISTEN", "127.0.0.1:0"),
+        ],
+    );
+    let address = gateway.metrics_address();
+    assert_eq!(http_get(&address, "/healthz").0, "HTTP/1.1 200 OK");
+    // The database goes away under the running gateway.
+    let name = url.rsplit('/').next().unwrap_or("").to_string();
+    let admin = std::env::var(URL_VARIABLE).expect("checked by fresh_database");
+    runtime.block_on(async {
+        connect(&admin)
+            .await
+            .batch_execute(&format!("DROP DATABASE {name} WITH (FORCE)"))
+            .await
+            .expect("drop the database");
+    });
+    let (status, body) = http_get(&address, "/healthz");
+    assert_eq!(
+        status, "HTTP/1.1 503 Service Unavailable",
+        "the health check with the database gone: {body}"
+    );
+    gateway.stop();
+    emulator.process.stop();
+}
+
+#[test]
 fn sessions_on_two_instances_see_each_others_changes() {
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     let url = runtime.block_on(fresh_database("changes"));

@@ -309,6 +309,14 @@ impl UidStore {
         }
     }
 
+    /// Whether the store answers a query now (for health checks).
+    pub async fn check(&self) -> Result<(), StoreError> {
+        match &self.backend {
+            Backend::Sqlite(store) => store.check().await,
+            Backend::Postgres(store) => store.check().await,
+        }
+    }
+
     /// The folder names the mailbox subscribed to (`true`) or unsubscribed from (`false`).
     /// A folder with no entry counts as subscribed.
     pub async fn subscriptions(&self, mailbox: &str) -> Result<HashMap<String, bool>, StoreError> {

@@ -436,6 +436,12 @@ impl PostgresStore {
         Ok(())
     }
 
+    pub async fn check(&self) -> Result<(), StoreError> {
+        let client = self.pool.get().await.map_err(pg_error)?;
+        client.execute("SELECT 1", &[]).await.map_err(pg_error)?;
+        Ok(())
+    }
+
     pub async fn subscriptions(&self, mailbox: &str) -> Result<HashMap<String, bool>, StoreError> {
         let client = self.pool.get().await.map_err(pg_error)?;
         let rows = client

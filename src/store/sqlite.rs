@@ -380,6 +380,11 @@ impl SqliteStore {
         .await
     }
 
+    pub async fn check(&self) -> Result<(), StoreError> {
+        self.with_connection(|conn| conn.query_row("SELECT 1", [], |_| Ok(())))
+            .await
+    }
+
     pub async fn subscriptions(&self, mailbox: &str) -> Result<HashMap<String, bool>, StoreError> {
         let mailbox = mailbox.to_string();
         self.with_connection(move |conn| {

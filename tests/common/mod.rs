@@ -353,6 +353,18 @@ impl Gateway {
         Graph::new(&self.graph_url)
     }
 
+    /// The metrics listener's address, from the `Metrics: http://ADDR/metrics` line the gateway
+    /// printed (it runs with `metrics.listen` set).
+    pub fn metrics_address(&self) -> String {
+        let stdout = self.process.stdout_so_far();
+        stdout
+            .lines()
+            .find_map(|line| line.strip_prefix("Metrics: http://"))
+            .and_then(|rest| rest.strip_suffix("/metrics"))
+            .unwrap_or_else(|| panic!("the gateway printed no Metrics line:\n{stdout}"))
+            .to_string()
+    }
+
     pub fn stop(self) -> Stopped {
         self.process.stop()
     }
@@ -468,6 +480,26 @@ pub fn write_serve_config(dir: &Path, graph_url: &str) -> PathBuf {
 }
 
 /// Runs `python3 tests/clients/SCRIPT ARGS` with `env`, killed after CLIENT_TIMEOUT.
+/// One plain HTTP/1.1 request; (status line, body).
+pub fn http_get(address: &str, path: &str) -> (String, String) {
+    let mut stream = TcpStream::connect(address)
+        .unwrap_or_else(|err| panic!("cannot connect to the metrics listener {address}: {err}"));
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n"
+    )
+    .expect("send the request");
+    let mut response = String::new();
+    stream
+        .read_to_string(&mut response)
+        .expect("read the response");
+    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    (
+        head.lines().next().unwrap_or("").to_string(),
+        body.to_string(),
+    )
+}
+
 /// curl (which must be installed) logging in to the gateway as `user` with `secret` and
 /// opening `imaps://…/{path}`; the certificate is not checked (the gateway's is self-signed).
 /// Callers add options: curl takes them after the URL too.
