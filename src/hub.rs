@@ -374,16 +374,9 @@ impl MailboxHub {
                     if stale {
                         index.stale.store(true, Ordering::SeqCst);
                     }
-                    if matches!(&err, HubError::Graph(graph) if graph.is_not_found()) {
-                        index.latest.send_if_modified(|latest| match latest {
-                            Some(snapshot) if !snapshot.vanished => {
-                                let mut gone = (**snapshot).clone();
-                                gone.vanished = true;
-                                *snapshot = Arc::new(gone);
-                                true
-                            }
-                            _ => false,
-                        });
+                    let gone = matches!(&err, HubError::Graph(graph) if graph.is_not_found());
+                    if gone && previous.as_ref().is_some_and(|snapshot| !snapshot.vanished) {
+                        self.amend(folder_id, |snapshot| snapshot.vanished = true);
                     }
                     return Err(err);
                 }

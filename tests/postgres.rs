@@ -10,7 +10,6 @@ mod common;
 
 use imap2graph::config::StoreConfig;
 use imap2graph::store::{conformance, FolderSync, FolderUids, MessageState, StoreError, UidStore};
-use serde_json::Value;
 
 use common::*;
 
@@ -55,6 +54,11 @@ async fn fresh_database(name_hint: &str) -> String {
         Some(password) => format!("postgres://{user}:{password}@{host}:{port}/{name}"),
         None => format!("postgres://{user}@{host}:{port}/{name}"),
     }
+}
+
+/// The database a URL made by `fresh_database` names.
+fn database_name(url: &str) -> String {
+    url.rsplit('/').next().unwrap_or("").to_string()
 }
 
 async fn open(url: &str) -> UidStore {
@@ -200,7 +204,7 @@ const SNAKEOIL: &str = "/etc/ssl/certs/ssl-cert-snakeoil.pem";
 
 /// How many connections to `url`'s database, other than this one, use TLS.
 async fn encrypted_connections(url: &str) -> i64 {
-    let dbname = url.rsplit('/').next().unwrap_or("").to_string();
+    let dbname = database_name(url);
     let client = connect(url).await;
     client
         .query_one(
@@ -275,12 +279,6 @@ async fn postgres_store_speaks_tls_as_sslmode_says() {
     drop(required);
 }
 
-/// What imaplib sees (`uids.py`) of alice's mailbox through the gateway whose client
-/// environment is `env`.
-fn uids(env: &[(String, String)]) -> Value {
-    client_view(env, ALICE)
-}
-
 #[test]
 fn two_gateways_on_one_database_agree_on_uids() {
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
@@ -293,8 +291,8 @@ fn two_gateways_on_one_database_agree_on_uids() {
     // Both list every folder at once, racing to allocate.
     let (env_a, env_b) = (a.client_env(), b.client_env());
     let (seen_a, seen_b) = std::thread::scope(|scope| {
-        let from_a = scope.spawn(|| uids(&env_a));
-        let from_b = scope.spawn(|| uids(&env_b));
+        let from_a = scope.spawn(|| client_view(&env_a, ALICE));
+        let from_b = scope.spawn(|| client_view(&env_b, ALICE));
         (
             from_a.join().expect("client of gateway A"),
             from_b.join().expect("client of gateway B"),
@@ -312,7 +310,7 @@ fn two_gateways_on_one_database_agree_on_uids() {
     let dir_c = temp_dir();
     let c = Gateway::serve(dir_c.path(), &emulator.url, &env);
     assert_eq!(
-        uids(&c.client_env()),
+        client_view(&c.client_env(), ALICE),
         seen_a,
         "a new instance gave different UIDs"
     );
@@ -336,7 +334,7 @@ fn the_health_check_follows_the_database() {
     let address = gateway.metrics_address();
     assert_eq!(http_get(&address, "/healthz").0, "HTTP/1.1 200 OK");
     // The database goes away under the running gateway.
-    let name = url.rsplit('/').next().unwrap_or("").to_string();
+    let name = database_name(&url);
     let admin = std::env::var(URL_VARIABLE).expect("checked by fresh_database");
     runtime.block_on(async {
         connect(&admin)

@@ -147,17 +147,22 @@ impl MailboxGraph {
             .collect())
     }
 
+    /// `{base}/users/{mailbox}/mailFolders/{folder}/messages`, where messages are created.
+    fn folder_messages_url(&self, folder_id: &str) -> String {
+        format!(
+            "{}/mailFolders/{}/messages",
+            self.user_path(),
+            encode(folder_id)
+        )
+    }
+
     /// Creates a message in a folder from Graph's message JSON; returns its id.
     pub async fn create_message(
         &self,
         folder_id: &str,
         message: Value,
     ) -> Result<String, GraphError> {
-        let url = format!(
-            "{}/mailFolders/{}/messages",
-            self.user_path(),
-            encode(folder_id)
-        );
+        let url = self.folder_messages_url(folder_id);
         let (_, body) = self
             .execute(RequestSpec {
                 method: Method::POST,
@@ -249,11 +254,7 @@ impl MailboxGraph {
         mime: &[u8],
     ) -> Result<String, GraphError> {
         use base64::Engine;
-        let url = format!(
-            "{}/mailFolders/{}/messages",
-            self.user_path(),
-            encode(folder_id)
-        );
+        let url = self.folder_messages_url(folder_id);
         let (_, body) = self
             .execute(RequestSpec {
                 method: Method::POST,

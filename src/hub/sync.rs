@@ -230,14 +230,7 @@ impl MailboxHub {
                 } else {
                     by_id(folder.messages.into_iter().filter_map(|m| {
                         let state = m.state?;
-                        Some(MessageMeta {
-                            uid: m.uid,
-                            id: Arc::from(m.id),
-                            flags: MessageFlags::from_state(&state),
-                            internal_date: state.received.unwrap_or_default(),
-                            size: m.size,
-                            has_attachments: state.has_attachments,
-                        })
+                        Some(synced_meta(m.uid, Arc::from(m.id), &state, m.size))
                     }))
                 };
                 (
@@ -268,17 +261,10 @@ impl MailboxHub {
                 continue;
             };
             let size = existing.and_then(|m| m.size).or_else(|| sizes.remove(&id));
-            let meta = MessageMeta {
-                uid,
-                id: existing
-                    .map(|m| m.id.clone())
-                    .unwrap_or_else(|| Arc::from(summary.id.as_str())),
-                flags: MessageFlags::from_state(&state),
-                internal_date: state.received.unwrap_or_default(),
-                size,
-                has_attachments: state.has_attachments,
-            };
-            messages.insert(meta.id.clone(), meta);
+            let id = existing
+                .map(|m| m.id.clone())
+                .unwrap_or_else(|| Arc::from(summary.id.as_str()));
+            messages.insert(id.clone(), synced_meta(uid, id, &state, size));
         }
         for message in messages.values_mut() {
             let marked = deleted.contains(&*message.id);
@@ -305,6 +291,19 @@ impl MailboxHub {
             messages,
             vanished: false,
         }))
+    }
+}
+
+/// A message of the index as its synchronised state shows it (\Deleted is set afterwards, from
+/// the store's marks).
+fn synced_meta(uid: u32, id: Arc<str>, state: &MessageState, size: Option<u64>) -> MessageMeta {
+    MessageMeta {
+        uid,
+        id,
+        flags: MessageFlags::from_state(state),
+        internal_date: state.received.unwrap_or_default(),
+        size,
+        has_attachments: state.has_attachments,
     }
 }
 

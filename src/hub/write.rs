@@ -99,10 +99,10 @@ fn confirmed(answer: MessageFlags, update: &FlagUpdate, verb_written: bool) -> M
 }
 
 impl MailboxHub {
-    /// Applies a change this hub made to the folder's latest snapshot and announces it, so
-    /// every session of the mailbox (and the one that made it) sees the change at the end of
-    /// its next command without synchronising the folder again.
-    fn amend(&self, folder_id: &str, change: impl FnOnce(&mut FolderSnapshot)) {
+    /// Applies a change this hub made to (or learned of) the folder's latest snapshot and
+    /// announces it, so every session of the mailbox (and the one that made it) sees the change
+    /// at the end of its next command without synchronising the folder again.
+    pub(super) fn amend(&self, folder_id: &str, change: impl FnOnce(&mut FolderSnapshot)) {
         self.index(folder_id)
             .latest
             .send_if_modified(|latest| match latest {
