@@ -77,7 +77,8 @@ pub struct ImapConfig {
     /// Expect a PROXY protocol v2 header (HAProxy `send-proxy-v2`) before TLS on every
     /// connection, and use the client address it carries for limits and logs.
     pub proxy_protocol: bool,
-    /// Addresses of the load balancers allowed to send that header; empty allows any.
+    /// Addresses of the load balancers allowed to send that header; required (not empty) when
+    /// `proxy_protocol` is on, since the header names the client's address for limits and logs.
     pub proxy_trusted: Vec<String>,
     /// What EXPUNGE does in Graph: `soft` (DELETE, recoverable by an administrator), `trash`
     /// (move to Deleted Items) or `hard` (permanentDelete).
@@ -278,6 +279,15 @@ impl Config {
             ));
         }
         self.proxy_trusted_addrs()?;
+        if self.imap.proxy_protocol && self.imap.proxy_trusted.is_empty() {
+            // Anyone allowed to send a PROXY header can claim any source address, and so slip
+            // past the per-address limits and write someone else's address in the logs.
+            return Err(ConfigError::new(
+                "imap.proxy_trusted",
+                "is empty while imap.proxy_protocol = true: list the load balancers' IP addresses \
+                 (e.g. proxy_trusted = [\"10.0.0.5\"]), the only peers allowed to send a PROXY header",
+            ));
+        }
         if let Some(url) = &self.store.url {
             if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
                 // Never echo the URL: it may hold a password.
@@ -638,6 +648,16 @@ mod tests {
         let err =
             Config::from_toml_and_env("[imap]\nproxy_trusted = [\"lb1\"]\n", env(&[])).unwrap_err();
         assert_eq!(err.key, "imap.proxy_trusted");
+        let err =
+            Config::from_toml_and_env("[imap]\nproxy_protocol = true\n", env(&[])).unwrap_err();
+        assert_eq!(err.key, "imap.proxy_trusted");
+        assert!(err.problem.contains("proxy_protocol"), "{err}");
+        let config = Config::from_toml_and_env(
+            "[imap]\nproxy_protocol = true\nproxy_trusted = [\"127.0.0.1\"]\n",
+            env(&[]),
+        )
+        .unwrap();
+        assert_eq!(config.proxy_trusted_addrs().unwrap().len(), 1);
         let err = Config::from_toml_and_env("[imap]\nmax_connections = 0\n", env(&[])).unwrap_err();
         assert_eq!(err.key, "imap.max_connections");
     }

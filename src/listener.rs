@@ -102,8 +102,9 @@ pub async fn run(
             let _open = crate::metrics::METRICS.session_started();
             let _ = tcp.set_nodelay(true);
             let peer = if proxy_protocol {
-                if !proxy_trusted.is_empty() && !proxy_trusted.contains(&tcp_peer.ip()) {
-                    tracing::warn!(peer = %tcp_peer, "PROXY header from an address not in imap.proxy_trusted: closed");
+                // Never empty: configuration refuses proxy_protocol without proxy_trusted.
+                if !proxy_trusted.contains(&tcp_peer.ip()) {
+                    tracing::warn!(peer = %tcp_peer, "connection from an address not in imap.proxy_trusted: closed");
                     return;
                 }
                 match tokio::time::timeout(handshake_timeout, proxy::read_header(&mut tcp)).await {

@@ -1,6 +1,7 @@
 //! PROXY protocol v2 behind a real HAProxy (Debian's `haproxy`, `send-proxy-v2`): the gateway
 //! logs, and limits by, the client's own address, not the balancer's. The client (curl) binds
-//! 127.0.0.2 and HAProxy connects from 127.0.0.1, so the two addresses can be told apart.
+//! 127.0.0.2 and HAProxy connects from 127.0.0.1, so the two addresses can be told apart; only
+//! 127.0.0.1 is in `imap.proxy_trusted`, which `serve` refuses to start without.
 
 mod common;
 
@@ -49,6 +50,7 @@ fn behind_haproxy_the_real_client_address_is_logged() {
         &emulator.url,
         &[
             ("IMAP2GRAPH_IMAP_PROXY_PROTOCOL", "true"),
+            ("IMAP2GRAPH_IMAP_PROXY_TRUSTED", "127.0.0.1"),
             ("RUST_LOG", "info"),
         ],
     );
@@ -76,8 +78,10 @@ fn behind_haproxy_the_real_client_address_is_logged() {
     wait_for_port(front);
 
     let through_balancer = curl_list(front, "127.0.0.2");
-    // A client that bypasses the balancer sends no PROXY header and is turned away.
+    // A client that bypasses the balancer is turned away: from an address not in
+    // imap.proxy_trusted before anything is read, from a trusted one for want of a PROXY header.
     let direct = curl_list(gateway.imap.port(), "127.0.0.3");
+    let direct_from_trusted = curl_list(gateway.imap.port(), "127.0.0.1");
     let _ = balancer.kill();
     let _ = balancer.wait();
     let stopped = gateway.stop();
@@ -103,11 +107,63 @@ fn behind_haproxy_the_real_client_address_is_logged() {
     );
     assert!(
         !direct.status.success(),
-        "a connection without a PROXY header was served"
+        "a connection from an untrusted address was served"
     );
     assert!(
-        stopped.stderr.contains("bad PROXY header") && stopped.stderr.contains("127.0.0.3"),
+        !direct_from_trusted.status.success(),
+        "a connection without a PROXY header was served"
+    );
+    let log_line = |needle: &str| {
+        stopped
+            .stderr
+            .lines()
+            .find(|line| line.contains(needle))
+            .unwrap_or_else(|| panic!("no {needle:?} in the log:\n{}", tail(&stopped.stderr, 40)))
+            .to_string()
+    };
+    assert!(
+        log_line("not in imap.proxy_trusted").contains("peer=127.0.0.3:"),
         "{}",
         tail(&stopped.stderr, 40)
+    );
+    assert!(
+        log_line("bad PROXY header").contains("peer=127.0.0.1:"),
+        "{}",
+        tail(&stopped.stderr, 40)
+    );
+}
+
+/// `proxy_protocol = true` with no `proxy_trusted` would let any client claim any address:
+/// `serve` refuses it before listening, naming the key.
+#[test]
+fn proxy_protocol_without_trusted_balancers_is_a_configuration_error() {
+    let dir = temp_dir();
+    let config = write_serve_config(dir.path(), "http://127.0.0.1:9");
+    let mut command = Command::new(binary());
+    // Only this test's configuration: none of the test run's IMAP2GRAPH_* variables.
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("IMAP2GRAPH_") {
+            command.env_remove(name);
+        }
+    }
+    command
+        .arg("serve")
+        .arg("--config")
+        .arg(&config)
+        .env("IMAP2GRAPH_IMAP_PROXY_PROTOCOL", "true");
+    let output = run(command, CLIENT_TIMEOUT);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        !output.status.success(),
+        "serve started without imap.proxy_trusted:\n{stdout}\n{stderr}"
+    );
+    assert!(
+        stderr.contains("imap.proxy_trusted") && stderr.contains("proxy_protocol"),
+        "the error does not name imap.proxy_trusted:\n{stderr}"
+    );
+    assert!(
+        !stdout.contains("IMAPS: "),
+        "serve listened before refusing:\n{stdout}"
     );
 }
