@@ -7,11 +7,10 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use imap_codec::decode::{AuthenticateDataDecodeError, CommandDecodeError};
-use imap_codec::fragmentizer::{DecodeMessageError, FragmentInfo, Fragmentizer};
+use imap_codec::decode::Decoder;
 use imap_codec::imap_types::auth::AuthenticateData;
 use imap_codec::imap_types::command::{Command, CommandBody};
-use imap_codec::imap_types::core::{LiteralMode, Tag};
+use imap_codec::imap_types::core::Tag;
 use imap_codec::imap_types::IntoStatic;
 use imap_codec::{AuthenticateDataCodec, CommandCodec, IdleDoneCodec};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -19,6 +18,7 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::config::Config;
+use crate::framing::{Frame, FrameLimits, Framer};
 use crate::hub::HubRegistry;
 use crate::session::{Flow, ResponseSink, Session};
 
@@ -45,6 +45,9 @@ impl ConnectionLimits {
     }
 }
 
+/// Bytes read from the client at a time.
+const READ_BYTES: usize = 16 * 1024;
+
 /// What the next complete message on the wire is.
 enum Expecting {
     Command,
@@ -64,19 +67,24 @@ where
 {
     let (mut reader, mut writer) = tokio::io::split(stream);
     let mut session = Session::new(registry, peer);
-    let max_message = limits
-        .max_literal_bytes
-        .saturating_add(limits.max_command_bytes);
-    let mut fragmentizer = Fragmentizer::new(max_message);
+    let after_login = FrameLimits::after_login(limits.max_command_bytes, limits.max_literal_bytes);
+    let mut framer = Framer::new(FrameLimits::before_login());
     let mut expecting = Expecting::Command;
     let prelogin_deadline = Instant::now() + limits.prelogin_timeout;
-    let mut read_buf = vec![0u8; 16 * 1024];
+    let mut read_buf = vec![0u8; READ_BYTES];
 
     writer.write_all(&Session::greeting()).await?;
     writer.flush().await?;
 
     loop {
-        let Some(fragment) = fragmentizer.progress() else {
+        // Limits follow the session's phase; they apply from the next message on.
+        framer.set_limits(if session.is_authenticated() {
+            after_login
+        } else {
+            FrameLimits::before_login()
+        });
+        let literals = matches!(expecting, Expecting::Command);
+        let Some(frame) = framer.next(literals) else {
             let deadline = if session.is_authenticated() {
                 Instant::now() + limits.idle_timeout
             } else {
@@ -104,84 +112,85 @@ where
             if read == 0 {
                 return Ok(());
             }
-            fragmentizer.enqueue_bytes(&read_buf[..read]);
+            framer.push(&read_buf[..read]);
             continue;
         };
 
-        if let FragmentInfo::Line {
-            announcement: Some(announcement),
-            ..
-        } = fragment
-        {
-            let too_big = announcement.length > limits.max_literal_bytes
-                || fragmentizer.is_max_message_size_exceeded();
-            match announcement.mode {
-                LiteralMode::Sync if too_big => {
-                    // Refusing instead of sending `+` lets the client go on (RFC 3501 7.5).
-                    let tag = tag_text(&fragmentizer);
-                    let line = format!(
-                        "{tag} NO [TOOBIG] literal of {} bytes exceeds the limit of {} bytes\r\n",
-                        announcement.length, limits.max_literal_bytes
-                    );
-                    writer.write_all(line.as_bytes()).await?;
-                    writer.flush().await?;
-                    fragmentizer.skip_message();
-                }
-                LiteralMode::Sync => {
-                    writer.write_all(b"+ Ready for literal data\r\n").await?;
-                    writer.flush().await?;
-                }
-                // A non-synchronising literal cannot be refused before it arrives (RFC 7888 4):
-                // its bytes are read and dropped past the limit, and the command fails.
-                LiteralMode::NonSync => {}
+        let answer_tag = match &expecting {
+            Expecting::Command => framer.tag().unwrap_or("*").to_string(),
+            Expecting::AuthenticateData(tag) => tag.inner().to_string(),
+        };
+        match frame {
+            Frame::Message => {}
+            Frame::ContinueLiteral => {
+                writer.write_all(b"+ Ready for literal data\r\n").await?;
+                writer.flush().await?;
+                continue;
             }
-            continue;
-        }
-        if !fragmentizer.is_message_complete() {
-            continue;
+            Frame::LiteralRefused { length } => {
+                // Refusing instead of sending `+` lets the client go on (RFC 3501 7.5).
+                let line = format!(
+                    "{answer_tag} NO [TOOBIG] literal of {length} bytes exceeds the limit of {} bytes\r\n",
+                    framer.limits().max_literal_bytes
+                );
+                writer.write_all(line.as_bytes()).await?;
+                writer.flush().await?;
+                continue;
+            }
+            Frame::TooBig => {
+                crate::metrics::METRICS.oversized_command();
+                let line = format!(
+                    "{answer_tag} BAD [TOOBIG] {}\r\n",
+                    too_big_reason(session.is_authenticated())
+                );
+                writer.write_all(line.as_bytes()).await?;
+                writer.flush().await?;
+                expecting = Expecting::Command;
+                continue;
+            }
+            Frame::Broken => {
+                crate::metrics::METRICS.oversized_command();
+                tracing::info!(%peer, "unframeable or oversized literal: connection closed");
+                let line = format!(
+                    "{answer_tag} BAD [TOOBIG] {}\r\n* BYE Literal refused\r\n",
+                    too_big_reason(session.is_authenticated())
+                );
+                writer.write_all(line.as_bytes()).await?;
+                writer.flush().await?;
+                writer.shutdown().await.ok();
+                return Ok(());
+            }
         }
 
         let mut sink = ResponseSink::new(&mut writer);
         let flow = match &expecting {
-            Expecting::Command => match fragmentizer.decode_message(&CommandCodec::default()) {
-                Ok(command) => {
+            Expecting::Command => match CommandCodec::default().decode(framer.message()) {
+                Ok((b"", command)) => {
                     let command = command.into_static();
                     tracing::debug!(%peer, tag = command.tag.inner(), command = command.body.name(), "command");
                     session.handle(command, &mut sink).await?
                 }
-                Err(err) => {
-                    let reason = match err {
-                        DecodeMessageError::MessageTooLong { .. } => {
-                            "[TOOBIG] command exceeds the size limit"
-                        }
-                        DecodeMessageError::DecodingFailure(CommandDecodeError::Failed)
-                        | DecodeMessageError::DecodingRemainder { .. } => "syntax error in command",
-                        _ => "command could not be parsed",
-                    };
-                    match lenient_login(fragmentizer.message_bytes()) {
-                        Some(command) => session.handle(command, &mut sink).await?,
-                        None => {
-                            let tag = tag_text(&fragmentizer);
-                            sink.push(format!("{tag} BAD {reason}\r\n").as_bytes());
-                            Flow::Continue
-                        }
+                _ => match lenient_login(framer.message()) {
+                    Some(command) => session.handle(command, &mut sink).await?,
+                    None => {
+                        sink.push(
+                            format!("{answer_tag} BAD syntax error in command\r\n").as_bytes(),
+                        );
+                        Flow::Continue
                     }
-                }
+                },
             },
             Expecting::AuthenticateData(tag) => {
                 let tag = tag.clone();
-                match fragmentizer.decode_message(&AuthenticateDataCodec::default()) {
-                    Ok(AuthenticateData::Continue(data)) => {
+                match AuthenticateDataCodec::default().decode(framer.message()) {
+                    Ok((b"", AuthenticateData::Continue(data))) => {
                         let data = data.declassify().to_vec();
                         session.authenticate_data(&tag, Some(data), &mut sink).await
                     }
-                    Ok(AuthenticateData::Cancel) => {
+                    Ok((b"", AuthenticateData::Cancel)) => {
                         session.authenticate_data(&tag, None, &mut sink).await
                     }
-                    Err(DecodeMessageError::DecodingFailure(
-                        AuthenticateDataDecodeError::Failed,
-                    ))
-                    | Err(_) => {
+                    _ => {
                         sink.push(
                             format!("{} BAD malformed SASL data\r\n", tag.inner()).as_bytes(),
                         );
@@ -210,7 +219,7 @@ where
                 let go_on = idle(
                     &tag,
                     &mut session,
-                    &mut fragmentizer,
+                    &mut framer,
                     &mut reader,
                     &mut writer,
                     &mut read_buf,
@@ -234,6 +243,17 @@ where
     }
 }
 
+fn too_big_reason(authenticated: bool) -> String {
+    if authenticated {
+        "command exceeds imap.max_command_bytes or imap.max_literal_bytes".to_string()
+    } else {
+        format!(
+            "command exceeds the {} bytes allowed before login",
+            crate::framing::PRELOGIN_MAX_MESSAGE_BYTES
+        )
+    }
+}
+
 /// Stays in IDLE (RFC 2177) until the client's DONE: sends what changes in the selected folder
 /// as it is learned (one poller per folder in the hub, whatever the number of idling sessions),
 /// `* OK` keepalives, and BYE at the idle limit or shutdown. Returns whether to go on reading
@@ -242,7 +262,7 @@ where
 async fn idle<R, W>(
     tag: &Tag<'static>,
     session: &mut Session,
-    fragmentizer: &mut Fragmentizer,
+    framer: &mut Framer,
     reader: &mut R,
     writer: &mut W,
     read_buf: &mut [u8],
@@ -260,20 +280,19 @@ where
     );
     let deadline = Instant::now() + limits.idle_timeout;
     loop {
-        while fragmentizer.progress().is_some() {
-            if fragmentizer.is_message_complete() {
-                let done = fragmentizer
-                    .decode_message(&IdleDoneCodec::default())
-                    .is_ok();
-                let line = if done {
-                    format!("{} OK IDLE terminated\r\n", tag.inner())
-                } else {
-                    format!("{} BAD expected DONE\r\n", tag.inner())
-                };
-                writer.write_all(line.as_bytes()).await?;
-                writer.flush().await?;
-                return Ok(true);
-            }
+        if let Some(frame) = framer.next(false) {
+            let done = frame == Frame::Message
+                && IdleDoneCodec::default()
+                    .decode(framer.message())
+                    .is_ok_and(|(remainder, _)| remainder.is_empty());
+            let line = if done {
+                format!("{} OK IDLE terminated\r\n", tag.inner())
+            } else {
+                format!("{} BAD expected DONE\r\n", tag.inner())
+            };
+            writer.write_all(line.as_bytes()).await?;
+            writer.flush().await?;
+            return Ok(true);
         }
         tokio::select! {
             read = reader.read(read_buf) => {
@@ -281,7 +300,7 @@ where
                 if read == 0 {
                     return Ok(false);
                 }
-                fragmentizer.enqueue_bytes(&read_buf[..read]);
+                framer.push(&read_buf[..read]);
             }
             changed = async {
                 match changes.as_mut() {
@@ -366,14 +385,6 @@ fn lenient_login(message: &[u8]) -> Option<Command<'static>> {
     let tag = Tag::try_from(String::from_utf8(tag).ok()?).ok()?;
     let body = CommandBody::login(name, secret).ok()?;
     Some(Command { tag, body })
-}
-
-/// The tag of the message in the fragmentizer, or `*` when it has none we can read.
-fn tag_text(fragmentizer: &Fragmentizer) -> String {
-    fragmentizer
-        .decode_tag()
-        .map(|tag| tag.inner().to_string())
-        .unwrap_or_else(|| "*".to_string())
 }
 
 #[cfg(test)]
@@ -481,10 +492,11 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn literals_sync_nonsync_and_too_big() {
-        // A synchronising literal gets `+`; an oversized one is refused and the command skipped.
+    async fn literals_sync_nonsync_and_too_big_before_login() {
+        // A synchronising literal gets `+`; one over the pre-login limit is refused and the
+        // command skipped.
         let transcript = converse(
-            b"a LOGIN {5}\r\nx.com {3}\r\nabc\r\nb LOGIN {5000}\r\nc NOOP\r\nZ LOGOUT\r\n",
+            b"a LOGIN {5}\r\nx.com {3}\r\nabc\r\nb LOGIN {9000}\r\nc NOOP\r\nZ LOGOUT\r\n",
         )
         .await;
         assert!(
@@ -495,14 +507,31 @@ mod tests {
             transcript.contains("a NO [AUTHENTICATIONFAILED]"),
             "{transcript}"
         );
-        assert!(transcript.contains("b NO [TOOBIG]"), "{transcript}");
+        assert!(
+            transcript
+                .contains("b NO [TOOBIG] literal of 9000 bytes exceeds the limit of 8192 bytes"),
+            "{transcript}"
+        );
         assert!(transcript.contains("c OK NOOP"), "{transcript}");
-        // A non-synchronising literal larger than the limit is read, dropped, and refused.
-        let mut input = b"a LOGIN {3000+}\r\n".to_vec();
+        // A non-synchronising literal over the pre-login limit ends the connection: nobody is
+        // owed the bandwidth of reading it.
+        let mut input = b"a LOGIN {52428801+}\r\n".to_vec();
         input.extend(std::iter::repeat_n(b'x', 3000));
         input.extend_from_slice(b" y\r\nb NOOP\r\nZ LOGOUT\r\n");
         let transcript = converse(&input).await;
         assert!(transcript.contains("a BAD [TOOBIG]"), "{transcript}");
+        assert!(transcript.contains("* BYE"), "{transcript}");
+        assert!(!transcript.contains("b OK NOOP"), "{transcript}");
+        // A line over the pre-login limit is refused, and the connection goes on.
+        let mut input = b"a LOGIN ".to_vec();
+        input.extend(std::iter::repeat_n(b'x', 20_000));
+        input.extend_from_slice(b" y\r\nb NOOP\r\nZ LOGOUT\r\n");
+        let transcript = converse(&input).await;
+        assert!(
+            transcript
+                .contains("a BAD [TOOBIG] command exceeds the 8192 bytes allowed before login"),
+            "{transcript}"
+        );
         assert!(transcript.contains("b OK NOOP"), "{transcript}");
     }
 

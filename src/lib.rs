@@ -7,6 +7,7 @@
 
 pub mod config;
 pub mod connection;
+pub mod framing;
 pub mod graph;
 pub mod hub;
 pub mod listener;

@@ -45,6 +45,35 @@ pub struct Metrics {
     delta_first: AtomicU64,
     delta_resumed: AtomicU64,
     delta_resync: AtomicU64,
+    oversized_commands: AtomicU64,
+    refused_total: AtomicU64,
+    refused_per_address: AtomicU64,
+    refused_handshakes: AtomicU64,
+    logins_delayed: AtomicU64,
+    logins_refused_cached: AtomicU64,
+    logins_refused_throttled: AtomicU64,
+}
+
+/// Why a connection was closed at accept, before its TLS handshake.
+#[derive(Debug, Clone, Copy)]
+pub enum ConnectionRefusal {
+    /// `imap.max_connections` reached.
+    Total,
+    /// `imap.max_connections_per_ip` reached for the client's address.
+    PerAddress,
+    /// `imap.max_handshakes` handshakes already in progress.
+    Handshakes,
+}
+
+/// What login throttling did to one attempt.
+#[derive(Debug, Clone, Copy)]
+pub enum LoginThrottle {
+    /// Made to wait after earlier failures.
+    Delayed,
+    /// Refused without asking the identity platform: this secret was refused moments ago.
+    RefusedCached,
+    /// Refused without asking the identity platform: too many failures, the wait would be too long.
+    RefusedThrottled,
 }
 
 impl Metrics {
@@ -62,6 +91,13 @@ impl Metrics {
             delta_first: AtomicU64::new(0),
             delta_resumed: AtomicU64::new(0),
             delta_resync: AtomicU64::new(0),
+            oversized_commands: AtomicU64::new(0),
+            refused_total: AtomicU64::new(0),
+            refused_per_address: AtomicU64::new(0),
+            refused_handshakes: AtomicU64::new(0),
+            logins_delayed: AtomicU64::new(0),
+            logins_refused_cached: AtomicU64::new(0),
+            logins_refused_throttled: AtomicU64::new(0),
         }
     }
 
@@ -115,6 +151,30 @@ impl Metrics {
             DeltaRound::First => &self.delta_first,
             DeltaRound::Resumed => &self.delta_resumed,
             DeltaRound::Resync => &self.delta_resync,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A command over its size limits was refused (`BAD [TOOBIG]`).
+    pub fn oversized_command(&self) {
+        self.oversized_commands.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A connection was closed at accept.
+    pub fn connection_refused(&self, why: ConnectionRefusal) {
+        let counter = match why {
+            ConnectionRefusal::Total => &self.refused_total,
+            ConnectionRefusal::PerAddress => &self.refused_per_address,
+            ConnectionRefusal::Handshakes => &self.refused_handshakes,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn login_throttled(&self, what: LoginThrottle) {
+        let counter = match what {
+            LoginThrottle::Delayed => &self.logins_delayed,
+            LoginThrottle::RefusedCached => &self.logins_refused_cached,
+            LoginThrottle::RefusedThrottled => &self.logins_refused_throttled,
         };
         counter.fetch_add(1, Ordering::Relaxed);
     }
@@ -215,8 +275,67 @@ impl Metrics {
             })
             .collect(),
         );
+        let labelled = |pairs: [(&str, &AtomicU64); 3], label: &str| {
+            pairs
+                .into_iter()
+                .map(|(value, n)| {
+                    (
+                        format!("{{{label}=\"{value}\"}}"),
+                        n.load(Ordering::Relaxed).to_string(),
+                    )
+                })
+                .collect()
+        };
+        metric(
+            "imap2graph_oversized_commands_total",
+            "counter",
+            "Commands refused with BAD [TOOBIG]: lines or literals over the limits.",
+            plain(self.oversized_commands.load(Ordering::Relaxed)),
+        );
+        metric(
+            "imap2graph_connections_refused_total",
+            "counter",
+            "Connections closed at accept, before TLS, by the limit they met.",
+            labelled(
+                [
+                    ("total", &self.refused_total),
+                    ("per_address", &self.refused_per_address),
+                    ("handshakes", &self.refused_handshakes),
+                ],
+                "limit",
+            ),
+        );
+        metric(
+            "imap2graph_logins_throttled_total",
+            "counter",
+            "Logins slowed or refused by login throttling, by what was done.",
+            labelled(
+                [
+                    ("delayed", &self.logins_delayed),
+                    ("refused_cached", &self.logins_refused_cached),
+                    ("refused_throttled", &self.logins_refused_throttled),
+                ],
+                "action",
+            ),
+        );
+        if let Some(rss) = resident_memory_bytes() {
+            metric(
+                "process_resident_memory_bytes",
+                "gauge",
+                "Resident memory of the gateway process.",
+                plain(rss),
+            );
+        }
         out
     }
+}
+
+/// The process's resident set, from /proc (Linux); `None` elsewhere.
+pub fn resident_memory_bytes() -> Option<u64> {
+    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    // Linux's page size on the platforms the gateway ships for.
+    Some(pages * 4096)
 }
 
 fn count_status(counts: &Mutex<BTreeMap<u16, u64>>, status: u16) {
