@@ -46,7 +46,11 @@ pub fn utf7_encode(name: &str) -> String {
     out
 }
 
-/// Decodes a modified UTF-7 mailbox name; `None` when it is not valid modified UTF-7.
+/// Decodes a modified UTF-7 mailbox name; `None` when it is not modified UTF-7 written the one
+/// way RFC 3501 5.1.3 allows: printable US-ASCII as itself and `&` as `&-`; any other character
+/// in a base64 run (`,` for `/`, no padding) of whole UTF-16 code units with surrogates paired,
+/// no bits left over, and one run for adjacent characters (`&Jjo-&Jjo-` is `&JjomOg-` spelled
+/// twice). So a folder has one spelling: the decoded name encodes back to exactly `name`.
 pub fn utf7_decode(name: &[u8]) -> Option<String> {
     use base64::Engine;
     let mut out = String::with_capacity(name.len());
@@ -55,10 +59,14 @@ pub fn utf7_decode(name: &[u8]) -> Option<String> {
         match b {
             b'&' => {
                 let end = tail.iter().position(|&c| c == b'-')?;
-                let (encoded, after) = (&tail[..end], &tail[end + 1..]);
+                let (encoded, after) = tail.split_at(end);
                 if encoded.is_empty() {
                     out.push('&');
                 } else {
+                    // The standard alphabet with `,` for `/`; a `/` of its own is not in it.
+                    if encoded.contains(&b'/') {
+                        return None;
+                    }
                     let standard: Vec<u8> = encoded
                         .iter()
                         .map(|&c| if c == b',' { b'/' } else { c })
@@ -73,14 +81,9 @@ pub fn utf7_decode(name: &[u8]) -> Option<String> {
                         .chunks_exact(2)
                         .map(|pair| u16::from_be_bytes([pair[0], pair[1]]))
                         .collect();
-                    let decoded = String::from_utf16(&units).ok()?;
-                    if decoded.chars().any(|c| (' '..='~').contains(&c)) {
-                        // Printable ASCII must not be encoded (RFC 3501 5.1.3).
-                        return None;
-                    }
-                    out.push_str(&decoded);
+                    out.push_str(&String::from_utf16(&units).ok()?);
                 }
-                rest = after;
+                rest = &after[1..];
             }
             0x20..=0x7e => {
                 out.push(b as char);
@@ -89,7 +92,9 @@ pub fn utf7_decode(name: &[u8]) -> Option<String> {
             _ => return None,
         }
     }
-    Some(out)
+    // Whatever else could be spelled two ways (encoded ASCII, split runs, left-over bits) encodes
+    // back differently.
+    (utf7_encode(&out).as_bytes() == name).then_some(out)
 }
 
 #[cfg(test)]
@@ -111,9 +116,47 @@ mod tests {
                 Some(name)
             );
         }
-        assert_eq!(utf7_decode(b"&AGE-"), None, "encoded ASCII is not valid");
-        assert_eq!(utf7_decode(b"&Jjo"), None);
-        assert_eq!(utf7_decode("é".as_bytes()), None);
+        assert_eq!(utf7_decode(b"&-"), Some("&".into()));
+        assert_eq!(utf7_decode(b"a&-b&-"), Some("a&b&".into()));
+        assert_eq!(utf7_decode(b"&JjomOg-"), Some("\u{263a}\u{263a}".into()));
+        assert_eq!(utf7_decode(b""), Some(String::new()));
+    }
+
+    /// Every way RFC 3501 5.1.3 rules out, and every second spelling of a name, is refused.
+    #[test]
+    fn invalid_or_non_canonical_modified_utf7_is_refused() {
+        for (name, why) in [
+            (&b"&AAA"[..], "unterminated run"),
+            (b"&Jjo", "unterminated run"),
+            (b"&AGE-", "encodes printable ASCII ('a')"),
+            (b"&ACY-", "encodes '&', which is written &-"),
+            (b"&ACA-", "encodes a space"),
+            (b"&Jjo-&Jjo-", "two adjacent runs where one belongs"),
+            (b"&Jjp-", "bits left over that are not zero"),
+            (b"&Jjo=-", "padding"),
+            (b"&AA-", "not a whole UTF-16 code unit"),
+            (b"&AAAA-", "24 bits: not a multiple of 16"),
+            (b"&2D0-", "an unpaired high surrogate"),
+            (b"&3gA-", "an unpaired low surrogate"),
+            (b"&3gDYPQ-", "a low surrogate before the high one"),
+            (b"&U/BTFw-", "'/' where modified base64 has ','"),
+            (b"&U*BTFw-", "a character outside base64"),
+            ("é".as_bytes(), "8-bit byte: UTF-8 is not modified UTF-7"),
+            (b"a\tb", "control character"),
+            (b"\x7f", "DEL"),
+        ] {
+            assert_eq!(
+                utf7_decode(name),
+                None,
+                "{} ({why}) was accepted",
+                name.escape_ascii()
+            );
+        }
+        // The canonical spelling of each of those names that has one is accepted.
+        for canonical in ["a", "&", " ", "\u{263a}\u{263a}", "😀"] {
+            let spelled = utf7_encode(canonical);
+            assert_eq!(utf7_decode(spelled.as_bytes()).as_deref(), Some(canonical));
+        }
     }
 
     #[test]

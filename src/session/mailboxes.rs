@@ -249,4 +249,24 @@ mod tests {
         assert_eq!(new_name(&mailbox("Caf&AOk-")).unwrap(), "Café");
         assert!(new_name(&mailbox("a//b")).is_err());
     }
+
+    /// A name that is not canonical modified UTF-7 is BAD in every command (they all decode
+    /// through `mailbox_name`), whether it is a second spelling of a folder or no spelling.
+    #[test]
+    fn names_outside_canonical_modified_utf7_are_bad() {
+        for name in [
+            "&AAA",
+            "&Jjo",
+            "&AGE-",
+            "Caf&AOk-&AOk-",
+            "Caf&AOkA6Q-x&AGE-",
+            "Café",
+        ] {
+            let refusal = mailbox_name(&mailbox(name)).unwrap_err();
+            assert!(refusal.bad, "{name:?} was not BAD");
+            assert!(new_name(&mailbox(name)).unwrap_err().bad, "{name:?}");
+        }
+        assert_eq!(mailbox_name(&mailbox("Caf&AOkA6Q-")).unwrap(), "Caféé");
+        assert_eq!(mailbox_name(&mailbox("A&-B")).unwrap(), "A&B");
+    }
 }

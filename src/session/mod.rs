@@ -657,8 +657,7 @@ impl Session {
             ListMailbox::Token(token) => token.as_ref(),
             ListMailbox::String(string) => string.as_ref(),
         };
-        let pattern = wire::utf7_decode(pattern_bytes)
-            .unwrap_or_else(|| String::from_utf8_lossy(pattern_bytes).into_owned());
+        let pattern = wire::utf7_decode(pattern_bytes).ok_or_else(not_modified_utf7)?;
         if pattern.is_empty() {
             // RFC 3501 6.3.8: the hierarchy delimiter and the root of the reference.
             let root = match reference.split_once('/') {
@@ -840,17 +839,23 @@ async fn folder_named(hub: &MailboxHub, mailbox: &Mailbox<'_>) -> Result<Folder,
         .ok_or_else(|| Refusal::no("NONEXISTENT", "no such folder"))
 }
 
-/// The folder name a client gave, decoded from modified UTF-7.
+/// The folder name a client gave, decoded from modified UTF-7. Only the canonical spelling is
+/// taken (no UTF-8, which this server does not announce with UTF8=ACCEPT), so that one folder
+/// never answers to two names.
 fn mailbox_name(mailbox: &Mailbox<'_>) -> Result<String, Refusal> {
     match mailbox {
         Mailbox::Inbox => Ok("INBOX".into()),
         Mailbox::Other(other) => {
-            let bytes = astring_bytes(other.inner());
-            wire::utf7_decode(bytes)
-                .or_else(|| String::from_utf8(bytes.to_vec()).ok())
-                .ok_or_else(|| Refusal::bad("folder name is neither modified UTF-7 nor UTF-8"))
+            wire::utf7_decode(astring_bytes(other.inner())).ok_or_else(not_modified_utf7)
         }
     }
+}
+
+fn not_modified_utf7() -> Refusal {
+    Refusal::bad(
+        "folder names are modified UTF-7 in its one spelling (RFC 3501 5.1.3): printable ASCII \
+         as itself, & as &-, other characters as one &...- run of base64 UTF-16",
+    )
 }
 
 fn astring_bytes<'a>(value: &'a AString<'_>) -> &'a [u8] {
