@@ -4,7 +4,8 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
+use imap2graph_emulator::{DeltaConfig, UpdatedItems};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -43,6 +44,8 @@ pub enum Command {
         /// directory, e.g. ~/.local/share/imap2graph/demo).
         #[arg(long, value_name = "DIR")]
         data_dir: Option<PathBuf>,
+        #[command(flatten)]
+        delta: EmulatorDelta,
     },
     /// Run the Graph emulator alone (serves the demo tenant unless --seed is given).
     Emulator {
@@ -52,6 +55,8 @@ pub enum Command {
         /// Load mailboxes from DIR/<mailbox>/<folder path>/*.eml instead of the demo seed.
         #[arg(long, value_name = "DIR")]
         seed: Option<PathBuf>,
+        #[command(flatten)]
+        delta: EmulatorDelta,
     },
     /// Write a self-signed certificate and key (PEM) for a host name.
     Cert {
@@ -62,4 +67,31 @@ pub enum Command {
         #[arg(long, value_name = "HOST", required = true)]
         name: Vec<String>,
     },
+}
+
+/// How the emulator answers delta queries (its `POST /_emulator/delta` changes it at run time).
+#[derive(Debug, Args)]
+pub struct EmulatorDelta {
+    /// How an updated item comes in a delta page: `changed` (its id and only the properties that
+    /// changed, the least Graph's documentation allows) or `whole` (the whole object).
+    #[arg(
+        long,
+        value_name = "changed|whole",
+        default_value = "whole",
+        env = "IMAP2GRAPH_EMULATOR_DELTA_ITEMS"
+    )]
+    pub delta_items: UpdatedItems,
+    /// Delta pages send again, unchanged, what the previous page sent (Graph's documentation
+    /// warns of such replays).
+    #[arg(long, env = "IMAP2GRAPH_EMULATOR_DELTA_REPLAY")]
+    pub delta_replay: bool,
+}
+
+impl EmulatorDelta {
+    pub fn config(&self) -> DeltaConfig {
+        DeltaConfig {
+            updated_items: self.delta_items,
+            replay: self.delta_replay,
+        }
+    }
 }

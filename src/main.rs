@@ -11,7 +11,7 @@ use clap::Parser;
 use imap2graph::config::Config;
 use imap2graph::server::Gateway;
 use imap2graph::{listener, tls};
-use imap2graph_emulator::{demo, Emulator};
+use imap2graph_emulator::{demo, DeltaConfig, Emulator, EmulatorConfig};
 use tokio::sync::watch;
 
 use cli::{Cli, Command};
@@ -56,13 +56,20 @@ async fn run(command: Command) -> anyhow::Result<()> {
             imap,
             graph,
             data_dir,
-        } => run_demo(imap, graph, data_dir).await,
-        Command::Emulator { listen, seed } => {
-            let emulator = match seed {
-                Some(dir) => Emulator::from_eml_dir(&dir)
+            delta,
+        } => run_demo(imap, graph, data_dir, delta.config()).await,
+        Command::Emulator {
+            listen,
+            seed,
+            delta,
+        } => {
+            let mut config = match seed {
+                Some(dir) => EmulatorConfig::from_eml_dir(&dir)
                     .with_context(|| format!("loading the seed from {}", dir.display()))?,
-                None => Emulator::demo(),
+                None => EmulatorConfig::demo(),
             };
+            config.delta = delta.config();
+            let emulator = Emulator::with_config(config);
             let listener = tokio::net::TcpListener::bind(listen)
                 .await
                 .with_context(|| format!("cannot listen on {listen}"))?;
@@ -128,6 +135,7 @@ async fn run_demo(
     imap: std::net::SocketAddr,
     graph: std::net::SocketAddr,
     data_dir: Option<PathBuf>,
+    delta: DeltaConfig,
 ) -> anyhow::Result<()> {
     let data_dir = data_dir.unwrap_or_else(default_demo_dir);
     std::fs::create_dir_all(&data_dir)
@@ -138,7 +146,10 @@ async fn run_demo(
     }
     let (cert, key) = tls::ensure_self_signed(&data_dir, &names)?;
 
-    let emulator = Emulator::demo();
+    let emulator = Emulator::with_config(EmulatorConfig {
+        delta,
+        ..EmulatorConfig::demo()
+    });
     let graph_listener = tokio::net::TcpListener::bind(graph)
         .await
         .with_context(|| format!("cannot listen on {graph}"))?;

@@ -1,5 +1,6 @@
 //! Configuration of an emulator instance: the tenants, their applications (client id, secret,
-//! granted roles), token lifetime, throttling limits, faults, and what mailboxes to seed.
+//! granted roles), token lifetime, throttling limits, faults, how delta pages represent
+//! updated items, and what mailboxes to seed.
 //! Owns `EmulatorConfig` and the secret type whose `Debug` never shows the secret.
 
 use std::fmt;
@@ -166,6 +167,48 @@ pub struct ErrorFault {
     pub retry_after: Option<f64>,
 }
 
+/// How delta queries answer, settable at start (`EmulatorConfig.delta`) and at run time
+/// (`POST /_emulator/delta`). The delta overview
+/// (<https://learn.microsoft.com/graph/delta-query-overview>, "Resource representation in the
+/// delta query response") allows both representations of an updated item, and replays.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct DeltaConfig {
+    /// How an item updated since the token's state is sent.
+    pub updated_items: UpdatedItems,
+    /// When true, every delta page first sends again, unchanged, the entries that the page
+    /// which issued its token sent ("Replays": "the same change appears in subsequent
+    /// responses").
+    pub replay: bool,
+}
+
+/// The representation of an updated item in a delta page. New items (created in, or moved
+/// into, the collection since the token's state) and the items of a first round are always
+/// whole ("their standard representation").
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum UpdatedItems {
+    /// Only `id`, the annotations, and the properties changed since the token's state: "at
+    /// least the properties that have been updated", the least the documentation allows.
+    Changed,
+    /// The whole object (within `$select`): "additional properties may be included".
+    #[default]
+    Whole,
+}
+
+impl std::str::FromStr for UpdatedItems {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "changed" => Ok(UpdatedItems::Changed),
+            "whole" => Ok(UpdatedItems::Whole),
+            _ => Err(format!(
+                "unknown delta item representation {s:?}: use `changed` or `whole`"
+            )),
+        }
+    }
+}
+
 /// One message to seed: the raw RFC 5322 bytes (stored byte for byte) and its Outlook state.
 #[derive(Clone, Debug)]
 pub struct SeedMessage {
@@ -220,6 +263,8 @@ pub struct EmulatorConfig {
     pub token_lifetime_secs: u64,
     pub throttle: ThrottleLimits,
     pub faults: FaultConfig,
+    /// How delta pages represent updated items, and whether they replay.
+    pub delta: DeltaConfig,
     pub mailboxes: Vec<SeedMailbox>,
 }
 
@@ -245,6 +290,7 @@ impl EmulatorConfig {
             token_lifetime_secs: 3599,
             throttle: ThrottleLimits::default(),
             faults: FaultConfig::default(),
+            delta: DeltaConfig::default(),
             mailboxes: Vec::new(),
         }
     }
@@ -254,6 +300,23 @@ impl EmulatorConfig {
         let mut c = EmulatorConfig::demo_tenant_only();
         c.mailboxes = crate::seed::demo_mailboxes();
         c
+    }
+
+    /// The demo tenant and application with the mailboxes of `DIR/<mailbox address>/<folder
+    /// path>/*.eml` (see [`crate::Emulator::from_eml_dir`]); their domains join the tenant.
+    pub fn from_eml_dir(dir: &std::path::Path) -> Result<EmulatorConfig, crate::EmulatorError> {
+        let mailboxes = crate::seed::load_eml_dir(dir)?;
+        let mut config = EmulatorConfig::demo_tenant_only();
+        for mb in &mailboxes {
+            if let Some((_, domain)) = mb.address.rsplit_once('@') {
+                let t = &mut config.tenants[0];
+                if !t.domains.iter().any(|d| d.eq_ignore_ascii_case(domain)) {
+                    t.domains.push(domain.to_ascii_lowercase());
+                }
+            }
+        }
+        config.mailboxes = mailboxes;
+        Ok(config)
     }
 }
 

@@ -29,8 +29,8 @@ use axum::Router;
 use serde_json::{json, Value};
 
 pub use config::{
-    AppConfig, EmulatorConfig, ErrorFault, FaultConfig, Secret, SeedFolder, SeedMailbox,
-    SeedMessage, TenantConfig, ThrottleLimits, ThrottleLimitsJson,
+    AppConfig, DeltaConfig, EmulatorConfig, ErrorFault, FaultConfig, Secret, SeedFolder,
+    SeedMailbox, SeedMessage, TenantConfig, ThrottleLimits, ThrottleLimitsJson, UpdatedItems,
 };
 
 pub use seed::synthetic_mailbox;
@@ -70,6 +70,7 @@ pub(crate) struct Inner {
     throttle: Arc<throttle::Throttle>,
     limits: Mutex<ThrottleLimits>,
     faults: faults::Faults,
+    delta: Mutex<DeltaConfig>,
     token_key: [u8; 32],
 }
 
@@ -104,6 +105,7 @@ impl Emulator {
                 throttle: Arc::new(throttle::Throttle::default()),
                 limits: Mutex::new(config.throttle.clone()),
                 faults: faults::Faults::new(config.faults.clone()),
+                delta: Mutex::new(config.delta.clone()),
                 token_key: key,
                 config,
             }),
@@ -115,18 +117,7 @@ impl Emulator {
     /// "Inbox", "Sent Items", "Drafts", "Deleted Items", "Junk Email", "Archive" at the top
     /// are the well-known folders). Mailbox domains are added to the demo tenant.
     pub fn from_eml_dir(dir: &std::path::Path) -> Result<Emulator, EmulatorError> {
-        let mailboxes = seed::load_eml_dir(dir)?;
-        let mut config = EmulatorConfig::demo_tenant_only();
-        for mb in &mailboxes {
-            if let Some((_, domain)) = mb.address.rsplit_once('@') {
-                let t = &mut config.tenants[0];
-                if !t.domains.iter().any(|d| d.eq_ignore_ascii_case(domain)) {
-                    t.domains.push(domain.to_ascii_lowercase());
-                }
-            }
-        }
-        config.mailboxes = mailboxes;
-        Ok(Emulator::with_config(config))
+        Ok(Emulator::with_config(EmulatorConfig::from_eml_dir(dir)?))
     }
 
     /// The HTTP surface: token endpoint, Graph under /v1.0, admin under /_emulator.
@@ -144,6 +135,10 @@ impl Emulator {
                 post(admin_set_faults)
                     .delete(admin_clear_faults)
                     .get(admin_get_faults),
+            )
+            .route(
+                "/_emulator/delta",
+                get(admin_get_delta).post(admin_set_delta),
             )
             .route(
                 "/_emulator/mailboxes/{mailbox}/deliver",
@@ -176,7 +171,8 @@ impl Emulator {
         self.inner.stats.to_json()
     }
 
-    /// Back to the seed: mail state, stats, throttling windows and faults as configured.
+    /// Back to the seed: mail state, stats, throttling windows, faults and delta answers as
+    /// configured.
     pub fn reset(&self) {
         let fresh = store::Store::from_seed(&self.inner.config.mailboxes);
         *self.inner.store.lock().unwrap_or_else(|e| e.into_inner()) = fresh;
@@ -185,6 +181,22 @@ impl Emulator {
         *self.inner.limits.lock().unwrap_or_else(|e| e.into_inner()) =
             self.inner.config.throttle.clone();
         self.inner.faults.set(self.inner.config.faults.clone());
+        self.set_delta(self.inner.config.delta.clone());
+    }
+
+    /// How delta pages answer from now on (as `POST /_emulator/delta`); tokens already issued
+    /// stay valid.
+    pub fn set_delta(&self, delta: DeltaConfig) {
+        *self.inner.delta.lock().unwrap_or_else(|e| e.into_inner()) = delta;
+    }
+
+    /// How delta pages answer now.
+    pub fn delta_config(&self) -> DeltaConfig {
+        self.inner
+            .delta
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Replaces the injected faults (as `POST /_emulator/faults`).
@@ -230,6 +242,7 @@ impl Emulator {
                 ..Default::default()
             },
         );
+        mb.touch_folder(&folder_id);
         let rest = mb
             .messages
             .get(&imm)
@@ -514,6 +527,29 @@ async fn admin_set_faults(State(emu): State<Emulator>, body: Bytes) -> Response 
         Err(e) => json_response(
             400,
             &json!({"error": {"code": "BadRequest", "message": format!("invalid fault configuration: {e}")}}),
+            &[],
+        ),
+    }
+}
+
+async fn admin_get_delta(State(emu): State<Emulator>) -> Response {
+    json_response(
+        200,
+        &serde_json::to_value(emu.delta_config()).unwrap_or(Value::Null),
+        &[],
+    )
+}
+
+/// `POST /_emulator/delta`: fields left out take their defaults, as in `POST /_emulator/faults`.
+async fn admin_set_delta(State(emu): State<Emulator>, body: Bytes) -> Response {
+    match serde_json::from_slice::<DeltaConfig>(&body) {
+        Ok(d) => {
+            emu.set_delta(d.clone());
+            json_response(200, &serde_json::to_value(d).unwrap_or(Value::Null), &[])
+        }
+        Err(e) => json_response(
+            400,
+            &json!({"error": {"code": "BadRequest", "message": format!("invalid delta configuration: {e}")}}),
             &[],
         ),
     }

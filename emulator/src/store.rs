@@ -34,7 +34,7 @@ pub(crate) const SYNC_ISSUES_CHILDREN: &[(&str, &str)] = &[
     ("serverfailures", "Server Failures"),
 ];
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub(crate) struct Folder {
     pub id: String,
     pub display_name: String,
@@ -43,6 +43,71 @@ pub(crate) struct Folder {
     pub well_known: Option<&'static str>,
     pub order: u64,
     pub changed_seq: u64,
+    /// Sequence number at creation: a folder created since a delta token's state is new to it.
+    pub created_seq: u64,
+    /// When each property last changed, for delta's changed-only items.
+    pub changed_props: PropertyChanges,
+    /// totalItemCount, unreadItemCount and childFolderCount as last recorded, so a change of
+    /// counts is known as such.
+    pub counts: [i64; 3],
+}
+
+/// When each property of an item last changed (mailbox sequence numbers), by its Graph name.
+pub(crate) type PropertyChanges = BTreeMap<&'static str, u64>;
+
+/// The properties of a message that its MIME determines.
+const MIME_PROPERTIES: &[&str] = &[
+    "subject",
+    "body",
+    "bodyPreview",
+    "uniqueBody",
+    "from",
+    "sender",
+    "toRecipients",
+    "ccRecipients",
+    "bccRecipients",
+    "replyTo",
+    "internetMessageId",
+    "internetMessageHeaders",
+    "sentDateTime",
+    "hasAttachments",
+    "isReadReceiptRequested",
+    "conversationId",
+    "conversationIndex",
+    "singleValueExtendedProperties",
+];
+
+/// The Graph properties whose values differ between two states of a message (besides
+/// changeKey and lastModifiedDateTime, which change with every update).
+fn changed_message_properties(before: &Message, after: &Message) -> Vec<&'static str> {
+    let mut out = Vec::new();
+    let mut note = |changed: bool, names: &[&'static str]| {
+        if changed {
+            out.extend_from_slice(names);
+        }
+    };
+    // PR_MESSAGE_FLAGS (0x0E07) follows isRead and isDraft.
+    note(
+        before.is_read != after.is_read,
+        &["isRead", "singleValueExtendedProperties"],
+    );
+    note(
+        before.is_draft != after.is_draft,
+        &["isDraft", "singleValueExtendedProperties"],
+    );
+    note(before.flag_status != after.flag_status, &["flag"]);
+    note(before.categories != after.categories, &["categories"]);
+    note(before.importance != after.importance, &["importance"]);
+    note(before.folder_id != after.folder_id, &["parentFolderId"]);
+    note(before.rest_id != after.rest_id, &["id", "webLink"]);
+    note(before.received != after.received, &["receivedDateTime"]);
+    note(before.created != after.created, &["createdDateTime"]);
+    note(before.ext != after.ext, &["singleValueExtendedProperties"]);
+    note(
+        !Arc::ptr_eq(&before.raw, &after.raw) || !Arc::ptr_eq(&before.view, &after.view),
+        MIME_PROPERTIES,
+    );
+    out
 }
 
 #[derive(Clone, Debug)]
@@ -66,6 +131,11 @@ pub(crate) struct Message {
     /// Sequence number at creation (delta's changeType=created vs updated).
     pub created_seq: u64,
     pub change_count: u32,
+    /// Sequence number at which the message came into its folder (created, copied or moved
+    /// in): a message that came since a delta token's state is new to that folder's delta.
+    pub arrived_seq: u64,
+    /// When each property last changed, for delta's changed-only items.
+    pub changed_props: PropertyChanges,
     /// singleValueExtendedProperties by normalised id ("Integer 0x1081") → value as Graph
     /// renders it (a string).
     pub ext: BTreeMap<String, String>,
@@ -157,8 +227,7 @@ impl Mailbox {
             parent_id: Some(non_ipm.clone()),
             hidden: false,
             well_known: Some("msgfolderroot"),
-            order: 0,
-            changed_seq: 0,
+            ..Folder::default()
         });
         mb.insert_folder(Folder {
             id: ids::make(IdKind::Folder, &mb.user_id, &[b"recoverableitemsdeletions"]),
@@ -166,8 +235,7 @@ impl Mailbox {
             parent_id: Some(non_ipm),
             hidden: true,
             well_known: Some("recoverableitemsdeletions"),
-            order: 0,
-            changed_seq: 0,
+            ..Folder::default()
         });
         for (wk, name) in WELL_KNOWN {
             let f = Folder {
@@ -176,8 +244,7 @@ impl Mailbox {
                 parent_id: Some(root_id.clone()),
                 hidden: false,
                 well_known: Some(wk),
-                order: 0,
-                changed_seq: 0,
+                ..Folder::default()
             };
             mb.insert_folder(f);
         }
@@ -189,8 +256,7 @@ impl Mailbox {
                 parent_id: Some(sync.clone()),
                 hidden: false,
                 well_known: Some(wk),
-                order: 0,
-                changed_seq: 0,
+                ..Folder::default()
             };
             mb.insert_folder(f);
         }
@@ -200,7 +266,54 @@ impl Mailbox {
     fn insert_folder(&mut self, mut f: Folder) {
         self.next_order += 1;
         f.order = self.next_order;
+        f.created_seq = f.changed_seq;
         self.folders.insert(f.id.clone(), f);
+    }
+
+    /// Records the counts of every folder as they are, without reporting a change (after
+    /// seeding, which adds messages without touching their folders).
+    pub fn settle_counts(&mut self) {
+        let ids: Vec<String> = self.folders.keys().cloned().collect();
+        for id in ids {
+            let counts = self.folder_counts(&id);
+            if let Some(f) = self.folders.get_mut(&id) {
+                f.counts = counts;
+            }
+        }
+    }
+
+    /// totalItemCount, unreadItemCount, childFolderCount.
+    fn folder_counts(&self, folder_id: &str) -> [i64; 3] {
+        let (total, unread) = self.counts(folder_id);
+        [total, unread, self.children(folder_id, true).len() as i64]
+    }
+
+    /// Applies `f` to a folder and records which of its properties changed, for
+    /// mailFolders/delta.
+    pub fn update_folder(&mut self, folder_id: &str, f: impl FnOnce(&mut Folder)) {
+        let Some(folder) = self.folders.get_mut(folder_id) else {
+            return;
+        };
+        let before = folder.clone();
+        f(folder);
+        let changed: Vec<&'static str> = [
+            (before.display_name != folder.display_name, "displayName"),
+            (before.parent_id != folder.parent_id, "parentFolderId"),
+            (before.hidden != folder.hidden, "isHidden"),
+        ]
+        .into_iter()
+        .filter_map(|(changed, name)| changed.then_some(name))
+        .collect();
+        if changed.is_empty() {
+            return;
+        }
+        let seq = self.bump();
+        if let Some(folder) = self.folders.get_mut(folder_id) {
+            folder.changed_seq = seq;
+            for name in changed {
+                folder.changed_props.insert(name, seq);
+            }
+        }
     }
 
     pub fn bump(&mut self) -> u64 {
@@ -284,8 +397,8 @@ impl Mailbox {
             parent_id: Some(parent.to_string()),
             hidden,
             well_known: None,
-            order: 0,
             changed_seq: seq,
+            ..Folder::default()
         });
         id
     }
@@ -388,6 +501,8 @@ impl Mailbox {
             changed_seq: seq,
             created_seq: seq,
             change_count: 0,
+            arrived_seq: seq,
+            changed_props: PropertyChanges::new(),
             ext,
             order: self.next_order,
         };
@@ -396,11 +511,31 @@ impl Mailbox {
         immutable_id
     }
 
-    /// Marks a folder as changed (its counts or properties), for mailFolders/delta.
+    /// Records a change of a folder's counts (messages or child folders came or went, or were
+    /// read), for mailFolders/delta; a folder whose counts are as recorded is not changed.
     pub fn touch_folder(&mut self, folder_id: &str) {
+        if !self.folders.contains_key(folder_id) {
+            return;
+        }
+        let counts = self.folder_counts(folder_id);
+        let Some(recorded) = self.folders.get(folder_id).map(|f| f.counts) else {
+            return;
+        };
+        if counts == recorded {
+            return;
+        }
         let seq = self.bump();
         if let Some(f) = self.folders.get_mut(folder_id) {
             f.changed_seq = seq;
+            for (i, name) in ["totalItemCount", "unreadItemCount", "childFolderCount"]
+                .into_iter()
+                .enumerate()
+            {
+                if counts[i] != f.counts[i] {
+                    f.changed_props.insert(name, seq);
+                }
+            }
+            f.counts = counts;
         }
     }
 
@@ -410,10 +545,17 @@ impl Mailbox {
         let now = chrono::Utc::now().timestamp();
         let folder = match self.messages.get_mut(immutable_id) {
             Some(m) => {
+                let before = m.clone();
                 f(m);
                 m.changed_seq = seq;
                 m.change_count += 1;
                 m.modified = now;
+                for name in changed_message_properties(&before, m)
+                    .into_iter()
+                    .chain(["changeKey", "lastModifiedDateTime"])
+                {
+                    m.changed_props.insert(name, seq);
+                }
                 m.folder_id.clone()
             }
             None => return,
@@ -453,6 +595,9 @@ impl Mailbox {
             m.rest_id = new_rest;
             m.rest_generation = gen;
         });
+        if let Some(m) = self.messages.get_mut(immutable_id) {
+            m.arrived_seq = m.changed_seq;
+        }
         self.touch_folder(&old_folder);
     }
 
@@ -539,8 +684,8 @@ impl Mailbox {
             parent_id: Some(parent.to_string()),
             hidden,
             well_known: None,
-            order: 0,
             changed_seq: seq,
+            ..Folder::default()
         });
         self.touch_folder(parent);
         Some(id)
@@ -606,6 +751,7 @@ impl Store {
             for folder in &smb.folders {
                 seed_folder(&mut mb, folder);
             }
+            mb.settle_counts();
             store.mailboxes.insert(mb.address.clone(), mb);
         }
         store

@@ -523,41 +523,6 @@ async fn folder_create_rename_delete() {
     );
 }
 
-async fn follow(s: &Server, t: &str, link: &str, prefer: &[(&str, &str)]) -> Resp {
-    let auth = format!("Bearer {t}");
-    let mut h = vec![("Authorization", auth.as_str())];
-    h.extend_from_slice(prefer);
-    request(s.addr, "GET", &link_target(link), &h, b"").await
-}
-
-/// Runs a delta round to its deltaLink; returns (items, deltaLink).
-async fn round(s: &Server, t: &str, first: &str) -> (Vec<Value>, String) {
-    let prefer = [IMM, ("Prefer", "odata.maxpagesize=25")];
-    let mut link = first.to_string();
-    let mut items = Vec::new();
-    loop {
-        let r = follow(s, t, &link, &prefer).await;
-        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
-        let j = r.json();
-        assert!(!(j.get("@odata.nextLink").is_some() && j.get("@odata.deltaLink").is_some()));
-        items.extend(j["value"].as_array().cloned().unwrap_or_default());
-        if let Some(n) = j["@odata.nextLink"].as_str() {
-            assert!(
-                n.contains("%24skiptoken=") || n.contains("$skiptoken="),
-                "{n}"
-            );
-            link = n.to_string();
-        } else {
-            let d = j["@odata.deltaLink"]
-                .as_str()
-                .expect("deltaLink")
-                .to_string();
-            assert!(d.contains("deltatoken="), "{d}");
-            return (items, d);
-        }
-    }
-}
-
 #[tokio::test]
 async fn message_delta_rounds_changes_and_removals() {
     let s = demo_server().await;

@@ -15,13 +15,25 @@
 //! (<https://learn.microsoft.com/answers/questions/649481/http-410-status-error-on-syncing-contacts>);
 //! we answer 410 with code `SyncStateNotFound` and the message Graph uses.
 //! The default page size (10) is not documented for delta; it is what Graph returns.
+//!
+//! How an item is represented follows the overview's "Resource representation in the delta
+//! query response": items of a first round, and items new to the collection since the token's
+//! state (created, or moved into the folder), in their standard representation; an updated item
+//! by "its id with *at least* the properties that have been updated, but additional properties
+//! may be included". [`DeltaConfig`] chooses between the least (id, annotations and the
+//! properties changed since the token's state; the default) and the whole object, and can
+//! replay: "the same change appears in subsequent responses" (overview, "Replays"). Message
+//! items carry `@odata.type` and `@odata.etag` as the examples of
+//! <https://learn.microsoft.com/graph/delta-query-messages> show (an updated item included);
+//! mailFolder items carry no annotation, as in the mailfolder-delta example.
 
 use serde_json::{json, Map, Value};
 
 use super::errors::GraphError;
 use super::odata::{link_with, Query};
 use super::{context_user, Ctx, GraphResponse};
-use crate::store::Mailbox;
+use crate::config::{DeltaConfig, UpdatedItems};
+use crate::store::{Mailbox, PropertyChanges};
 
 #[derive(Clone, Debug)]
 pub(crate) enum DeltaKind {
@@ -46,8 +58,21 @@ pub(crate) struct DeltaSession {
     pub watermark: u64,
     pub epoch: u64,
     pub query: Query,
-    /// For a nextLink: the rest of the round and the watermark its deltaLink will carry.
-    pub pending: Option<(Vec<Entry>, u64)>,
+    /// For a nextLink: the rest of the round.
+    pub pending: Option<Pending>,
+    /// What the page that issued this token sent (its replays left out), as sent: the
+    /// entries a replay sends again.
+    pub sent: Vec<Value>,
+}
+
+/// The rest of a round that continues with a nextLink.
+#[derive(Clone, Debug)]
+pub(crate) struct Pending {
+    entries: Vec<Entry>,
+    /// The watermark the round's deltaLink will carry.
+    round_watermark: u64,
+    /// The state the round reports changes since; `None` in a first round (every item whole).
+    since: Option<u64>,
 }
 
 fn gone() -> GraphError {
@@ -157,6 +182,7 @@ pub(crate) fn serve(
     mb: &mut Mailbox,
     kind: DeltaKind,
     epoch: u64,
+    config: &DeltaConfig,
 ) -> Result<GraphResponse, GraphError> {
     // "The only supported $filter expressions are receivedDateTime ge|gt {value}"; "the only
     // supported $orderby expression is receivedDateTime desc" (message-delta page).
@@ -184,7 +210,7 @@ pub(crate) fn serve(
         .skiptoken
         .clone()
         .or_else(|| ctx.query.deltatoken.clone());
-    let (query, entries, round_watermark) = match token {
+    let (query, entries, round_watermark, since, replayed) = match token {
         Some(t) => {
             let s = mb.delta.get(&t).cloned().ok_or_else(gone)?;
             if s.epoch != epoch {
@@ -200,12 +226,13 @@ pub(crate) fn serve(
             if !same_kind {
                 return Err(gone());
             }
+            let replayed = if config.replay { s.sent } else { Vec::new() };
             match s.pending {
-                Some((entries, wm)) => (s.query, entries, wm),
+                Some(p) => (s.query, p.entries, p.round_watermark, p.since, replayed),
                 None => {
                     let wm = mb.seq;
                     let e = changes(mb, &kind, s.watermark, s.query.change_type.as_deref());
-                    (s.query, e, wm)
+                    (s.query, e, wm, Some(s.watermark), replayed)
                 }
             }
         }
@@ -220,7 +247,13 @@ pub(crate) fn serve(
                     )));
                 }
             }
-            (ctx.query.clone(), initial(mb, &kind), mb.seq)
+            (
+                ctx.query.clone(),
+                initial(mb, &kind),
+                mb.seq,
+                None,
+                Vec::new(),
+            )
         }
     };
     // Apply the round's receivedDateTime filter to items (removals always pass).
@@ -263,12 +296,29 @@ pub(crate) fn serve(
         user_segment: ctx.user_segment.clone(),
     };
     let immutable = ctx.immutable();
+    // Only the properties changed since `since`, for an item that was there at `since`.
+    let patch = |o: Map<String, Value>, arrived: u64, changed: &PropertyChanges| match since {
+        Some(since) if config.updated_items == UpdatedItems::Changed && arrived <= since => o
+            .into_iter()
+            .filter(|(k, _)| {
+                k == "id"
+                    || k.starts_with('@')
+                    || changed.get(k.as_str()).is_some_and(|seq| *seq > since)
+            })
+            .collect(),
+        _ => o,
+    };
     let mut value = Vec::new();
     for e in &page {
         match (e, &kind) {
             (Entry::Item(id), DeltaKind::Messages { .. }) => {
                 if let Some(m) = mb.messages.get(id) {
-                    value.push(super::messages::render(mb, m, &sub)?);
+                    let mut o = Map::new();
+                    o.insert("@odata.type".into(), json!("#microsoft.graph.message"));
+                    if let Value::Object(rendered) = super::messages::render(mb, m, &sub)? {
+                        o.extend(rendered);
+                    }
+                    value.push(Value::Object(patch(o, m.arrived_seq, &m.changed_props)));
                 }
             }
             (Entry::Item(id), DeltaKind::Folders) => {
@@ -279,7 +329,7 @@ pub(crate) fn serve(
                         super::folders::FOLDER_PROPS,
                         "microsoft.graph.mailFolder",
                     )?;
-                    value.push(Value::Object(o));
+                    value.push(Value::Object(patch(o, f.created_seq, &f.changed_props)));
                 }
             }
             (
@@ -314,6 +364,8 @@ pub(crate) fn serve(
     };
     out.insert("@odata.context".into(), json!(ctx_path));
     let epoch_now = epoch;
+    let sent = value.clone();
+    let value: Vec<Value> = replayed.into_iter().chain(value).collect();
     match rest {
         Some(rest) => {
             let t = mint(
@@ -323,7 +375,12 @@ pub(crate) fn serve(
                     watermark: round_watermark,
                     epoch: epoch_now,
                     query: query.clone(),
-                    pending: Some((rest, round_watermark)),
+                    pending: Some(Pending {
+                        entries: rest,
+                        round_watermark,
+                        since,
+                    }),
+                    sent,
                 },
             );
             out.insert(
@@ -346,6 +403,7 @@ pub(crate) fn serve(
                     epoch: epoch_now,
                     query: query.clone(),
                     pending: None,
+                    sent,
                 },
             );
             out.insert(

@@ -230,11 +230,7 @@ pub(crate) fn rename(
     }) {
         return Err(folder_exists());
     }
-    let seq = mb.bump();
-    if let Some(x) = mb.folders.get_mut(&f.id) {
-        x.display_name = name;
-        x.changed_seq = seq;
-    }
+    mb.update_folder(&f.id, |x| x.display_name = name);
     folder_entity(ctx, mb, &f.id, 200)
 }
 
@@ -285,11 +281,7 @@ pub(crate) fn move_to(
         return Err(folder_exists());
     }
     let old_parent = f.parent_id.clone().unwrap_or_default();
-    let seq = mb.bump();
-    if let Some(x) = mb.folders.get_mut(&f.id) {
-        x.parent_id = Some(target.clone());
-        x.changed_seq = seq;
-    }
+    mb.update_folder(&f.id, |x| x.parent_id = Some(target.clone()));
     mb.touch_folder(&old_parent);
     mb.touch_folder(&target);
     folder_entity(ctx, mb, &f.id, 201)
@@ -350,11 +342,7 @@ pub(crate) fn delete(mb: &mut Mailbox, id: &str) -> Result<GraphResponse, GraphE
             mb.folder_tombstones.push((d, seq));
         }
     } else {
-        let seq = mb.bump();
-        if let Some(x) = mb.folders.get_mut(&f.id) {
-            x.parent_id = Some(deleted.clone());
-            x.changed_seq = seq;
-        }
+        mb.update_folder(&f.id, |x| x.parent_id = Some(deleted.clone()));
         mb.touch_folder(&deleted);
     }
     mb.touch_folder(&old_parent);

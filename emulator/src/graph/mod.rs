@@ -519,6 +519,7 @@ fn run(
         _ => {}
     }
     let epoch = emu.inner.faults.delta_epoch();
+    let delta_config = emu.delta_config();
     let mb = store
         .mailboxes
         .get_mut(mailbox)
@@ -572,10 +573,11 @@ fn run(
         Op::PatchFolder(f) => folders::rename(ctx, mb, &f),
         Op::MoveFolder(f) => folders::move_to(ctx, mb, &f),
         Op::DeleteFolder(f) => folders::delete(mb, &f),
-        Op::FolderDelta => delta::serve(ctx, mb, delta::DeltaKind::Folders, epoch),
+        Op::FolderDelta => delta::serve(ctx, mb, delta::DeltaKind::Folders, epoch, &delta_config),
         Op::MessageDelta(f) => {
             let folder_id = folders::lookup(mb, &f)?.id.clone();
-            delta::serve(ctx, mb, delta::DeltaKind::Messages { folder_id }, epoch)
+            let kind = delta::DeltaKind::Messages { folder_id };
+            delta::serve(ctx, mb, kind, epoch, &delta_config)
         }
         Op::CreateMessage => write::create(ctx, mb, None),
         Op::CreateFolderMessage(f) => write::create(ctx, mb, Some(&f)),

@@ -243,3 +243,43 @@ pub fn link_target(link: &str) -> String {
 }
 
 pub const ALICE_ENC: &str = "alice%40contoso.example";
+
+/// GETs an absolute link from a delta page (nextLink or deltaLink) with the token.
+pub async fn follow(s: &Server, t: &str, link: &str, prefer: &[(&str, &str)]) -> Resp {
+    let auth = format!("Bearer {t}");
+    let mut h = vec![("Authorization", auth.as_str())];
+    h.extend_from_slice(prefer);
+    request(s.addr, "GET", &link_target(link), &h, b"").await
+}
+
+/// Runs a delta round to its deltaLink, 25 entries a page with immutable ids; returns (items,
+/// deltaLink).
+pub async fn round(s: &Server, t: &str, first: &str) -> (Vec<Value>, String) {
+    let prefer = [
+        ("Prefer", "IdType=\"ImmutableId\""),
+        ("Prefer", "odata.maxpagesize=25"),
+    ];
+    let mut link = first.to_string();
+    let mut items = Vec::new();
+    loop {
+        let r = follow(s, t, &link, &prefer).await;
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+        let j = r.json();
+        assert!(!(j.get("@odata.nextLink").is_some() && j.get("@odata.deltaLink").is_some()));
+        items.extend(j["value"].as_array().cloned().unwrap_or_default());
+        if let Some(n) = j["@odata.nextLink"].as_str() {
+            assert!(
+                n.contains("%24skiptoken=") || n.contains("$skiptoken="),
+                "{n}"
+            );
+            link = n.to_string();
+        } else {
+            let d = j["@odata.deltaLink"]
+                .as_str()
+                .expect("deltaLink")
+                .to_string();
+            assert!(d.contains("deltatoken="), "{d}");
+            return (items, d);
+        }
+    }
+}
