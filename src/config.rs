@@ -56,6 +56,12 @@ pub struct ImapConfig {
     pub max_connections: usize,
     /// Connections open at once from one client address.
     pub max_connections_per_ip: usize,
+    /// TLS handshakes (and PROXY headers) in progress at once, over all clients; others wait.
+    pub max_handshakes: usize,
+    /// TLS handshakes in progress at once from one client address; others wait.
+    pub max_handshakes_per_ip: usize,
+    /// Seconds from accept to a finished TLS handshake (waiting for a turn included).
+    pub handshake_timeout_secs: u64,
     /// Seconds a connection may stay unauthenticated.
     pub prelogin_timeout_secs: u64,
     /// Seconds an authenticated connection may stay silent (RFC 3501 asks for at least 30 min).
@@ -120,6 +126,9 @@ impl Default for ImapConfig {
             listen: "0.0.0.0:993".into(),
             max_connections: 1000,
             max_connections_per_ip: 100,
+            max_handshakes: 100,
+            max_handshakes_per_ip: 10,
+            handshake_timeout_secs: 10,
             prelogin_timeout_secs: 60,
             idle_timeout_secs: 30 * 60,
             max_literal_bytes: 50 * 1024 * 1024,
@@ -329,6 +338,15 @@ impl Config {
             (
                 "imap.max_connections_per_ip",
                 self.imap.max_connections_per_ip as u64,
+            ),
+            ("imap.max_handshakes", self.imap.max_handshakes as u64),
+            (
+                "imap.max_handshakes_per_ip",
+                self.imap.max_handshakes_per_ip as u64,
+            ),
+            (
+                "imap.handshake_timeout_secs",
+                self.imap.handshake_timeout_secs,
             ),
             (
                 "imap.prelogin_timeout_secs",

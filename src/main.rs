@@ -161,7 +161,9 @@ async fn run_demo(
         async move { emulator.serve(graph_listener, wait_for(receiver)).await }
     });
 
-    let mut config = Config::default();
+    // The same `IMAP2GRAPH_<SECTION>_<KEY>` overrides as `serve` (limits, timeouts, caches); the
+    // demo then sets where it listens, its certificate, its emulator and its store.
+    let mut config = Config::from_toml_and_env("", std::env::vars())?;
     config.imap.listen = imap.to_string();
     config.tls.cert = Some(cert.clone());
     config.tls.key = Some(key);

@@ -48,7 +48,6 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
-use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use common::{Gateway, ALICE, SECRET};
@@ -351,7 +350,7 @@ fn fetch_and_search_answer_as_dovecot_does() {
     let gateway = Gateway::serve(&data, &emulator.url, &[]);
     let mut gw = Imap::new(
         "gateway",
-        Box::new(tls_connect(gateway.imap, &gateway.cert)),
+        Box::new(common::tls_connect(gateway.imap, &gateway.cert)),
     );
     gw.read_response(); // greeting
     gw.ok(&format!(
@@ -1043,31 +1042,6 @@ impl Drop for SeededEmulator {
 
 // ---------------------------------------------------------------------------------------------
 // A raw IMAP client: sends a command, collects every response up to its tagged one.
-
-fn tls_connect(
-    addr: SocketAddr,
-    cert: &Path,
-) -> rustls::StreamOwned<rustls::ClientConnection, TcpStream> {
-    use rustls_pki_types::pem::PemObject;
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in rustls_pki_types::CertificateDer::pem_file_iter(cert).expect("gateway certificate")
-    {
-        roots.add(cert.unwrap()).unwrap();
-    }
-    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_root_certificates(roots)
-    .with_no_client_auth();
-    let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
-    let connection = rustls::ClientConnection::new(Arc::new(config), name).unwrap();
-    let tcp = TcpStream::connect(addr).expect("cannot connect to the gateway");
-    tcp.set_read_timeout(Some(Duration::from_secs(300)))
-        .unwrap();
-    rustls::StreamOwned::new(connection, tcp)
-}
 
 trait Duplex: Read + Write {}
 impl<T: Read + Write> Duplex for T {}

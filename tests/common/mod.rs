@@ -292,8 +292,35 @@ impl Gateway {
     }
 
     pub fn demo_with_env(data_dir: &Path, env: &[(&str, &str)]) -> Gateway {
-        require_program("kill", "procps");
+        Gateway::demo_with_command(data_dir, env, binary_command())
+    }
+
+    /// The demo under a hard limit of `open_files` open files (RLIMIT_NOFILE).
+    pub fn demo_with_env_and_file_limit(
+        data_dir: &Path,
+        env: &[(&str, &str)],
+        open_files: u64,
+    ) -> Gateway {
+        use std::os::unix::process::CommandExt;
         let mut command = binary_command();
+        // SAFETY: only setrlimit, which is async-signal-safe, runs between fork and exec.
+        unsafe {
+            command.pre_exec(move || {
+                let limit = libc::rlimit {
+                    rlim_cur: open_files,
+                    rlim_max: open_files,
+                };
+                if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        Gateway::demo_with_command(data_dir, env, command)
+    }
+
+    fn demo_with_command(data_dir: &Path, env: &[(&str, &str)], mut command: Command) -> Gateway {
+        require_program("kill", "procps");
         command
             .arg("demo")
             .args([
@@ -351,6 +378,11 @@ impl Gateway {
 
     pub fn graph(&self) -> Graph {
         Graph::new(&self.graph_url)
+    }
+
+    /// The gateway's process id (for /proc).
+    pub fn pid(&self) -> u32 {
+        self.process.pid()
     }
 
     /// The metrics listener's address, from the `Metrics: http://ADDR/metrics` line the gateway
@@ -1054,4 +1086,38 @@ pub fn run_mbsync(gateway: &Gateway, home: &Path, config: &Path, channel: &str) 
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     )
+}
+
+/// A TLS connection to the gateway, checking its certificate (issued for `localhost`).
+pub fn tls_connect(
+    addr: SocketAddr,
+    cert: &Path,
+) -> rustls::StreamOwned<rustls::ClientConnection, TcpStream> {
+    let tcp = TcpStream::connect(addr).expect("cannot connect to the gateway");
+    tls_over(tcp, cert)
+}
+
+/// TLS over an open TCP connection to the gateway (e.g. one bound to another source address).
+pub fn tls_over(
+    tcp: TcpStream,
+    cert: &Path,
+) -> rustls::StreamOwned<rustls::ClientConnection, TcpStream> {
+    use rustls_pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls_pki_types::CertificateDer::pem_file_iter(cert).expect("gateway certificate")
+    {
+        roots.add(cert.unwrap()).unwrap();
+    }
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
+    let connection = rustls::ClientConnection::new(Arc::new(config), name).unwrap();
+    tcp.set_read_timeout(Some(Duration::from_secs(300)))
+        .unwrap();
+    rustls::StreamOwned::new(connection, tcp)
 }

@@ -1,0 +1,432 @@
+//! Hostile clients over real TLS against the demo gateway (issue 12): memory held for a client
+//! that has not logged in stays bounded whatever it sends, the configured limits hold after
+//! login (LITERAL+ included), connection limits apply at accept (before any handshake), the
+//! open-file limit is never reached, and through all of it another client logs in and works.
+//!
+//! Memory is read from the gateway's own /proc entry (VmRSS), before and while the hostile
+//! connections hold what they sent.
+
+mod common;
+
+use std::io::{ErrorKind, Read, Write};
+use std::net::{IpAddr, SocketAddr, TcpStream};
+use std::time::Duration;
+
+use common::{Gateway, ALICE, SECRET};
+
+type Tls = rustls::StreamOwned<rustls::ClientConnection, TcpStream>;
+
+/// A line-oriented IMAP client over one TLS connection.
+struct Client {
+    stream: Tls,
+    buf: Vec<u8>,
+}
+
+impl Client {
+    fn connect(gateway: &Gateway) -> Client {
+        Client::over(common::tls_connect(gateway.imap, &gateway.cert))
+    }
+
+    /// A connection from another loopback address (127.0.0.2), as a second client host.
+    fn connect_from(source: &str, gateway: &Gateway) -> Client {
+        let tcp = bind_and_connect(source, gateway.imap);
+        Client::over(common::tls_over(tcp, &gateway.cert))
+    }
+
+    fn over(stream: Tls) -> Client {
+        let mut client = Client {
+            stream,
+            buf: Vec::new(),
+        };
+        let greeting = client.line();
+        assert!(greeting.starts_with("* OK"), "greeting: {greeting}");
+        client
+    }
+
+    /// A connection, or `None` when the gateway closed it before greeting.
+    fn try_connect(gateway: &Gateway) -> Option<Client> {
+        let mut client = Client {
+            stream: common::tls_connect(gateway.imap, &gateway.cert),
+            buf: Vec::new(),
+        };
+        let greeting = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| client.line()));
+        greeting.ok()?.starts_with("* OK").then_some(client)
+    }
+
+    fn send(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).expect("write to the gateway");
+        self.stream.flush().expect("flush");
+    }
+
+    /// The next line the server sent, or "" when it closed the connection.
+    fn line(&mut self) -> String {
+        loop {
+            if let Some(end) = self.buf.iter().position(|&b| b == b'\n') {
+                let line: Vec<u8> = self.buf.drain(..=end).collect();
+                return String::from_utf8_lossy(&line).trim_end().to_string();
+            }
+            let mut chunk = [0u8; 4096];
+            match self.stream.read(&mut chunk) {
+                Ok(0) => return String::new(),
+                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
+                Err(err) if err.kind() == ErrorKind::UnexpectedEof => return String::new(),
+                Err(err) if err.kind() == ErrorKind::ConnectionReset => return String::new(),
+                Err(err) => panic!("reading from the gateway: {err}"),
+            }
+        }
+    }
+
+    /// Every line up to the one tagged `tag` (included), or up to the server closing.
+    fn until_tagged(&mut self, tag: &str) -> Vec<String> {
+        let mut lines = Vec::new();
+        loop {
+            let line = self.line();
+            if line.is_empty() {
+                return lines;
+            }
+            let done = line.starts_with(&format!("{tag} "));
+            lines.push(line);
+            if done {
+                return lines;
+            }
+        }
+    }
+
+    /// Sends `tag command` and returns the tagged answer line.
+    fn command(&mut self, tag: &str, command: &str) -> String {
+        self.send(format!("{tag} {command}\r\n").as_bytes());
+        let lines = self.until_tagged(tag);
+        lines.last().cloned().unwrap_or_default()
+    }
+
+    fn login(&mut self) {
+        let name = common::login_name(ALICE);
+        let answer = self.command("L", &format!("LOGIN \"{name}\" \"{SECRET}\""));
+        assert!(answer.starts_with("L OK"), "login: {answer}");
+    }
+}
+
+fn bind_and_connect(source: &str, to: SocketAddr) -> TcpStream {
+    let socket = socket2_free_connect(source.parse().unwrap(), to);
+    socket
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    socket
+}
+
+/// Connects from `source` (a loopback address other than 127.0.0.1) with the standard library
+/// only: bind through libc, then connect.
+fn socket2_free_connect(source: IpAddr, to: SocketAddr) -> TcpStream {
+    use std::os::fd::FromRawFd;
+    let IpAddr::V4(source) = source else {
+        panic!("IPv4 source addresses only")
+    };
+    let SocketAddr::V4(to) = to else {
+        panic!("the gateway listens on IPv4 here")
+    };
+    // SAFETY: plain socket calls on a descriptor this function owns until it is handed to
+    // TcpStream.
+    unsafe {
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
+        assert!(fd >= 0, "socket: {}", std::io::Error::last_os_error());
+        let sockaddr = |ip: std::net::Ipv4Addr, port: u16| libc::sockaddr_in {
+            sin_family: libc::AF_INET as libc::sa_family_t,
+            sin_port: port.to_be(),
+            sin_addr: libc::in_addr {
+                s_addr: u32::from(ip).to_be(),
+            },
+            sin_zero: [0; 8],
+        };
+        let local = sockaddr(source, 0);
+        let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+        let bound = libc::bind(fd, &local as *const _ as *const libc::sockaddr, len);
+        assert!(
+            bound == 0,
+            "bind {source}: {}",
+            std::io::Error::last_os_error()
+        );
+        let remote = sockaddr(*to.ip(), to.port());
+        let connected = libc::connect(fd, &remote as *const _ as *const libc::sockaddr, len);
+        assert!(
+            connected == 0,
+            "connect: {}",
+            std::io::Error::last_os_error()
+        );
+        TcpStream::from_raw_fd(fd)
+    }
+}
+
+/// The gateway process's resident memory, in bytes.
+fn rss(gateway: &Gateway) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{}/status", gateway.pid()))
+        .expect("the gateway's /proc status");
+    let kb: u64 = status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmRSS in /proc status");
+    kb * 1024
+}
+
+fn open_files(gateway: &Gateway) -> usize {
+    std::fs::read_dir(format!("/proc/{}/fd", gateway.pid()))
+        .expect("the gateway's /proc fd")
+        .count()
+}
+
+/// Sends `total` bytes of `x` in 64 KB writes.
+fn send_filler(client: &mut Client, total: usize) {
+    let chunk = vec![b'x'; 64 * 1024];
+    let mut sent = 0;
+    while sent < total {
+        let n = chunk.len().min(total - sent);
+        client.send(&chunk[..n]);
+        sent += n;
+    }
+}
+
+/// How many of `sockets` the server has closed (EOF or reset) and how many it holds, a moment
+/// after they connected without sending anything.
+fn closed_and_held(sockets: &[TcpStream]) -> (usize, usize) {
+    // Refusals happen at accept, so a moment is enough for every one of them.
+    std::thread::sleep(Duration::from_secs(1));
+    let mut closed = 0;
+    for tcp in sockets {
+        tcp.set_nonblocking(true).unwrap();
+        let mut byte = [0u8; 1];
+        let is_closed = match (&*tcp).read(&mut byte) {
+            Ok(0) => true,
+            Ok(_) => panic!("the gateway sent bytes before the TLS handshake"),
+            Err(err) => matches!(
+                err.kind(),
+                ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted
+            ),
+        };
+        closed += usize::from(is_closed);
+        tcp.set_nonblocking(false).unwrap();
+    }
+    (closed, sockets.len() - closed)
+}
+
+#[test]
+fn memory_before_login_is_bounded_and_other_sessions_go_on() {
+    let dir = common::temp_dir();
+    let gateway = Gateway::demo(dir.path());
+    let mut witness = Client::connect(&gateway);
+    witness.login();
+    assert!(witness.command("w1", "SELECT INBOX").starts_with("w1 OK"));
+    let before = rss(&gateway);
+
+    // Six clients that never log in send `a LOGIN ` and 45 MB without a line end.
+    const SENT: usize = 45 * 1024 * 1024;
+    let mut hostile: Vec<Client> = (0..6).map(|_| Client::connect(&gateway)).collect();
+    for client in &mut hostile {
+        client.send(b"a LOGIN ");
+        send_filler(client, SENT);
+    }
+    // The witness session is unaffected while they hold what they sent.
+    assert!(witness.command("w2", "NOOP").starts_with("w2 OK"));
+    let fetched = witness.command("w3", "FETCH 1 (RFC822.SIZE FLAGS)");
+    assert!(fetched.starts_with("w3 OK"), "{fetched}");
+    let during = rss(&gateway);
+    let growth = during.saturating_sub(before);
+    eprintln!(
+        "RSS before {} KiB, with 6 × {} MiB unterminated lines {} KiB (+{} KiB)",
+        before / 1024,
+        SENT >> 20,
+        during / 1024,
+        growth / 1024
+    );
+    assert!(
+        growth < 24 * 1024 * 1024,
+        "six unauthenticated connections that sent 45 MB each grew the gateway by {} KiB",
+        growth / 1024
+    );
+    // When the line ends, it is refused as too big and the connection goes on.
+    for client in &mut hostile {
+        client.send(b"\r\n");
+        let answer = client.until_tagged("a");
+        assert_eq!(
+            answer.last().map(String::as_str),
+            Some("a BAD [TOOBIG] command exceeds the 8192 bytes allowed before login"),
+            "{answer:?}"
+        );
+        assert_eq!(client.command("b", "NOOP"), "b OK NOOP completed");
+    }
+    // A non-synchronising literal over the pre-login limit ends the connection at once.
+    let mut client = Client::connect(&gateway);
+    client.send(b"a LOGIN {52428801+}\r\n");
+    send_filler(&mut client, 64 * 1024);
+    let answer = client.until_tagged("a");
+    assert!(
+        answer
+            .last()
+            .is_some_and(|line| line.starts_with("a BAD [TOOBIG]")),
+        "{answer:?}"
+    );
+    assert!(client.line().starts_with("* BYE"));
+    assert_eq!(client.line(), "", "the connection is closed");
+    assert!(witness.command("w4", "NOOP").starts_with("w4 OK"));
+}
+
+#[test]
+fn configured_limits_hold_after_login() {
+    let dir = common::temp_dir();
+    let gateway = Gateway::demo_with_env(
+        dir.path(),
+        &[("IMAP2GRAPH_IMAP_MAX_LITERAL_BYTES", "1048576")],
+    );
+    let mut client = Client::connect(&gateway);
+    client.login();
+    // A 70 KB NOOP line: over imap.max_command_bytes (64 KiB).
+    let mut line = b"n1 NOOP ".to_vec();
+    line.extend(std::iter::repeat_n(b'x', 70 * 1024));
+    line.extend_from_slice(b"\r\n");
+    client.send(&line);
+    let answer = client.until_tagged("n1");
+    assert!(
+        answer
+            .last()
+            .is_some_and(|line| line.starts_with("n1 BAD [TOOBIG]")),
+        "{answer:?}"
+    );
+    // LITERAL+ past imap.max_literal_bytes: BAD [TOOBIG], the literal read and dropped.
+    let before = rss(&gateway);
+    client.send(b"a1 APPEND INBOX {1048577+}\r\n");
+    send_filler(&mut client, 1048577);
+    client.send(b"\r\n");
+    let answer = client.until_tagged("a1");
+    assert!(
+        answer
+            .last()
+            .is_some_and(|line| line.starts_with("a1 BAD [TOOBIG]")),
+        "{answer:?}"
+    );
+    assert_eq!(client.command("a2", "NOOP"), "a2 OK NOOP completed");
+    // The synchronising form is refused before it is sent.
+    let answer = client.command("a3", "APPEND INBOX {1048577}");
+    assert!(answer.starts_with("a3 NO [TOOBIG]"), "{answer}");
+    // A 40 MB line after login is dropped as it arrives.
+    client.send(b"a4 SELECT ");
+    send_filler(&mut client, 40 * 1024 * 1024);
+    let during = rss(&gateway);
+    client.send(b"\r\n");
+    let answer = client.until_tagged("a4");
+    assert!(
+        answer
+            .last()
+            .is_some_and(|line| line.starts_with("a4 BAD [TOOBIG]")),
+        "{answer:?}"
+    );
+    eprintln!(
+        "RSS before {} KiB, after a dropped 1 MiB literal and with a 40 MiB line in flight {} KiB",
+        before / 1024,
+        during / 1024
+    );
+    assert!(
+        during.saturating_sub(before) < 16 * 1024 * 1024,
+        "a 40 MB line grew the gateway by {} KiB",
+        during.saturating_sub(before) / 1024
+    );
+    // A literal within the limit still works.
+    let message = b"From: a@example.com\r\nSubject: fits\r\n\r\nbody\r\n";
+    client.send(format!("a5 APPEND INBOX {{{}+}}\r\n", message.len()).as_bytes());
+    client.send(message);
+    client.send(b"\r\n");
+    let answer = client.until_tagged("a5");
+    assert!(
+        answer
+            .last()
+            .is_some_and(|line| line.starts_with("a5 OK [APPENDUID")),
+        "{answer:?}"
+    );
+}
+
+#[test]
+fn connection_limits_apply_before_the_handshake() {
+    let dir = common::temp_dir();
+    let gateway = Gateway::demo_with_env(
+        dir.path(),
+        &[
+            ("IMAP2GRAPH_IMAP_MAX_CONNECTIONS_PER_IP", "20"),
+            ("IMAP2GRAPH_IMAP_MAX_HANDSHAKES_PER_IP", "4"),
+            ("IMAP2GRAPH_IMAP_HANDSHAKE_TIMEOUT_SECS", "30"),
+        ],
+    );
+    let files_before = open_files(&gateway);
+    // 320 idle sockets from one address, sending nothing: all but 20 are closed at once.
+    let idle: Vec<TcpStream> = (0..320)
+        .map(|_| TcpStream::connect(gateway.imap).expect("connect"))
+        .collect();
+    assert_eq!(
+        closed_and_held(&idle),
+        (300, 20),
+        "closed and held of 320 idle sockets"
+    );
+    let files_during = open_files(&gateway);
+    assert!(
+        files_during <= files_before + 20 + 4,
+        "the gateway holds {files_during} files with 20 idle clients (before: {files_before})"
+    );
+    // Another client host logs in and works while they sit in (or wait for) their handshakes:
+    // were it queued behind them, it would be closed at the handshake timeout instead.
+    let mut other = Client::connect_from("127.0.0.2", &gateway);
+    other.login();
+    assert!(other.command("o1", "SELECT INBOX").starts_with("o1 OK"));
+    // The refusals are counted, by the limit met.
+    drop(idle);
+    let log = gateway.stop().stderr;
+    assert!(
+        log.contains("connection refused at accept: imap.max_connections_per_ip reached"),
+        "{}",
+        common::tail(&log, 20)
+    );
+    assert!(
+        !log.contains("Too many open files"),
+        "{}",
+        common::tail(&log, 20)
+    );
+}
+
+#[test]
+fn the_open_file_limit_is_never_reached() {
+    let dir = common::temp_dir();
+    // A hard limit of 400 open files with max_connections = 1000: the gateway lowers its
+    // connection limit to fit, and refuses at accept instead of running out of descriptors.
+    let gateway = Gateway::demo_with_env_and_file_limit(
+        dir.path(),
+        &[("IMAP2GRAPH_IMAP_MAX_CONNECTIONS_PER_IP", "1000")],
+        400,
+    );
+    let mut sockets: Vec<TcpStream> = (0..300)
+        .map(|_| TcpStream::connect(gateway.imap).expect("connect"))
+        .collect();
+    assert_eq!(
+        closed_and_held(&sockets),
+        (300 - (400 - 256), 400 - 256),
+        "closed and held of 300 idle sockets under a limit of 400 open files"
+    );
+    // Once they go (but five), a real client gets in: connections still waiting for their
+    // handshake turn notice their client left, and free their places at once.
+    sockets.truncate(5);
+    let mut client = (0..40)
+        .find_map(|_| {
+            std::thread::sleep(Duration::from_millis(250));
+            Client::try_connect(&gateway)
+        })
+        .expect("no connection accepted after the idle sockets left");
+    client.login();
+    assert!(client.command("c1", "NOOP").starts_with("c1 OK"));
+    drop(sockets);
+    let log = gateway.stop().stderr;
+    assert!(
+        log.contains("imap.max_connections lowered to fit the open-file limit"),
+        "{}",
+        common::tail(&log, 20)
+    );
+    assert!(
+        !log.contains("Too many open files"),
+        "{}",
+        common::tail(&log, 20)
+    );
+}
