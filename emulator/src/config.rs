@@ -182,9 +182,8 @@ pub struct DeltaConfig {
     pub replay: bool,
 }
 
-/// The representation of an updated item in a delta page. New items (created in, or moved
-/// into, the collection since the token's state) and the items of a first round are always
-/// whole ("their standard representation").
+/// The representation of an updated item in a delta page. Items created since the token's
+/// state and the items of a first round are always whole ("their standard representation").
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub enum UpdatedItems {

@@ -131,9 +131,6 @@ pub(crate) struct Message {
     /// Sequence number at creation (delta's changeType=created vs updated).
     pub created_seq: u64,
     pub change_count: u32,
-    /// Sequence number at which the message came into its folder (created, copied or moved
-    /// in): a message that came since a delta token's state is new to that folder's delta.
-    pub arrived_seq: u64,
     /// When each property last changed, for delta's changed-only items.
     pub changed_props: PropertyChanges,
     /// singleValueExtendedProperties by normalised id ("Integer 0x1081") → value as Graph
@@ -501,7 +498,6 @@ impl Mailbox {
             changed_seq: seq,
             created_seq: seq,
             change_count: 0,
-            arrived_seq: seq,
             changed_props: PropertyChanges::new(),
             ext,
             order: self.next_order,
@@ -595,9 +591,6 @@ impl Mailbox {
             m.rest_id = new_rest;
             m.rest_generation = gen;
         });
-        if let Some(m) = self.messages.get_mut(immutable_id) {
-            m.arrived_seq = m.changed_seq;
-        }
         self.touch_folder(&old_folder);
     }
 

@@ -164,7 +164,7 @@ async fn an_updated_message_carries_only_what_changed() {
 }
 
 #[tokio::test]
-async fn a_message_moved_in_is_whole_in_its_new_folder() {
+async fn a_message_moved_in_is_an_update_in_its_new_folder() {
     let s = server(UpdatedItems::Changed, false).await;
     let t = token(s.addr).await;
     let (inbox, _) = round(&s, &t, &message_delta(&s, "inbox")).await;
@@ -180,8 +180,28 @@ async fn a_message_moved_in_is_whole_in_its_new_folder() {
     )
     .await;
     assert_eq!(r.status, 201);
+    // Only its parentFolderId (not selected), changeKey and lastModifiedDateTime changed.
     let (changes, _) = round(&s, &t, &archive_delta).await;
-    assert_eq!(keys(only(&changes, &id)), set(WHOLE_MESSAGE));
+    assert_eq!(
+        keys(only(&changes, &id)),
+        set(&["@odata.type", "@odata.etag", "id"])
+    );
+    // A copy is a new message: whole.
+    let other = inbox[1]["id"].as_str().expect("id").to_string();
+    let (_, archive_delta) = round(&s, &t, &message_delta(&s, "archive")).await;
+    let r = send(
+        s.addr,
+        &t,
+        "POST",
+        &format!("/users/{ALICE_ENC}/messages/{other}/copy"),
+        &[JSON, IMM],
+        json!({"destinationId": "archive"}).to_string().as_bytes(),
+    )
+    .await;
+    assert_eq!(r.status, 201);
+    let copy = r.json()["id"].as_str().expect("id").to_string();
+    let (changes, _) = round(&s, &t, &archive_delta).await;
+    assert_eq!(keys(only(&changes, &copy)), set(WHOLE_MESSAGE));
 }
 
 #[tokio::test]

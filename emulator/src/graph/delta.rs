@@ -17,15 +17,18 @@
 //! The default page size (10) is not documented for delta; it is what Graph returns.
 //!
 //! How an item is represented follows the overview's "Resource representation in the delta
-//! query response": items of a first round, and items new to the collection since the token's
-//! state (created, or moved into the folder), in their standard representation; an updated item
+//! query response": items of a first round, and "newly created instances" (created since the
+//! token's state; a copy is a new item), in their standard representation; an updated item
 //! by "its id with *at least* the properties that have been updated, but additional properties
 //! may be included". [`DeltaConfig`] chooses between the least (id, annotations and the
 //! properties changed since the token's state; the default) and the whole object, and can
 //! replay: "the same change appears in subsequent responses" (overview, "Replays"). Message
 //! items carry `@odata.type` and `@odata.etag` as the examples of
 //! <https://learn.microsoft.com/graph/delta-query-messages> show (an updated item included);
-//! mailFolder items carry no annotation, as in the mailfolder-delta example.
+//! mailFolder items carry no annotation, as in the mailfolder-delta example. A message moved
+//! into the folder, or a folder moved, is not newly created: the docs do not say how it comes,
+//! and the stricter reading is an update of its parentFolderId (with `$select`, possibly an
+//! item with nothing but its id).
 
 use serde_json::{json, Map, Value};
 
@@ -296,9 +299,9 @@ pub(crate) fn serve(
         user_segment: ctx.user_segment.clone(),
     };
     let immutable = ctx.immutable();
-    // Only the properties changed since `since`, for an item that was there at `since`.
-    let patch = |o: Map<String, Value>, arrived: u64, changed: &PropertyChanges| match since {
-        Some(since) if config.updated_items == UpdatedItems::Changed && arrived <= since => o
+    // Only the properties changed since `since`, for an item that existed then.
+    let patch = |o: Map<String, Value>, created: u64, changed: &PropertyChanges| match since {
+        Some(since) if config.updated_items == UpdatedItems::Changed && created <= since => o
             .into_iter()
             .filter(|(k, _)| {
                 k == "id"
@@ -318,7 +321,7 @@ pub(crate) fn serve(
                     if let Value::Object(rendered) = super::messages::render(mb, m, &sub)? {
                         o.extend(rendered);
                     }
-                    value.push(Value::Object(patch(o, m.arrived_seq, &m.changed_props)));
+                    value.push(Value::Object(patch(o, m.created_seq, &m.changed_props)));
                 }
             }
             (Entry::Item(id), DeltaKind::Folders) => {
