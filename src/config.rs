@@ -64,6 +64,11 @@ pub struct ImapConfig {
     pub handshake_timeout_secs: u64,
     /// Seconds a connection may stay unauthenticated.
     pub prelogin_timeout_secs: u64,
+    /// Longest spacing login throttling puts between attempts from one address, or with new
+    /// secrets for one application, after failures (it doubles per failure from 0.25 s).
+    pub login_delay_max_secs: u64,
+    /// Seconds a secret the identity platform refused is refused again without asking it.
+    pub login_refused_secret_secs: u64,
     /// Seconds an authenticated connection may stay silent (RFC 3501 asks for at least 30 min).
     pub idle_timeout_secs: u64,
     /// Largest literal (e.g. an APPENDed message) in bytes.
@@ -130,6 +135,8 @@ impl Default for ImapConfig {
             max_handshakes_per_ip: 10,
             handshake_timeout_secs: 10,
             prelogin_timeout_secs: 60,
+            login_delay_max_secs: 8,
+            login_refused_secret_secs: 60,
             idle_timeout_secs: 30 * 60,
             max_literal_bytes: 50 * 1024 * 1024,
             max_command_bytes: 64 * 1024,
@@ -353,6 +360,7 @@ impl Config {
                 self.imap.prelogin_timeout_secs,
             ),
             ("imap.idle_timeout_secs", self.imap.idle_timeout_secs),
+            ("imap.login_delay_max_secs", self.imap.login_delay_max_secs),
             ("imap.max_literal_bytes", self.imap.max_literal_bytes as u64),
             ("imap.max_command_bytes", self.imap.max_command_bytes as u64),
             ("imap.idle_poll_secs", self.imap.idle_poll_secs),
@@ -417,6 +425,16 @@ impl Config {
                 })
             })
             .collect()
+    }
+
+    /// Login throttling's settings: a login may wait up to half the pre-login time (at most
+    /// 30 s) for its turn; longer, it is refused at once.
+    pub fn login_throttle(&self) -> crate::throttle::ThrottleSettings {
+        crate::throttle::ThrottleSettings {
+            max_spacing: Duration::from_secs(self.imap.login_delay_max_secs),
+            max_wait: (self.prelogin_timeout() / 2).min(Duration::from_secs(30)),
+            refused_secret_ttl: Duration::from_secs(self.imap.login_refused_secret_secs),
+        }
     }
 
     pub fn prelogin_timeout(&self) -> Duration {

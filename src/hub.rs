@@ -28,6 +28,7 @@ use crate::graph::{Credentials, GraphClient, GraphError, MailboxGraph};
 use crate::login::MailboxName;
 use crate::mime::with_crlf_line_ends;
 use crate::store::{MessageState, StoreError, UidStore};
+use crate::throttle::LoginThrottle;
 
 /// A folder tree this young is served from memory.
 const FOLDER_TREE_FRESHNESS: Duration = Duration::from_secs(5);
@@ -694,6 +695,7 @@ pub struct HubRegistry {
     store: UidStore,
     bodies: Cache<Arc<str>, Bytes>,
     hubs: Cache<String, Arc<MailboxHub>>,
+    login_throttle: LoginThrottle,
 }
 
 /// How long an unused hub is kept.
@@ -709,12 +711,18 @@ impl HubRegistry {
             .time_to_idle(Duration::from_secs(config.cache.body_ttl_secs))
             .build();
         HubRegistry {
+            login_throttle: LoginThrottle::new(config.login_throttle()),
             config,
             graph,
             store,
             bodies,
             hubs: Cache::builder().time_to_idle(HUB_LINGER).build(),
         }
+    }
+
+    /// Login throttling, shared by every session of the process.
+    pub fn login_throttle(&self) -> &LoginThrottle {
+        &self.login_throttle
     }
 
     pub fn graph(&self) -> &GraphClient {

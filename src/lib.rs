@@ -19,5 +19,6 @@ pub mod secret;
 pub mod server;
 pub mod session;
 pub mod store;
+pub mod throttle;
 pub mod tls;
 pub mod wire;

@@ -98,31 +98,31 @@ async fn run(command: Command) -> anyhow::Result<()> {
 /// until a graceful shutdown.
 async fn serve(config: Config, shutdown: watch::Receiver<bool>) -> anyhow::Result<()> {
     let listen = config.listen_addr()?;
-    let metrics = config.metrics_addr()?;
     let gateway = Gateway::prepare(config).await?;
-    if let Some(address) = metrics {
-        let listener = tokio::net::TcpListener::bind(address)
-            .await
-            .with_context(|| format!("metrics.listen: cannot listen on {address}"))?;
-        let local = listener.local_addr()?;
-        tracing::info!(address = %local, "metrics listening");
-        println!("Metrics: http://{local}/metrics");
-        tokio::spawn(imap2graph::metrics::serve(
-            listener,
-            gateway.store().clone(),
-            shutdown.clone(),
-        ));
-    }
     let listener = listener::bind(listen).await?;
     serve_bound(gateway, listener, shutdown).await
 }
 
-/// Announces the bound address (`IMAPS: ADDR`, which scripts wait for) and serves.
+/// Starts the metrics listener when `metrics.listen` is set, announces the bound address
+/// (`IMAPS: ADDR`, which scripts wait for) and serves.
 async fn serve_bound(
     gateway: Gateway,
     listener: tokio::net::TcpListener,
     shutdown: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
+    if let Some(address) = gateway.config().metrics_addr()? {
+        let metrics = tokio::net::TcpListener::bind(address)
+            .await
+            .with_context(|| format!("metrics.listen: cannot listen on {address}"))?;
+        let local = metrics.local_addr()?;
+        tracing::info!(address = %local, "metrics listening");
+        println!("Metrics: http://{local}/metrics");
+        tokio::spawn(imap2graph::metrics::serve(
+            metrics,
+            gateway.store().clone(),
+            shutdown.clone(),
+        ));
+    }
     let local = listener.local_addr()?;
     tracing::info!(address = %local, "IMAPS listening");
     println!("IMAPS: {local}");

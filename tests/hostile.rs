@@ -430,3 +430,144 @@ fn the_open_file_limit_is_never_reached() {
         common::tail(&log, 20)
     );
 }
+
+/// Token requests the emulator's identity platform refused so far.
+fn refused_token_requests(gateway: &Gateway) -> u64 {
+    let stats = gateway.graph().stats();
+    stats["tokenRequests"]
+        .as_object()
+        .expect("tokenRequests in the emulator's stats")
+        .iter()
+        .filter(|(status, _)| status.as_str() != "200")
+        .map(|(_, n)| n.as_u64().unwrap_or(0))
+        .sum()
+}
+
+/// A sample of the gateway's Prometheus text, by its full name with labels.
+fn metric(gateway: &Gateway, sample: &str) -> u64 {
+    let (status, body) = common::http_get(&gateway.metrics_address(), "/metrics");
+    assert!(status.contains("200"), "{status}");
+    body.lines()
+        .find_map(|line| line.strip_prefix(sample)?.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {sample} in the metrics:\n{body}"))
+}
+
+#[test]
+fn wrong_secrets_are_throttled_and_the_right_one_still_works() {
+    let dir = common::temp_dir();
+    let gateway = Gateway::demo_with_env(
+        dir.path(),
+        &[
+            ("IMAP2GRAPH_METRICS_LISTEN", "127.0.0.1:0"),
+            // Logins may wait up to 10 s for their turn, spaced by up to 4 s.
+            ("IMAP2GRAPH_IMAP_PRELOGIN_TIMEOUT_SECS", "20"),
+            ("IMAP2GRAPH_IMAP_LOGIN_DELAY_MAX_SECS", "4"),
+        ],
+    );
+    // The messaging server is logged in already: its secret has a token.
+    let mut witness = Client::connect(&gateway);
+    witness.login();
+    let name = common::login_name(ALICE);
+
+    // 200 wrong secrets from one address over 50 parallel connections: half of them one
+    // repeated secret, half all different.
+    let answers: Vec<String> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..50)
+            .map(|worker| {
+                let (imap, cert) = (gateway.imap, gateway.cert.clone());
+                let name = &name;
+                scope.spawn(move || {
+                    let connect = || Client::over(common::tls_connect(imap, &cert));
+                    let mut answers = Vec::new();
+                    let mut client = connect();
+                    let mut failed_here = 0;
+                    for attempt in 0..4 {
+                        let secret = if worker % 2 == 0 {
+                            "wrong-repeated".to_string()
+                        } else {
+                            format!("wrong-{worker}-{attempt}")
+                        };
+                        client.send(format!("g LOGIN \"{name}\" \"{secret}\"\r\n").as_bytes());
+                        let lines = client.until_tagged("g");
+                        failed_here += 1;
+                        let closed = lines.iter().any(|line| line.starts_with("* BYE"));
+                        // The tagged answer, or the BYE of a connection whose pre-login time
+                        // ran out while it waited its turn.
+                        let answer = lines
+                            .iter()
+                            .find(|line| line.starts_with("g "))
+                            .or(lines.last())
+                            .cloned()
+                            .unwrap_or_default();
+                        answers.push(answer);
+                        // Three failed logins end a connection: open another.
+                        if failed_here == 3 && !closed {
+                            let bye = client.line();
+                            assert!(bye.starts_with("* BYE"), "{bye:?} after {answers:?}");
+                        }
+                        if failed_here == 3 || closed {
+                            client = connect();
+                            failed_here = 0;
+                        }
+                    }
+                    answers
+                })
+            })
+            .collect();
+        // Meanwhile the right secret logs in on a new connection, without waiting its turn.
+        let mut right = Client::connect(&gateway);
+        right.login();
+        assert!(right.command("r1", "SELECT INBOX").starts_with("r1 OK"));
+        workers
+            .into_iter()
+            .flat_map(|worker| worker.join().expect("worker"))
+            .collect()
+    });
+    assert_eq!(answers.len(), 200);
+    for answer in &answers {
+        assert!(
+            answer.starts_with("g NO [AUTHENTICATIONFAILED]")
+                || answer.starts_with("g NO [UNAVAILABLE] too many failed logins lately")
+                || answer == "* BYE Login timed out",
+            "{answer}"
+        );
+        assert!(
+            !answer.contains("wrong-"),
+            "a secret in an answer: {answer}"
+        );
+    }
+    let asked = refused_token_requests(&gateway);
+    let unavailable = answers.iter().filter(|a| a.contains("UNAVAILABLE")).count();
+    eprintln!(
+        "200 wrong secrets over 50 connections: {asked} reached the identity platform, \
+         {unavailable} refused as too many"
+    );
+    assert!(
+        asked <= 20,
+        "{asked} of 200 wrong secrets reached the identity platform"
+    );
+    assert_eq!(
+        metric(
+            &gateway,
+            "imap2graph_logins_throttled_total{action=\"refused_throttled\"}"
+        ),
+        unavailable as u64
+    );
+    // The repeated secret, from a fresh address, is refused without asking again.
+    let before = refused_token_requests(&gateway);
+    let mut fresh = Client::connect_from("127.0.0.3", &gateway);
+    let answer = fresh.command("h", &format!("LOGIN \"{name}\" \"wrong-repeated\""));
+    assert!(
+        answer.starts_with("h NO [AUTHENTICATIONFAILED]"),
+        "{answer}"
+    );
+    assert_eq!(refused_token_requests(&gateway), before);
+    assert!(
+        metric(
+            &gateway,
+            "imap2graph_logins_throttled_total{action=\"refused_cached\"}"
+        ) >= 1
+    );
+    // The witness session never noticed.
+    assert!(witness.command("w1", "SELECT INBOX").starts_with("w1 OK"));
+}

@@ -100,6 +100,11 @@ impl GraphClient {
         self.inner.tokens.token(credentials).await.map(|_| ())
     }
 
+    /// Whether these credentials are known good: a valid token for this secret is cached.
+    pub fn holds_token(&self, credentials: &Credentials) -> bool {
+        self.inner.tokens.holds(credentials)
+    }
+
     /// The handle through which one mailbox is read and written. Handles of one mailbox share
     /// one limiter of requests in flight, whichever session or hub holds them.
     pub fn mailbox(&self, credentials: Credentials, mailbox: MailboxName) -> MailboxGraph {

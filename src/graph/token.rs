@@ -106,6 +106,12 @@ impl TokenCache {
             .map_err(|err: Arc<GraphError>| (*err).clone())
     }
 
+    /// Whether a valid token for exactly these credentials (this secret) is cached: a login
+    /// with them needs no request to the identity platform.
+    pub fn holds(&self, credentials: &Credentials) -> bool {
+        self.cache.contains_key(&self.key(credentials))
+    }
+
     /// Forgets the cached token (after Graph answered 401 with it).
     pub async fn invalidate(&self, credentials: &Credentials) {
         self.cache.invalidate(&self.key(credentials)).await;

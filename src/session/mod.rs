@@ -22,10 +22,12 @@ use imap_codec::imap_types::mailbox::{ListMailbox, Mailbox};
 use imap_codec::imap_types::status::StatusDataItemName;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 
-use crate::graph::{Credentials, GraphError};
+use crate::graph::{AuthFailure, Credentials, GraphError};
 use crate::hub::{Folder, FolderSnapshot, HubError, HubRegistry, MailboxHub, MessageMeta};
 use crate::login::LoginName;
+use crate::metrics::LoginThrottle;
 use crate::secret::Secret;
+use crate::throttle::NoTurn;
 use crate::wire;
 
 /// Capabilities before login: what is needed to log in.
@@ -288,6 +290,9 @@ impl Session {
         crate::metrics::METRICS.login(outcome.is_ok());
         match outcome {
             Ok(hub) => {
+                self.registry
+                    .login_throttle()
+                    .succeeded_from(self.peer.ip());
                 tracing::info!(peer = %self.peer, mailbox = %hub.mailbox(), "logged in");
                 self.state = State::Authenticated { hub };
                 out.tagged(tag, "OK", &format!("[CAPABILITY {CAPABILITIES}] Logged in"));
@@ -295,6 +300,11 @@ impl Session {
             }
             Err((code, reason)) => {
                 self.failed_logins += 1;
+                if code != "UNAVAILABLE" {
+                    // The client is to blame (a malformed name, a wrong secret, a mailbox it
+                    // may not open): later attempts from its address are spaced out.
+                    self.registry.login_throttle().failed_from(self.peer.ip());
+                }
                 tracing::info!(peer = %self.peer, code, reason = %reason, "login refused");
                 tokio::time::sleep(FAILED_LOGIN_DELAY).await;
                 out.tagged(tag, "NO", &format!("[{code}] {reason}"));
@@ -353,19 +363,7 @@ impl Session {
             client_id: name.client_id,
             secret: Secret::new(secret),
         };
-        let describe = |err: GraphError| match err {
-            GraphError::Auth(failure) => ("AUTHENTICATIONFAILED", failure.reason()),
-            GraphError::Unavailable(reason) => (
-                "UNAVAILABLE",
-                format!("Microsoft Graph unavailable: {reason}"),
-            ),
-            other => ("UNAVAILABLE", other.to_string()),
-        };
-        self.registry
-            .graph()
-            .authenticate(&credentials)
-            .await
-            .map_err(describe)?;
+        self.check_secret(&credentials).await?;
         self.registry
             .open(credentials, mailbox)
             .await
@@ -374,9 +372,49 @@ impl Session {
                     "AUTHORIZATIONFAILED",
                     "mailbox not found, or not open to this application".to_string(),
                 ),
-                HubError::Graph(err) => describe(err),
+                HubError::Graph(err) => login_refusal(err),
                 HubError::Store(reason) => ("UNAVAILABLE", reason),
             })
+    }
+
+    /// Checks the secret with the identity platform, through login throttling: a secret the
+    /// gateway holds a token for goes straight through; one refused moments ago is refused
+    /// again without asking; others wait their turn after recent failures, or are refused when
+    /// the turn is too far off.
+    async fn check_secret(&self, credentials: &Credentials) -> Result<(), (&'static str, String)> {
+        let graph = self.registry.graph();
+        if graph.holds_token(credentials) {
+            return Ok(());
+        }
+        let throttle = self.registry.login_throttle();
+        let address = self.peer.ip();
+        let turn = match throttle
+            .turn(address, credentials, || graph.holds_token(credentials))
+            .await
+        {
+            Ok(turn) => turn,
+            Err(NoTurn::RefusedRecently) => {
+                crate::metrics::METRICS.login_throttled(LoginThrottle::RefusedCached);
+                return Err(login_refusal(GraphError::Auth(AuthFailure::InvalidSecret)));
+            }
+            Err(NoTurn::TooMany(wait)) => {
+                crate::metrics::METRICS.login_throttled(LoginThrottle::RefusedThrottled);
+                return Err((
+                    "UNAVAILABLE",
+                    format!(
+                        "too many failed logins lately; try again in {} s",
+                        wait.as_secs().max(1)
+                    ),
+                ));
+            }
+        };
+        let checked = graph.authenticate(credentials).await;
+        if let Err(GraphError::Auth(failure)) = &checked {
+            let definitive = !matches!(failure, AuthFailure::Refused(_));
+            throttle.refused(address, credentials, definitive);
+        }
+        drop(turn);
+        checked.map_err(login_refusal)
     }
 
     /// Synchronises the selected folder again if its latest snapshot is older than
@@ -908,5 +946,17 @@ fn finish(out: &mut ResponseSink<'_>, tag: &Tag<'_>, result: Result<String, Refu
             Some(code) => out.tagged(tag, "NO", &format!("[{code}] {}", refusal.text)),
             None => out.tagged(tag, "NO", &refusal.text),
         },
+    }
+}
+
+/// The response code and reason of a login that Graph or the identity platform refused.
+fn login_refusal(err: GraphError) -> (&'static str, String) {
+    match err {
+        GraphError::Auth(failure) => ("AUTHENTICATIONFAILED", failure.reason()),
+        GraphError::Unavailable(reason) => (
+            "UNAVAILABLE",
+            format!("Microsoft Graph unavailable: {reason}"),
+        ),
+        other => ("UNAVAILABLE", other.to_string()),
     }
 }
