@@ -77,7 +77,7 @@ pub struct EmulatorDelta {
     #[arg(
         long,
         value_name = "changed|whole",
-        default_value = "whole",
+        default_value = "changed",
         env = "IMAP2GRAPH_EMULATOR_DELTA_ITEMS"
     )]
     pub delta_items: UpdatedItems,

@@ -23,7 +23,7 @@ use moka::future::Cache;
 use tokio::sync::watch;
 
 use crate::config::Config;
-use crate::graph::model::{MailFolder, MessageSummary};
+use crate::graph::model::{DeltaRound, MailFolder, MessageSummary};
 use crate::graph::{Credentials, GraphClient, GraphError, MailboxGraph};
 use crate::login::MailboxName;
 use crate::mime::with_crlf_line_ends;
@@ -295,15 +295,7 @@ impl MailboxHub {
                     round
                 }
             };
-            state.delta_link = Some(round.delta_link);
-            let changed = !round.changed.is_empty() || !round.removed.is_empty();
-            for id in round.removed {
-                state.folders.remove(&id);
-            }
-            for folder in round.changed {
-                state.folders.insert(folder.id.clone(), folder);
-            }
-            changed
+            self.merge_folders(&mut state, round).await?
         };
         state.at = Some(Instant::now());
         let tree = match &state.tree {
@@ -316,6 +308,59 @@ impl MailboxHub {
         };
         state.tree = Some(tree.clone());
         Ok(tree)
+    }
+
+    /// Merges a round of `mailFolders/delta` into the folders known: each item is a patch
+    /// (a folder whose counts changed may come with nothing but its counts, and an item may be
+    /// replayed), so it updates the folder it names; a folder not known yet whose item does not
+    /// say its name and parent is read whole, in one `$batch`. Whether the tree changed.
+    async fn merge_folders(
+        &self,
+        state: &mut TreeState,
+        round: DeltaRound<MailFolder>,
+    ) -> Result<bool, HubError> {
+        let unknown: Vec<&str> = round
+            .changed
+            .iter()
+            .filter(|f| !f.is_placed() && !state.folders.contains_key(&f.id))
+            .map(|f| f.id.as_str())
+            .collect();
+        let mut read = HashMap::new();
+        if !unknown.is_empty() {
+            let answers = self.graph.folders_by_id(&unknown).await?;
+            for (id, answer) in unknown.iter().zip(answers) {
+                match answer {
+                    Ok(folder) => read.insert(id.to_string(), Some(folder)),
+                    // Gone meanwhile: its removal comes in a later round.
+                    Err(err) if err.is_not_found() => read.insert(id.to_string(), None),
+                    Err(err) => return Err(err.into()),
+                };
+            }
+        }
+        let mut changed = false;
+        for id in round.removed {
+            changed |= state.folders.remove(&id).is_some();
+        }
+        for item in round.changed {
+            let item = match read.remove(&item.id) {
+                Some(Some(whole)) => whole,
+                Some(None) => continue,
+                None => item,
+            };
+            match state.folders.get_mut(&item.id) {
+                Some(known) => {
+                    let before = known.clone();
+                    known.merge(item);
+                    changed |= *known != before;
+                }
+                None => {
+                    state.folders.insert(item.id.clone(), item);
+                    changed = true;
+                }
+            }
+        }
+        state.delta_link = Some(round.delta_link);
+        Ok(changed)
     }
 
     /// Every folder, listed level by level (the root's children, then theirs).
@@ -406,6 +451,7 @@ impl MailboxHub {
             }
             // The next attempt applies the same changes (and any since) to the amended snapshot.
             point.delta_link = resume_from;
+            point.undo_round();
         }
     }
 
@@ -636,7 +682,7 @@ fn build_tree(
         let mut next = Vec::new();
         for (parent_name, folder) in level {
             let well_known = by_id.get(folder.id.as_str()).map(|s| s.to_string());
-            let leaf = sanitise_display_name(&folder.display_name);
+            let leaf = sanitise_display_name(folder.display_name.as_deref().unwrap_or(""));
             let name = if parent_name.is_empty() {
                 if well_known.as_deref() == Some("inbox") {
                     "INBOX".to_string()
@@ -796,7 +842,7 @@ mod tests {
             id.to_string(),
             MailFolder {
                 id: id.to_string(),
-                display_name: name.to_string(),
+                display_name: Some(name.to_string()),
                 parent_folder_id: Some(parent.to_string()),
                 child_folder_count: None,
                 total_item_count: Some(1),

@@ -189,9 +189,9 @@ pub struct DeltaConfig {
 pub enum UpdatedItems {
     /// Only `id`, the annotations, and the properties changed since the token's state: "at
     /// least the properties that have been updated", the least the documentation allows.
+    #[default]
     Changed,
     /// The whole object (within `$select`): "additional properties may be included".
-    #[default]
     Whole,
 }
 

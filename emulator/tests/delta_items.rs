@@ -370,4 +370,5 @@ async fn the_switch_is_set_at_start_and_at_run_time() {
         DeltaConfig::default(),
         "the demo answers as the default"
     );
+    assert_eq!(DeltaConfig::default().updated_items, UpdatedItems::Changed);
 }

@@ -1,6 +1,10 @@
 //! Owns the JSON shapes the gateway reads from Graph, named as in the v1.0 schema
 //! (`shared/graph/v1.0-Prod.csdl`: mailFolder, message, followupFlag,
-//! singleValueLegacyExtendedProperty), with only the fields it selects.
+//! singleValueLegacyExtendedProperty), with only the fields it selects. A field Graph may leave
+//! out is an `Option`, so that absent is not taken for false or empty: a delta item that
+//! updates an item carries "at least the properties that have been updated"
+//! (https://learn.microsoft.com/en-us/graph/delta-query-overview), and is merged into what is
+//! known ([`MailFolder::merge`], and the hub's message states).
 
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
@@ -17,12 +21,12 @@ pub const MESSAGE_SELECT: &str =
 /// Graph normalises the id to this spelling in answers.
 pub const LAST_VERB_PROPERTY: &str = "Integer 0x1081";
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct MailFolder {
     pub id: String,
     #[serde(default)]
-    pub display_name: String,
+    pub display_name: Option<String>,
     #[serde(default)]
     pub parent_folder_id: Option<String>,
     #[serde(default)]
@@ -33,6 +37,29 @@ pub struct MailFolder {
     pub unread_item_count: Option<u32>,
     #[serde(default)]
     pub is_hidden: Option<bool>,
+}
+
+impl MailFolder {
+    /// Takes the properties `update` carries (a delta item), keeping the others.
+    pub fn merge(&mut self, update: MailFolder) {
+        fn take<T>(known: &mut Option<T>, update: Option<T>) {
+            if update.is_some() {
+                *known = update;
+            }
+        }
+        take(&mut self.display_name, update.display_name);
+        take(&mut self.parent_folder_id, update.parent_folder_id);
+        take(&mut self.child_folder_count, update.child_folder_count);
+        take(&mut self.total_item_count, update.total_item_count);
+        take(&mut self.unread_item_count, update.unread_item_count);
+        take(&mut self.is_hidden, update.is_hidden);
+    }
+
+    /// Whether it names everything the folder tree needs of a folder it does not know yet: its
+    /// name and where it is.
+    pub fn is_placed(&self) -> bool {
+        self.display_name.is_some() && self.parent_folder_id.is_some()
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -49,6 +76,8 @@ pub struct ExtendedProperty {
     pub value: Option<String>,
 }
 
+/// A message as Graph gave it: whole (a GET, a PATCH answer, a new item of a delta round), or
+/// only what changed (an updated item of a delta round).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct MessageSummary {
@@ -56,34 +85,51 @@ pub struct MessageSummary {
     #[serde(default)]
     pub received_date_time: Option<DateTime<Utc>>,
     #[serde(default)]
-    pub is_read: bool,
+    pub is_read: Option<bool>,
     #[serde(default)]
-    pub is_draft: bool,
+    pub is_draft: Option<bool>,
     #[serde(default)]
     pub flag: Option<FollowupFlag>,
     #[serde(default)]
-    pub categories: Vec<String>,
+    pub categories: Option<Vec<String>>,
     #[serde(default)]
-    pub has_attachments: bool,
+    pub has_attachments: Option<bool>,
+    /// Present when expanded (PR_LAST_VERB_EXECUTED): an empty list says the message has none.
     #[serde(default)]
-    pub single_value_extended_properties: Vec<ExtendedProperty>,
+    pub single_value_extended_properties: Option<Vec<ExtendedProperty>>,
+}
+
+impl FollowupFlag {
+    pub fn is_flagged(&self) -> bool {
+        self.flag_status
+            .as_deref()
+            .is_some_and(|status| status.eq_ignore_ascii_case("flagged"))
+    }
 }
 
 impl MessageSummary {
-    pub fn is_flagged(&self) -> bool {
-        self.flag
-            .as_ref()
-            .and_then(|flag| flag.flag_status.as_deref())
-            .is_some_and(|status| status.eq_ignore_ascii_case("flagged"))
+    /// Whether it carries every property the gateway selects and expands ([`MESSAGE_SELECT`]
+    /// and PR_LAST_VERB_EXECUTED).
+    pub fn is_whole(&self) -> bool {
+        self.received_date_time.is_some()
+            && self.is_read.is_some()
+            && self.is_draft.is_some()
+            && self.flag.is_some()
+            && self.categories.is_some()
+            && self.has_attachments.is_some()
+            && self.single_value_extended_properties.is_some()
     }
 
-    /// PR_LAST_VERB_EXECUTED, when present.
-    pub fn last_verb(&self) -> Option<i64> {
-        self.single_value_extended_properties
-            .iter()
-            .find(|p| p.id.eq_ignore_ascii_case(LAST_VERB_PROPERTY))
-            .and_then(|p| p.value.as_deref())
-            .and_then(|v| v.trim().parse().ok())
+    /// PR_LAST_VERB_EXECUTED: `None` when the item does not say, `Some(None)` when the message
+    /// has none.
+    pub fn last_verb(&self) -> Option<Option<i64>> {
+        self.single_value_extended_properties.as_ref().map(|props| {
+            props
+                .iter()
+                .find(|p| p.id.eq_ignore_ascii_case(LAST_VERB_PROPERTY))
+                .and_then(|p| p.value.as_deref())
+                .and_then(|v| v.trim().parse().ok())
+        })
     }
 }
 
@@ -150,4 +196,26 @@ pub struct TokenResponse {
     pub access_token: String,
     #[serde(default)]
     pub expires_in: Option<u64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_folder_item_with_only_its_counts_keeps_its_name_and_place() {
+        let mut known: MailFolder = serde_json::from_value(serde_json::json!({
+            "id": "f", "displayName": "Projects", "parentFolderId": "root",
+            "childFolderCount": 1, "totalItemCount": 5, "unreadItemCount": 2, "isHidden": false,
+        }))
+        .unwrap();
+        let counts: MailFolder =
+            serde_json::from_value(serde_json::json!({"id": "f", "unreadItemCount": 1})).unwrap();
+        assert!(!counts.is_placed());
+        known.merge(counts);
+        assert_eq!(known.display_name.as_deref(), Some("Projects"));
+        assert_eq!(known.parent_folder_id.as_deref(), Some("root"));
+        assert_eq!(known.unread_item_count, Some(1));
+        assert_eq!(known.total_item_count, Some(5));
+    }
 }

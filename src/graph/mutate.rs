@@ -22,7 +22,7 @@ use bytes::Bytes;
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use super::client::{encode, BatchRequest, MailboxGraph, RequestSpec};
+use super::client::{decode_answers, encode, BatchRequest, MailboxGraph, RequestSpec};
 use super::model::{MailFolder, MessageSummary};
 use super::GraphError;
 
@@ -89,14 +89,7 @@ impl MailboxGraph {
                 body: Some(body),
             })
             .collect();
-        let answers = self.batch(requests, true).await?;
-        Ok(answers
-            .into_iter()
-            .map(|answer| {
-                serde_json::from_value::<MessageSummary>(answer?)
-                    .map_err(|err| GraphError::Decode(format!("PATCH answer: {err}")))
-            })
-            .collect())
+        Ok(decode_answers(self.batch(requests, true).await?, "PATCH"))
     }
 
     /// Applies one action to many messages through `$batch`. Each answer is the id of the

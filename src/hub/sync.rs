@@ -4,12 +4,20 @@
 //! every message. What a round brings (new UIDs, message states, removals, the deltaLink) goes to
 //! the uid store in one transaction, so a restart resumes incrementally. When Graph no longer
 //! knows the token, a full round rebuilds the index: messages still present keep their UIDs.
+//!
+//! Every delta item is a patch: an updated message may come with only the properties that
+//! changed, and an item may be replayed unchanged
+//! (https://learn.microsoft.com/en-us/graph/delta-query-overview, "Resource representation in
+//! the delta query response" and "Replays"). So each item is merged into the message's state as
+//! of the round's start (kept beside the deltaLink, or in the uid store), never taken for the
+//! whole; a message not known yet whose item lacks what IMAP shows is read whole with a batched
+//! GET; and an item that changes nothing (a replay) changes neither the store nor the index.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::graph::model::{DeltaRound, MessageSummary};
+use crate::graph::model::{DeltaRound, FollowupFlag, MessageSummary};
 use crate::metrics::{DeltaRound as DeltaRoundKind, METRICS};
 use crate::store::{FolderSync, MessageState, SyncedFolder};
 
@@ -28,19 +36,62 @@ pub(super) struct SyncPoint {
     pub delta_link: Option<String>,
     /// When the deltaLink was last written to the uid store.
     persisted_at: Option<Instant>,
+    /// Each message's state as Graph gave it up to `delta_link`: what the next round's items
+    /// are merged into.
+    states: HashMap<Arc<str>, MessageState>,
+    /// How to take back what the last round did to `states`.
+    undo: Option<Undo>,
 }
 
-/// The message's state as Graph gave it, in the terms the uid store keeps.
-pub(super) fn message_state(summary: &MessageSummary) -> MessageState {
-    MessageState {
-        received: summary.received_date_time,
-        is_read: summary.is_read,
-        is_flagged: summary.is_flagged(),
-        is_draft: summary.is_draft,
-        last_verb: summary.last_verb(),
-        categories: summary.categories.clone(),
-        has_attachments: summary.has_attachments,
+enum Undo {
+    /// The states the round replaced (`None`: the message was not known before).
+    Entries(Vec<(Arc<str>, Option<MessageState>)>),
+    /// Every state, before a round that replaced them all.
+    All(HashMap<Arc<str>, MessageState>),
+}
+
+impl SyncPoint {
+    /// Takes back what the last round did to the known states, when the caller takes the
+    /// round again from its start (a change made through the hub amended the index meanwhile).
+    pub(super) fn undo_round(&mut self) {
+        match self.undo.take() {
+            Some(Undo::Entries(entries)) => {
+                for (id, state) in entries.into_iter().rev() {
+                    match state {
+                        Some(state) => self.states.insert(id, state),
+                        None => self.states.remove(&id),
+                    };
+                }
+            }
+            Some(Undo::All(states)) => self.states = states,
+            None => {}
+        }
     }
+}
+
+/// The message's state with what `summary` says of it over `known`: what the item leaves out
+/// keeps its known value.
+pub(super) fn merged_state(known: &MessageState, summary: &MessageSummary) -> MessageState {
+    MessageState {
+        received: summary.received_date_time.or(known.received),
+        is_read: summary.is_read.unwrap_or(known.is_read),
+        is_flagged: summary
+            .flag
+            .as_ref()
+            .map_or(known.is_flagged, FollowupFlag::is_flagged),
+        is_draft: summary.is_draft.unwrap_or(known.is_draft),
+        last_verb: summary.last_verb().unwrap_or(known.last_verb),
+        categories: summary
+            .categories
+            .clone()
+            .unwrap_or_else(|| known.categories.clone()),
+        has_attachments: summary.has_attachments.unwrap_or(known.has_attachments),
+    }
+}
+
+/// The message's state as a whole object from Graph gives it (a GET, a PATCH answer).
+pub(super) fn message_state(summary: &MessageSummary) -> MessageState {
+    merged_state(&MessageState::default(), summary)
 }
 
 /// The index a round is applied to.
@@ -140,25 +191,67 @@ impl MailboxHub {
     ) -> Result<Arc<FolderSnapshot>, HubError> {
         let mailbox = self.mailbox().as_str();
         let DeltaRound {
-            mut changed,
+            changed,
             removed,
             delta_link,
         } = round;
+        // What the round's items are merged into: Graph's state of each message as of the
+        // round's start.
+        let stored: HashMap<&str, &MessageState> = match &start {
+            Start::Stored { folder, .. } => folder
+                .messages
+                .iter()
+                .filter_map(|m| Some((m.id.as_str(), m.state.as_ref()?)))
+                .collect(),
+            _ => HashMap::new(),
+        };
+        let known = |id: &str| match &start {
+            Start::Index(_) => point.states.get(id),
+            Start::Stored { .. } => stored.get(id).copied(),
+            Start::Scratch => None,
+        };
+        let changed = self.read_unknown(folder_id, changed, &known).await?;
+        let shown: HashMap<&str, &MessageMeta> = match &start {
+            Start::Index(snapshot) => snapshot.messages.iter().map(|m| (&*m.id, m)).collect(),
+            _ => HashMap::new(),
+        };
+        // An item that changes neither the state nor what the index shows (a replay) is left
+        // out; so is one of a message the index no longer shows (gone through this hub).
+        let mut states: Vec<(String, MessageState)> = changed
+            .iter()
+            .filter_map(|summary| {
+                let before = known(&summary.id);
+                let state = before.map_or_else(
+                    || message_state(summary),
+                    |before| merged_state(before, summary),
+                );
+                let same = before == Some(&state)
+                    && match &start {
+                        Start::Index(_) => shown
+                            .get(summary.id.as_str())
+                            .is_none_or(|meta| shows(meta, &state)),
+                        _ => true,
+                    };
+                (!same).then(|| (summary.id.clone(), state))
+            })
+            .collect();
         // New messages get UIDs in ascending receivedDateTime order.
-        changed.sort_by(|a, b| {
-            a.received_date_time
-                .cmp(&b.received_date_time)
-                .then_with(|| a.id.cmp(&b.id))
+        states.sort_by(|(a_id, a), (b_id, b)| {
+            a.received.cmp(&b.received).then_with(|| a_id.cmp(b_id))
         });
-        let quiet = !complete && changed.is_empty() && removed.is_empty();
+        // A removal of a message not known (a replay) changes nothing.
+        let removed: Vec<String> = match &start {
+            Start::Index(_) => removed
+                .into_iter()
+                .filter(|id| known(id).is_some() || shown.contains_key(id.as_str()))
+                .collect(),
+            _ => removed,
+        };
+        let quiet = !complete && states.is_empty() && removed.is_empty();
         let persist = !quiet
             || point
                 .persisted_at
                 .is_none_or(|at| at.elapsed() >= LINK_PERSIST_INTERVAL);
-        let states: Vec<(String, MessageState)> = changed
-            .iter()
-            .map(|m| (m.id.clone(), message_state(m)))
-            .collect();
         let recorded = if persist {
             let recorded = self
                 .store
@@ -178,7 +271,43 @@ impl MailboxHub {
         } else {
             None
         };
+        let after_stored: Option<HashMap<Arc<str>, MessageState>> = match (&start, complete) {
+            (Start::Index(_), false) => None,
+            (_, true) => Some(HashMap::new()),
+            _ => Some(
+                stored
+                    .iter()
+                    .map(|(id, state)| (Arc::from(*id), (*state).clone()))
+                    .collect(),
+            ),
+        };
+        drop(shown);
         point.delta_link = Some(delta_link);
+        point.undo = Some(match after_stored {
+            None => {
+                let mut entries = Vec::with_capacity(removed.len() + states.len());
+                for id in &removed {
+                    if let Some((id, old)) = point.states.remove_entry(id.as_str()) {
+                        entries.push((id, Some(old)));
+                    }
+                }
+                for (id, state) in &states {
+                    let id: Arc<str> = Arc::from(id.as_str());
+                    let old = point.states.insert(id.clone(), state.clone());
+                    entries.push((id, old));
+                }
+                Undo::Entries(entries)
+            }
+            Some(mut all) => {
+                for id in &removed {
+                    all.remove(id.as_str());
+                }
+                for (id, state) in &states {
+                    all.insert(Arc::from(id.as_str()), state.clone());
+                }
+                Undo::All(std::mem::replace(&mut point.states, all))
+            }
+        });
         // \Deleted marks may have changed on another instance; sizes were learned here.
         let deleted = self.store.deleted(mailbox, folder_id).await?;
         let learned: HashMap<Arc<str>, u64> = std::mem::take(
@@ -254,7 +383,7 @@ impl MailboxHub {
         for id in &removed {
             messages.remove(id.as_str());
         }
-        for (summary, (id, state)) in changed.iter().zip(states) {
+        for (id, state) in states {
             let existing = messages.get(id.as_str());
             let Some(uid) = uids.get(&id).copied().or_else(|| existing.map(|m| m.uid)) else {
                 tracing::warn!(mailbox = %self.mailbox(), "a synchronised message got no UID");
@@ -263,7 +392,7 @@ impl MailboxHub {
             let size = existing.and_then(|m| m.size).or_else(|| sizes.remove(&id));
             let id = existing
                 .map(|m| m.id.clone())
-                .unwrap_or_else(|| Arc::from(summary.id.as_str()));
+                .unwrap_or_else(|| Arc::from(id.as_str()));
             messages.insert(id.clone(), synced_meta(uid, id, &state, size));
         }
         for message in messages.values_mut() {
@@ -292,6 +421,48 @@ impl MailboxHub {
             vanished: false,
         }))
     }
+
+    /// The round's items, with each that names a message not `known` yet without everything
+    /// IMAP shows of it read whole from the folder, twenty to a `$batch`. A message the folder
+    /// no longer holds is left out: its removal comes in a later round.
+    async fn read_unknown<'k>(
+        &self,
+        folder_id: &str,
+        changed: Vec<MessageSummary>,
+        known: impl Fn(&str) -> Option<&'k MessageState>,
+    ) -> Result<Vec<MessageSummary>, HubError> {
+        let unknown: Vec<&str> = changed
+            .iter()
+            .filter(|m| !m.is_whole() && known(&m.id).is_none())
+            .map(|m| m.id.as_str())
+            .collect();
+        if unknown.is_empty() {
+            return Ok(changed);
+        }
+        let answers = self.graph.messages_by_id(folder_id, &unknown).await?;
+        let mut read: HashMap<String, Option<MessageSummary>> = HashMap::new();
+        for (id, answer) in unknown.iter().zip(answers) {
+            match answer {
+                Ok(whole) => read.insert(id.to_string(), Some(whole)),
+                Err(err) if err.is_not_found() => read.insert(id.to_string(), None),
+                Err(err) => return Err(err.into()),
+            };
+        }
+        Ok(changed
+            .into_iter()
+            .filter_map(|m| read.remove(&m.id).unwrap_or(Some(m)))
+            .collect())
+    }
+}
+
+/// Whether the index shows the message as in `state` (\Deleted, which Graph does not hold,
+/// aside).
+fn shows(meta: &MessageMeta, state: &MessageState) -> bool {
+    let mut flags = MessageFlags::from_state(state);
+    flags.deleted = meta.flags.deleted;
+    meta.flags == flags
+        && meta.internal_date == state.received.unwrap_or_default()
+        && meta.has_attachments == state.has_attachments
 }
 
 /// A message of the index as its synchronised state shows it (\Deleted is set afterwards, from
@@ -309,4 +480,100 @@ fn synced_meta(uid: u32, id: Arc<str>, state: &MessageState, size: Option<u64>) 
 
 fn by_id(messages: impl Iterator<Item = MessageMeta>) -> HashMap<Arc<str>, MessageMeta> {
     messages.map(|m| (m.id.clone(), m)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item(json: serde_json::Value) -> MessageSummary {
+        serde_json::from_value(json).expect("a message item")
+    }
+
+    fn flagged_and_answered() -> MessageState {
+        message_state(&item(serde_json::json!({
+            "id": "m",
+            "receivedDateTime": "2026-01-02T03:04:05Z",
+            "isRead": false,
+            "isDraft": false,
+            "flag": {"flagStatus": "flagged"},
+            "categories": ["Red category", "work"],
+            "hasAttachments": true,
+            "singleValueExtendedProperties": [{"id": "Integer 0x1081", "value": "103"}],
+        })))
+    }
+
+    #[test]
+    fn an_item_with_only_what_changed_keeps_the_rest() {
+        let known = flagged_and_answered();
+        let read = merged_state(
+            &known,
+            &item(serde_json::json!({"id": "m", "isRead": true})),
+        );
+        assert_eq!(
+            read,
+            MessageState {
+                is_read: true,
+                ..known.clone()
+            }
+        );
+        // An id alone (a replay, or a change of what the gateway does not select) changes nothing.
+        assert_eq!(
+            merged_state(&known, &item(serde_json::json!({"id": "m"}))),
+            known
+        );
+    }
+
+    #[test]
+    fn what_an_item_says_replaces_what_was_known() {
+        let known = flagged_and_answered();
+        let changed = merged_state(
+            &known,
+            &item(serde_json::json!({
+                "id": "m",
+                "flag": {"flagStatus": "notFlagged"},
+                "categories": [],
+                "singleValueExtendedProperties": [],
+            })),
+        );
+        assert!(!changed.is_flagged);
+        assert!(changed.categories.is_empty());
+        assert_eq!(
+            changed.last_verb, None,
+            "an expanded list without the verb clears it"
+        );
+        assert_eq!(changed.received, known.received);
+        assert!(changed.has_attachments);
+    }
+
+    #[test]
+    fn only_a_whole_item_stands_for_an_unknown_message() {
+        assert!(!item(serde_json::json!({"id": "m", "isRead": true})).is_whole());
+        let whole = item(serde_json::json!({
+            "id": "m",
+            "receivedDateTime": "2026-01-02T03:04:05Z",
+            "isRead": false,
+            "isDraft": false,
+            "flag": {"flagStatus": "notFlagged"},
+            "categories": [],
+            "hasAttachments": false,
+            "singleValueExtendedProperties": [],
+        }));
+        assert!(whole.is_whole());
+    }
+
+    #[test]
+    fn a_round_taken_back_restores_the_known_states() {
+        let mut point = SyncPoint::default();
+        let a: Arc<str> = Arc::from("a");
+        point.states.insert(a.clone(), flagged_and_answered());
+        point.undo = Some(Undo::Entries(vec![
+            (a.clone(), Some(MessageState::default())),
+            (Arc::from("b"), None),
+        ]));
+        point.states.insert(Arc::from("b"), MessageState::default());
+        point.undo_round();
+        assert_eq!(point.states.len(), 1);
+        assert_eq!(point.states.get(&a), Some(&MessageState::default()));
+    }
 }
