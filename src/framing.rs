@@ -232,6 +232,8 @@ impl Framer {
                         }
                     }
                 }
+                // An empty literal (`{0}`, `~{0}`) has no bytes to wait for.
+                State::Literal { remaining: 0 } => self.state = State::Line,
                 State::Literal { remaining } => {
                     let available = (self.input.len() - self.input_start) as u64;
                     let take = available.min(remaining) as usize;
@@ -434,6 +436,25 @@ mod tests {
                     ),
                     (Frame::Message, "b NOOP\n".into()),
                     (Frame::Message, "c SELECT INBOX\r\n".into()),
+                ],
+                "chunk {chunk}"
+            );
+        }
+    }
+
+    #[test]
+    fn empty_literals_end_at_once() {
+        let input = b"a APPEND INBOX {0}\r\n\r\nb APPEND INBOX ~{0+}\r\n\r\nc NOOP\r\n";
+        for chunk in 1..input.len() {
+            let mut framer = Framer::new(limits(1024, 1024));
+            let got = frames(&mut framer, input, chunk);
+            assert_eq!(
+                got,
+                vec![
+                    (Frame::ContinueLiteral, "a".into()),
+                    (Frame::Message, "a APPEND INBOX {0}\r\n\r\n".into()),
+                    (Frame::Message, "b APPEND INBOX ~{0+}\r\n\r\n".into()),
+                    (Frame::Message, "c NOOP\r\n".into()),
                 ],
                 "chunk {chunk}"
             );
