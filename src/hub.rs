@@ -9,7 +9,7 @@
 mod sync;
 mod write;
 
-pub use write::{FlagUpdate, Transfer};
+pub use write::{AppendError, FlagUpdate, Transfer};
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};

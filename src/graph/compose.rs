@@ -21,6 +21,15 @@
 //! - PR_IN_REPLY_TO_ID `String 0x1042` and PR_INTERNET_REFERENCES `String 0x1039`: Graph has no
 //!   property for In-Reply-To and References, and `internetMessageHeaders` takes only `x-`
 //!   headers on create (resources/message, internetMessageHeaders).
+//!
+//! It also owns what an appended message must be for that translation to be honest, since the
+//! bytes come straight from a client: a header section of RFC 5322 fields (2.2: `Name: value`
+//! with a printable US-ASCII name, or a folded continuation), ended by a blank line or by the end
+//! of the message (then it is all header). Anything else is not a message and is refused with
+//! `[PARSE]` naming the line, rather than stored under made-up headers. Values may hold any
+//! bytes (8-bit, NUL, controls: RFC 5322 4 reads them); what Graph would give back as MIME must
+//! not hold NUL or other controls, so those become U+FFFD. A create request Graph would refuse
+//! for its size is refused with `[TOOBIG]` before it is sent.
 
 use bytes::Bytes;
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -33,6 +42,31 @@ use super::mutate::NewAttachment;
 /// Attachments whose bytes add up to this much go inside the create request; the rest are
 /// added one by one (a Graph request body must stay under 4 MB, and base64 grows by a third).
 const INLINE_IN_CREATE: usize = 2 * 1024 * 1024;
+
+/// The largest request body Graph takes: it answers 413 "The maximum request length supported
+/// is 4MB" above it (the limit that outlook-large-attachments works around with upload sessions).
+const GRAPH_REQUEST_LIMIT: usize = 4 * 1024 * 1024;
+
+/// Bytes of a refused header line quoted back to the client.
+const EXCERPT_BYTES: usize = 40;
+
+/// Why a message cannot be appended: the IMAP response code (`PARSE`, `TOOBIG`, `CANNOT`) and
+/// what is wrong, for the client.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{reason}")]
+pub struct Unappendable {
+    pub code: &'static str,
+    pub reason: String,
+}
+
+impl Unappendable {
+    fn new(code: &'static str, reason: impl Into<String>) -> Self {
+        Unappendable {
+            code,
+            reason: reason.into(),
+        }
+    }
+}
 
 /// The state an appended message is created with.
 #[derive(Debug, Clone, Default)]
@@ -55,9 +89,32 @@ pub struct ComposedMessage {
     pub internet_message_id: String,
 }
 
+/// Checks that a draft, which Graph makes from its MIME in one request (base64 as
+/// `text/plain`), is a message and fits in that request.
+pub fn check_draft(mime: &[u8]) -> Result<(), Unappendable> {
+    header_fields(mime)?;
+    let request = mime.len().div_ceil(3) * 4;
+    if request > GRAPH_REQUEST_LIMIT {
+        return Err(Unappendable::new(
+            "TOOBIG",
+            format!(
+                "a draft is made by Graph from its MIME in one request of at most \
+                 {GRAPH_REQUEST_LIMIT} bytes, and this one is {request} bytes in base64; append \
+                 it without \\Draft (attachments then go apart and may be far larger)"
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// Builds the create request of a non-draft message from its MIME. `received` is the IMAP
-/// INTERNALDATE.
-pub fn compose(mime: &[u8], received: DateTime<Utc>, flags: &CreateFlags) -> ComposedMessage {
+/// INTERNALDATE. Refuses what is not a message and what Graph could not take in one request.
+pub fn compose(
+    mime: &[u8],
+    received: DateTime<Utc>,
+    flags: &CreateFlags,
+) -> Result<ComposedMessage, Unappendable> {
+    let fields = header_fields(mime)?;
     let parsed = MessageParser::default().parse(mime);
     let mut message = serde_json::Map::new();
     let mut properties = vec![
@@ -77,7 +134,7 @@ pub fn compose(mime: &[u8], received: DateTime<Utc>, flags: &CreateFlags) -> Com
     let mut attachments = Vec::new();
     if let Some(parsed) = &parsed {
         if let Some(subject) = parsed.subject() {
-            message.insert("subject".into(), json!(subject));
+            message.insert("subject".into(), json!(graph_line(subject)));
         }
         for (key, address) in [("from", parsed.from()), ("sender", parsed.sender())] {
             if let Some(first) = address.and_then(|a| recipients(a).into_iter().next()) {
@@ -96,7 +153,10 @@ pub fn compose(mime: &[u8], received: DateTime<Utc>, flags: &CreateFlags) -> Com
             }
         }
         if let Some(id) = parsed.message_id() {
-            message.insert("internetMessageId".into(), json!(format!("<{id}>")));
+            message.insert(
+                "internetMessageId".into(),
+                json!(format!("<{}>", graph_line(id))),
+            );
         }
         if let Some(date) = parsed.date() {
             if let Some(sent) = DateTime::<Utc>::from_timestamp(date.to_timestamp(), 0) {
@@ -109,11 +169,21 @@ pub fn compose(mime: &[u8], received: DateTime<Utc>, flags: &CreateFlags) -> Com
         if let Some(ids) = message_ids(parsed.references()) {
             properties.push(json!({"id": "String 0x1039", "value": ids}));
         }
-        let custom: Vec<Value> = parsed
-            .headers_raw()
-            .filter(|(name, _)| name.len() > 2 && name[..2].eq_ignore_ascii_case("x-"))
-            .filter(|(name, _)| name.bytes().all(|b| b.is_ascii_graphic() && b != b':'))
-            .map(|(name, value)| json!({"name": name, "value": unfold(value)}))
+        // From the checked fields, not mail-parser's raw headers, which leave out a value that
+        // is not UTF-8; such a value is kept with U+FFFD where its bytes were.
+        let custom: Vec<Value> = fields
+            .iter()
+            .filter(|field| field.name.len() > 2)
+            .filter(|field| {
+                field
+                    .name
+                    .get(..2)
+                    .is_some_and(|p| p.eq_ignore_ascii_case("x-"))
+            })
+            .map(|field| {
+                let value = graph_line(&unfold(&String::from_utf8_lossy(field.value)));
+                json!({"name": field.name, "value": value})
+            })
             .collect();
         if !custom.is_empty() {
             message.insert("internetMessageHeaders".into(), Value::Array(custom));
@@ -122,10 +192,11 @@ pub fn compose(mime: &[u8], received: DateTime<Utc>, flags: &CreateFlags) -> Com
         // when the message has it.
         let has_html = parsed.html_part(0).is_some_and(|part| part.is_text_html());
         let body = match parsed.body_html(0).filter(|_| has_html) {
-            Some(html) => json!({"contentType": "html", "content": html}),
-            None => {
-                json!({"contentType": "text", "content": parsed.body_text(0).unwrap_or_default()})
-            }
+            Some(html) => json!({"contentType": "html", "content": graph_text(&html)}),
+            None => json!({
+                "contentType": "text",
+                "content": graph_text(&parsed.body_text(0).unwrap_or_default()),
+            }),
         };
         message.insert("body".into(), body);
         for part in parsed.attachments() {
@@ -152,39 +223,27 @@ pub fn compose(mime: &[u8], received: DateTime<Utc>, flags: &CreateFlags) -> Com
                 .is_some_and(|d| d.ctype().eq_ignore_ascii_case("inline"))
                 || (part.content_disposition().is_none() && part.content_id().is_some());
             attachments.push(NewAttachment {
-                name,
-                content_type,
+                name: graph_line(&name),
+                content_type: graph_line(&content_type),
                 content_id: part
                     .content_id()
-                    .map(|id| id.trim_matches(['<', '>']).to_string()),
+                    .map(|id| graph_line(id.trim_matches(['<', '>']))),
                 is_inline,
                 bytes: Bytes::copy_from_slice(part.contents()),
             });
         }
     } else {
+        // mail-parser read nothing from a header section that passed the check (not seen in
+        // practice): keep the whole text rather than lose it.
         message.insert(
             "body".into(),
-            json!({"contentType": "text", "content": String::from_utf8_lossy(mime)}),
+            json!({"contentType": "text", "content": graph_text(&String::from_utf8_lossy(mime))}),
         );
     }
     message.insert(
         "singleValueExtendedProperties".into(),
         Value::Array(properties),
     );
-    let mut inline = Vec::new();
-    let mut later = Vec::new();
-    let mut inline_bytes = 0usize;
-    for attachment in attachments {
-        if inline_bytes + attachment.bytes.len() <= INLINE_IN_CREATE {
-            inline_bytes += attachment.bytes.len();
-            inline.push(attachment.to_json());
-        } else {
-            later.push(attachment);
-        }
-    }
-    if !inline.is_empty() {
-        message.insert("attachments".into(), Value::Array(inline));
-    }
     let internet_message_id = message
         .get("internetMessageId")
         .and_then(Value::as_str)
@@ -195,11 +254,161 @@ pub fn compose(mime: &[u8], received: DateTime<Utc>, flags: &CreateFlags) -> Com
             message.insert("internetMessageId".into(), json!(id));
             id
         });
-    ComposedMessage {
+    // What is left of a request for attachments; `,"attachments":[]` and a comma each.
+    let mut room = GRAPH_REQUEST_LIMIT
+        .checked_sub(json_len(&message))
+        .ok_or_else(|| {
+            Unappendable::new(
+                "TOOBIG",
+                format!(
+                    "the message's text and header fields come to {} bytes in Graph's create \
+                     request, over the {GRAPH_REQUEST_LIMIT} bytes Graph takes in one request \
+                     (attachments go apart and may be far larger)",
+                    json_len(&message)
+                ),
+            )
+        })?
+        .saturating_sub(20);
+    let mut inline = Vec::new();
+    let mut later = Vec::new();
+    let mut inline_bytes = 0usize;
+    for attachment in attachments {
+        let json = attachment.to_json();
+        let size = json_len(&json) + 1;
+        if inline_bytes + attachment.bytes.len() <= INLINE_IN_CREATE && size <= room {
+            inline_bytes += attachment.bytes.len();
+            room -= size;
+            inline.push(json);
+        } else {
+            later.push(attachment);
+        }
+    }
+    if !inline.is_empty() {
+        message.insert("attachments".into(), Value::Array(inline));
+    }
+    Ok(ComposedMessage {
         json: Value::Object(message),
         later_attachments: later,
         internet_message_id,
+    })
+}
+
+/// One field of the message's header section as the client sent it.
+struct HeaderField<'a> {
+    /// Printable US-ASCII without `:` (checked).
+    name: &'a str,
+    /// The bytes after the colon up to the next field, folding line ends included.
+    value: &'a [u8],
+}
+
+/// The fields of the header section `mime` begins with (RFC 5322 2.2), up to the blank line
+/// that ends it, or the end of the message when there is none (then it is all header). Line
+/// ends are CRLF or a bare LF. A line that is neither `Name: value` (optional white space
+/// before the colon, RFC 5322 4.5) nor the folded continuation of a field means the text is not
+/// a message: `[PARSE]`, naming the line.
+fn header_fields(mime: &[u8]) -> Result<Vec<HeaderField<'_>>, Unappendable> {
+    if mime.is_empty() {
+        return Err(Unappendable::new(
+            "CANNOT",
+            "an empty message cannot be appended",
+        ));
     }
+    let mut fields = Vec::new();
+    // The field being read: its name and where its value starts.
+    let mut open: Option<(&str, usize)> = None;
+    let mut start = 0;
+    let mut number = 0usize;
+    while start < mime.len() {
+        number += 1;
+        let end = mime[start..]
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(mime.len(), |at| start + at);
+        let line = &mime[start..end];
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.is_empty() {
+            break;
+        }
+        if matches!(line[0], b' ' | b'\t') {
+            if open.is_none() {
+                return Err(not_a_field(number, line));
+            }
+        } else {
+            let name = line
+                .iter()
+                .position(|&b| b == b':')
+                .map(|colon| (&line[..colon], start + colon + 1))
+                .map(|(name, value)| (name.trim_ascii_end(), value))
+                .filter(|(name, _)| {
+                    !name.is_empty() && name.iter().all(|&b| (33..=126).contains(&b))
+                })
+                .and_then(|(name, value)| Some((std::str::from_utf8(name).ok()?, value)));
+            let Some(next) = name else {
+                return Err(not_a_field(number, line));
+            };
+            if let Some((name, value)) = open.replace(next) {
+                fields.push(HeaderField {
+                    name,
+                    value: &mime[value..start],
+                });
+            }
+        }
+        start = (end + 1).min(mime.len());
+    }
+    if let Some((name, value)) = open {
+        fields.push(HeaderField {
+            name,
+            value: &mime[value..start.max(value)],
+        });
+    }
+    Ok(fields)
+}
+
+fn not_a_field(number: usize, line: &[u8]) -> Unappendable {
+    let shown = &line[..line.len().min(EXCERPT_BYTES)];
+    let more = if line.len() > EXCERPT_BYTES {
+        "..."
+    } else {
+        ""
+    };
+    let what = if number == 1 {
+        "the message does not begin with a header field: line 1".to_string()
+    } else {
+        format!("header line {number}")
+    };
+    Unappendable::new(
+        "PARSE",
+        format!(
+            "{what} (\"{}{more}\") is neither a field `Name: value` with a printable US-ASCII \
+             name nor the folded continuation of one (RFC 5322 2.2); a message is its header \
+             fields, a blank line, then its text",
+            shown.escape_ascii()
+        ),
+    )
+}
+
+/// Text as Graph's MIME may carry it: NUL, DEL and the other C0 controls but tab, CR and LF
+/// become U+FFFD (RFC 5322 4 reads them in obsolete syntax but never lets them be written), so
+/// the reader sees that something was there.
+fn graph_text(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            '\t' | '\r' | '\n' => c,
+            c if c.is_ascii_control() => '\u{fffd}',
+            c => c,
+        })
+        .collect()
+}
+
+/// A one-line value (subject, names, addresses, ids, header values): as [`graph_text`], with
+/// line breaks as spaces.
+fn graph_line(text: &str) -> String {
+    graph_text(text).replace(['\r', '\n'], " ")
+}
+
+/// Bytes of `value` as JSON.
+fn json_len(value: &impl serde::Serialize) -> usize {
+    serde_json::to_vec(value).map_or(usize::MAX, |bytes| bytes.len())
 }
 
 fn iso(time: DateTime<Utc>) -> String {
@@ -211,10 +420,10 @@ fn recipients(address: &Address<'_>) -> Vec<Value> {
     address
         .iter()
         .filter_map(|addr| {
-            let email = addr.address.as_deref()?;
+            let email = graph_line(addr.address.as_deref()?);
             let mut object = json!({"emailAddress": {"address": email}});
             if let Some(name) = addr.name.as_deref().filter(|n| !n.is_empty()) {
-                object["emailAddress"]["name"] = json!(name);
+                object["emailAddress"]["name"] = json!(graph_line(name));
             }
             Some(object)
         })
@@ -224,8 +433,11 @@ fn recipients(address: &Address<'_>) -> Vec<Value> {
 /// `<a@b> <c@d>` from a header of message ids.
 fn message_ids(value: &HeaderValue<'_>) -> Option<String> {
     let ids: Vec<String> = match value {
-        HeaderValue::Text(id) => vec![format!("<{id}>")],
-        HeaderValue::TextList(ids) => ids.iter().map(|id| format!("<{id}>")).collect(),
+        HeaderValue::Text(id) => vec![format!("<{}>", graph_line(id))],
+        HeaderValue::TextList(ids) => ids
+            .iter()
+            .map(|id| format!("<{}>", graph_line(id)))
+            .collect(),
         _ => return None,
     };
     (!ids.is_empty()).then(|| ids.join(" "))
@@ -260,7 +472,7 @@ mod tests {
         let received = DateTime::parse_from_rfc3339("2026-03-03T09:00:05Z")
             .unwrap()
             .with_timezone(&Utc);
-        let composed = compose(VOICE, received, &CreateFlags::default());
+        let composed = compose(VOICE, received, &CreateFlags::default()).unwrap();
         let json = &composed.json;
         assert_eq!(json["subject"], "Voice message from +1 555 0100");
         assert_eq!(
@@ -312,7 +524,7 @@ mod tests {
             last_verb: Some(102),
             categories: vec!["Blue".into()],
         };
-        let composed = compose(mime.as_bytes(), Utc::now(), &flags);
+        let composed = compose(mime.as_bytes(), Utc::now(), &flags).unwrap();
         assert_eq!(composed.json["body"]["contentType"], "html");
         assert!(composed.json.get("attachments").is_none());
         assert_eq!(composed.later_attachments.len(), 1);
@@ -321,5 +533,241 @@ mod tests {
         assert_eq!(composed.json["categories"][0], "Blue");
         assert_eq!(property(&composed.json, "Integer 0x0E07"), Some("1"));
         assert_eq!(property(&composed.json, LAST_VERB_PROPERTY), Some("102"));
+    }
+
+    fn refused(mime: &[u8]) -> Unappendable {
+        match compose(mime, Utc::now(), &CreateFlags::default()) {
+            Ok(composed) => panic!(
+                "{:?} was composed: {}",
+                mime.escape_ascii().to_string(),
+                composed.json
+            ),
+            Err(refused) => refused,
+        }
+    }
+
+    fn composed(mime: &[u8]) -> Value {
+        let json = compose(mime, Utc::now(), &CreateFlags::default())
+            .unwrap_or_else(|err| panic!("{:?}: {err}", mime.escape_ascii().to_string()))
+            .json;
+        assert_graph_safe(&json);
+        json
+    }
+
+    /// No string Graph is sent holds a control character but tab, CR and LF.
+    fn assert_graph_safe(value: &Value) {
+        match value {
+            Value::String(text) => assert!(
+                !text
+                    .chars()
+                    .any(|c| c.is_ascii_control() && !matches!(c, '\t' | '\r' | '\n')),
+                "a control character reaches Graph: {text:?}"
+            ),
+            Value::Array(items) => items.iter().for_each(assert_graph_safe),
+            Value::Object(map) => map.values().for_each(assert_graph_safe),
+            _ => {}
+        }
+    }
+
+    fn custom_header<'a>(json: &'a Value, name: &str) -> Option<&'a str> {
+        json["internetMessageHeaders"]
+            .as_array()?
+            .iter()
+            .find(|h| h["name"] == name)?["value"]
+            .as_str()
+    }
+
+    #[test]
+    fn header_lines_that_are_not_fields_are_refused_naming_the_line() {
+        for (mime, line) in [
+            (&b"\xff\xffX-Header: boom\r\n\r\nbody\r\n"[..], 1),
+            ("X€-Foo: bar\r\nSubject: s\r\n\r\nbody\r\n".as_bytes(), 1),
+            ("Subject: s\r\nX€-Foo: bar\r\n\r\nbody\r\n".as_bytes(), 2),
+            (b"Subject: s\r\nFrom: a@example.com\r\n\xff: v\r\n\r\nb", 3),
+            (b"Sub ject: space in the name\r\n\r\n", 1),
+            (b"X-Ctl\x01: v\r\n\r\n", 1),
+            (b"X-Nul\x00: v\r\n\r\n", 1),
+            (b": no name\r\n\r\n", 1),
+            (b" folded: before any field\r\nSubject: s\r\n\r\n", 1),
+            (
+                b"From sender@example.com Tue Mar  3 10:00:00 2026\r\nSubject: s\r\n\r\nb",
+                1,
+            ),
+            (b"Subject: s\r\nthis line has no colon\r\n\r\nbody", 2),
+        ] {
+            let refused = refused(mime);
+            assert_eq!(refused.code, "PARSE", "{refused}");
+            let expected = if line == 1 {
+                "line 1 (".to_string()
+            } else {
+                format!("header line {line} (")
+            };
+            assert!(refused.reason.contains(&expected), "{refused}");
+            assert!(
+                refused.reason.bytes().all(|b| (b' '..=b'~').contains(&b)),
+                "the reason is not one line of ASCII: {refused}"
+            );
+            assert!(check_draft(mime).is_err(), "a draft of {refused}");
+        }
+        assert!(refused(b"\xff\xffX-Header: boom\r\n\r\n")
+            .reason
+            .contains("\\xff\\xffX-Header: boom"));
+    }
+
+    #[test]
+    fn text_without_a_blank_line_is_all_header_or_not_a_message() {
+        let json = composed(b"Subject: only a header\r\nX-Tag: last line, no line end");
+        assert_eq!(json["subject"], "only a header");
+        assert_eq!(json["body"]["content"], "");
+        assert_eq!(
+            custom_header(&json, "X-Tag"),
+            Some("last line, no line end")
+        );
+        let refused = refused(b"hello world, no header at all\r\nsecond line\r\n");
+        assert_eq!(refused.code, "PARSE");
+        assert!(refused
+            .reason
+            .contains("does not begin with a header field"));
+        assert_eq!(self::refused(&[b'a'; 100]).code, "PARSE");
+    }
+
+    #[test]
+    fn header_values_with_any_bytes_are_kept_as_graph_can_hold_them() {
+        let json = composed(
+            b"Subject: a\x00b\x01c\x7f\r\nX-Nul: x\x00y\r\nX-Latin: \xe9t\xe9\r\nX-Utf8: caf\xc3\xa9\r\n\
+              X-Folded: one\r\n\ttwo\r\nFrom: \"N\x07me\" <a\x00b@example.com>\r\n\r\nbody\r\n",
+        );
+        assert_eq!(json["subject"], "a\u{fffd}b\u{fffd}c\u{fffd}");
+        assert_eq!(custom_header(&json, "X-Nul"), Some("x\u{fffd}y"));
+        assert_eq!(custom_header(&json, "X-Latin"), Some("\u{fffd}t\u{fffd}"));
+        assert_eq!(custom_header(&json, "X-Utf8"), Some("café"));
+        assert_eq!(custom_header(&json, "X-Folded"), Some("one\ttwo"));
+        assert_eq!(json["from"]["emailAddress"]["name"], "N\u{fffd}me");
+        // 8-bit UTF-8 in a structured header (RFC 6532) is read as such.
+        let json = composed("Subject: Grüße\r\nFrom: Jürgen <j@example.com>\r\n\r\nx".as_bytes());
+        assert_eq!(json["subject"], "Grüße");
+        assert_eq!(json["from"]["emailAddress"]["name"], "Jürgen");
+    }
+
+    #[test]
+    fn nul_bytes_in_the_body_become_replacement_characters() {
+        let json = composed(b"Subject: nul\r\n\r\nab\x00cd\x00\r\nline two\r\n");
+        assert_eq!(
+            json["body"]["content"],
+            "ab\u{fffd}cd\u{fffd}\r\nline two\r\n"
+        );
+    }
+
+    #[test]
+    fn empty_messages_and_messages_of_line_ends() {
+        assert_eq!(refused(b"").code, "CANNOT");
+        assert_eq!(check_draft(b"").unwrap_err().code, "CANNOT");
+        // No header fields and a body of blank lines: RFC 5322 allows both.
+        let json = composed(b"\r\n\r\n\r\n");
+        assert!(json.get("subject").is_none());
+        assert!(json["body"]["content"]
+            .as_str()
+            .unwrap()
+            .chars()
+            .all(|c| c == '\r' || c == '\n'));
+        assert!(composed(b"\n\nbare LF\n")["body"]["content"]
+            .as_str()
+            .unwrap()
+            .contains("bare LF"));
+    }
+
+    #[test]
+    fn what_does_not_fit_in_one_graph_request_is_refused() {
+        let mut mime = b"Subject: one long line\r\n\r\n".to_vec();
+        mime.resize(mime.len() + GRAPH_REQUEST_LIMIT, b'a');
+        let refused = refused(&mime);
+        assert_eq!(refused.code, "TOOBIG", "{refused}");
+        let mut header = b"X-Big: ".to_vec();
+        header.resize(GRAPH_REQUEST_LIMIT + 10, b'h');
+        header.extend_from_slice(b"\r\n\r\nsmall");
+        assert_eq!(self::refused(&header).code, "TOOBIG");
+        let draft = check_draft(&mime).unwrap_err();
+        assert_eq!(draft.code, "TOOBIG", "{draft}");
+        assert!(check_draft(VOICE).is_ok());
+    }
+
+    #[test]
+    fn inline_attachments_leave_room_for_the_text() {
+        use base64::Engine;
+        let text = "a line of text\r\n".repeat(3 * 1024 * 1024 / 16);
+        let encoded = base64::engine::general_purpose::STANDARD.encode(vec![9u8; 1024 * 1024]);
+        let mime = format!(
+            "Subject: long text\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\n{text}\r\n--b\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n{encoded}\r\n--b--\r\n"
+        );
+        let composed = compose(mime.as_bytes(), Utc::now(), &CreateFlags::default()).unwrap();
+        assert!(json_len(&composed.json) <= GRAPH_REQUEST_LIMIT);
+        assert!(composed.json.get("attachments").is_none());
+        assert_eq!(composed.later_attachments.len(), 1);
+    }
+
+    /// Random messages built from the bytes that break parsers: never a panic, and whatever is
+    /// composed is safe for Graph.
+    #[test]
+    fn no_bytes_make_compose_panic() {
+        const PIECES: &[&[u8]] = &[
+            b"\r\n",
+            b"\n",
+            b"\r",
+            b":",
+            b" ",
+            b"\t",
+            b"\x00",
+            b"\xff",
+            b"\xc3",
+            b"\xa9",
+            b"\xe2\x82\xac",
+            b"X-",
+            b"Subject",
+            b"From",
+            b"To",
+            b"Content-Type",
+            b"multipart/mixed; boundary=b",
+            b"--b",
+            b"--b--",
+            b"=?utf-8?q?",
+            b"?=",
+            b"=?",
+            b"\"",
+            b"<",
+            b">",
+            b"@",
+            b";",
+            b",",
+            b"Content-Transfer-Encoding: base64",
+            b"quoted-printable",
+            b"=0",
+            b"message/rfc822",
+            b"name=\"",
+            b"Message-ID",
+            b"In-Reply-To",
+            b"Date",
+            b"a",
+            b"\x01",
+            b"\x7f",
+        ];
+        let mut rng = fastrand::Rng::with_seed(12);
+        let mut composed = 0;
+        for _ in 0..5000 {
+            // Half begin as a message, so that the parts after the header are reached too.
+            let mut mime = if rng.bool() {
+                b"Subject: s\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n".to_vec()
+            } else {
+                Vec::new()
+            };
+            for _ in 0..rng.usize(0..60) {
+                mime.extend_from_slice(PIECES[rng.usize(..PIECES.len())]);
+            }
+            let _ = check_draft(&mime);
+            if let Ok(message) = compose(&mime, Utc::now(), &CreateFlags::default()) {
+                assert_graph_safe(&message.json);
+                composed += 1;
+            }
+        }
+        assert!(composed > 2000, "only {composed} of 5000 were messages");
     }
 }

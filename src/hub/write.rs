@@ -12,13 +12,36 @@ use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
 use super::{
-    normalise_inbox, Folder, FolderSnapshot, HubError, MailboxHub, MessageFlags, MessageMeta,
+    normalise_inbox, Folder, FolderSnapshot, FolderTree, HubError, MailboxHub, MessageFlags,
+    MessageMeta,
 };
 use crate::config::ExpungeMode;
-use crate::graph::compose::{compose, CreateFlags};
+use crate::graph::compose::{check_draft, compose, CreateFlags, Unappendable};
 use crate::graph::model::LAST_VERB_PROPERTY;
 use crate::graph::mutate::MessageAction;
 use crate::graph::GraphError;
+
+/// Why an APPEND did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum AppendError {
+    /// Refused before anything was sent to Graph: not a message, or too big for Graph.
+    #[error(transparent)]
+    Unappendable(#[from] Unappendable),
+    #[error(transparent)]
+    Hub(#[from] HubError),
+}
+
+impl From<GraphError> for AppendError {
+    fn from(err: GraphError) -> Self {
+        AppendError::Hub(err.into())
+    }
+}
+
+impl From<crate::store::StoreError> for AppendError {
+    fn from(err: crate::store::StoreError) -> Self {
+        AppendError::Hub(err.into())
+    }
+}
 
 /// PR_LAST_VERB_EXECUTED values ([MS-OXOMSG] 2.2.1.5): reply to sender, forward; 0 clears.
 const VERB_REPLY: i64 = 102;
@@ -445,33 +468,22 @@ impl MailboxHub {
 
     /// APPEND: creates the message in the folder (from JSON as received mail, or from its
     /// MIME as a draft when `flags.draft`), adds the large attachments, applies the flags and
-    /// allocates its UID. If Graph fails half-way the message is deleted for good, so nothing
-    /// half-made stays behind. Returns (UIDVALIDITY, UID).
+    /// allocates its UID. What is not a message, or too big for Graph's create request, is
+    /// refused before any request ([`AppendError::Unappendable`]). If Graph fails half-way the
+    /// message is deleted for good, so nothing half-made stays behind. Returns (UIDVALIDITY,
+    /// UID).
     pub async fn append(
         &self,
         folder_id: &str,
         mime: &[u8],
         flags: &MessageFlags,
         internal_date: Option<DateTime<Utc>>,
-    ) -> Result<(u32, u32), HubError> {
-        self.ensure_listed(folder_id).await?;
-        let id = if flags.draft {
-            let id = self.graph.create_mime_draft(folder_id, mime).await?;
-            // A draft from MIME is saved read, unflagged, without categories.
-            let as_created = MessageFlags {
-                seen: true,
-                draft: true,
-                ..MessageFlags::default()
-            };
-            if let Some(patch) = graph_patch(&as_created, flags) {
-                if let Err(err) = self.patch_one(&id, patch).await {
-                    self.undo_create(&id).await;
-                    return Err(err);
-                }
-            }
-            id
+    ) -> Result<(u32, u32), AppendError> {
+        let composed = if flags.draft {
+            check_draft(mime)?;
+            None
         } else {
-            let composed = compose(
+            Some(compose(
                 mime,
                 internal_date.unwrap_or_else(Utc::now),
                 &CreateFlags {
@@ -485,7 +497,10 @@ impl MailboxHub {
                         .cloned()
                         .collect(),
                 },
-            );
+            )?)
+        };
+        self.ensure_listed(folder_id).await?;
+        let id = if let Some(composed) = composed {
             let started = Utc::now() - chrono::Duration::seconds(5);
             let id = match self.graph.create_message(folder_id, composed.json).await {
                 Ok(id) => id,
@@ -506,6 +521,21 @@ impl MailboxHub {
             };
             for attachment in &composed.later_attachments {
                 if let Err(err) = self.graph.add_attachment(&id, attachment).await {
+                    self.undo_create(&id).await;
+                    return Err(err.into());
+                }
+            }
+            id
+        } else {
+            let id = self.graph.create_mime_draft(folder_id, mime).await?;
+            // A draft from MIME is saved read, unflagged, without categories.
+            let as_created = MessageFlags {
+                seen: true,
+                draft: true,
+                ..MessageFlags::default()
+            };
+            if let Some(patch) = graph_patch(&as_created, flags) {
+                if let Err(err) = self.patch_one(&id, patch).await {
                     self.undo_create(&id).await;
                     return Err(err.into());
                 }

@@ -11,7 +11,7 @@ use imap_codec::imap_types::mailbox::Mailbox;
 use super::write::FlagSet;
 use super::{folder_named, mailbox_name, Refusal};
 use crate::graph::GraphError;
-use crate::hub::{normalise_inbox, HubError, MailboxHub};
+use crate::hub::{normalise_inbox, AppendError, HubError, MailboxHub};
 
 /// A folder the client names as a destination (APPEND, COPY, MOVE): `NO [TRYCREATE]` when it
 /// does not exist (RFC 3501 6.3.11, 6.4.7).
@@ -42,19 +42,32 @@ pub(super) async fn append(
         LiteralOrLiteral8::Literal(literal) => literal.data(),
         LiteralOrLiteral8::Literal8(literal) => literal.data.as_ref(),
     };
-    if bytes.is_empty() {
-        return Err(Refusal::no("CANNOT", "an empty message cannot be appended"));
-    }
     let internal_date = date.map(|d| d.as_ref().with_timezone(&Utc));
     let (uid_validity, uid) = hub
         .append(&folder.id, bytes, &flags, internal_date)
         .await
-        .map_err(|err| {
-            tracing::warn!(mailbox = %hub.mailbox(), error = %err, "APPEND failed");
-            Refusal::no(
-                "UNAVAILABLE",
-                format!("the message was not appended (nothing was kept): {err}"),
-            )
+        .map_err(|err| match err {
+            AppendError::Unappendable(refused) => Refusal::no(
+                refused.code,
+                format!("the message was not appended: {}", refused.reason),
+            ),
+            // Graph refused the message itself: sending it again would not help.
+            AppendError::Hub(HubError::Graph(GraphError::Api {
+                status: 400 | 413, ..
+            })) => {
+                tracing::warn!(mailbox = %hub.mailbox(), error = %err, "APPEND refused by Graph");
+                Refusal::no(
+                    "CANNOT",
+                    format!("Exchange refused the message (nothing was kept): {err}"),
+                )
+            }
+            err => {
+                tracing::warn!(mailbox = %hub.mailbox(), error = %err, "APPEND failed");
+                Refusal::no(
+                    "UNAVAILABLE",
+                    format!("the message was not appended (nothing was kept): {err}"),
+                )
+            }
         })?;
     Ok(format!("[APPENDUID {uid_validity} {uid}] APPEND completed"))
 }
