@@ -102,6 +102,7 @@ const VERSION_1_SQL: &str = "
     INSERT INTO folders VALUES ('a@x.example', 'F', 1000, 3);
     INSERT INTO messages VALUES ('a@x.example', 'F', 'm1', 1, 111), ('a@x.example', 'F', 'm2', 2, NULL);
     INSERT INTO deleted VALUES ('a@x.example', 'F', 'm2');
+    INSERT INTO folders VALUES ('late@x.example', 'L', 4000000000, 1);
 ";
 
 async fn connect(url: &str) -> tokio_postgres::Client {
@@ -140,6 +141,12 @@ async fn postgres_store_migrates_a_version_1_database_and_refuses_a_newer_one() 
     );
     assert!(second.deleted(mailbox, "F").await.unwrap().contains("m2"));
     assert_eq!(first.synced_folder(mailbox, "F").await.unwrap(), None);
+    // The migration takes each mailbox's highest UIDVALIDITY: a folder created next is above
+    // it, from either instance.
+    let created = second.created_folder("late@x.example", "M").await.unwrap();
+    assert_eq!(created.uid_validity, 4_000_000_001);
+    let seen = first.folder("late@x.example", "S").await.unwrap();
+    assert!(seen.uid_validity > created.uid_validity, "{seen:?}");
     let (uids, _) = first
         .record_sync(
             mailbox,

@@ -1,7 +1,9 @@
 //! Owns the uid store: the only durable state of the gateway.
 //!
 //! Per folder it keeps UIDVALIDITY, the next UID and Graph's deltaLink of the folder's last
-//! synchronisation; per message the (folder, Graph id) → UID map, facts learned once and worth
+//! synchronisation; per mailbox the highest UIDVALIDITY given, so a folder the gateway creates
+//! gets a larger one than any folder of the mailbox had (a name deleted and created again within
+//! one second included); per message the (folder, Graph id) → UID map, facts learned once and worth
 //! keeping (the exact RFC822.SIZE), and the message's state as of that synchronisation (what
 //! IMAP shows of it: flags, INTERNALDATE), so a restart resumes the folder's delta sync instead
 //! of listing it again; the \Deleted marks, which Graph has no place for and which every session
@@ -38,6 +40,8 @@ pub enum StoreError {
     Task(String),
     #[error("uid store: folder {0} has run out of UIDs")]
     UidsExhausted(String),
+    #[error("uid store: mailbox {0} has run out of UIDVALIDITY values")]
+    UidValiditiesExhausted(String),
     #[error(
         "uid store {store}: schema version {found} is newer than the version {known} this \
          gateway knows; refusing to open it (run a gateway at least as new as the one that \
@@ -51,7 +55,7 @@ pub enum StoreError {
 }
 
 /// The schema version this code reads and writes.
-const SCHEMA_VERSION: usize = 2;
+const SCHEMA_VERSION: usize = 3;
 
 /// One backend's schema as its history: step `i` takes a database from version `i` to `i + 1`,
 /// so a new version appends a step (and raises [`SCHEMA_VERSION`], which makes every backend
@@ -174,12 +178,27 @@ impl UidStore {
     }
 
     /// The folder's UIDVALIDITY and UIDNEXT, creating the folder's record at first sight.
-    /// UIDVALIDITY is the time of first sight, so a folder recreated after the store was lost
-    /// gets a larger one and clients resynchronise (RFC 3501 2.3.1.1).
+    /// UIDVALIDITY is the time of first sight (see [`UidValidities`]), so a folder recreated
+    /// after the store was lost gets a larger one and clients resynchronise (RFC 3501 2.3.1.1).
     pub async fn folder(&self, mailbox: &str, folder_id: &str) -> Result<FolderUids, StoreError> {
         match &self.backend {
-            Backend::Sqlite(store) => store.folder(mailbox, folder_id).await,
-            Backend::Postgres(store) => store.folder(mailbox, folder_id).await,
+            Backend::Sqlite(store) => store.folder(mailbox, folder_id, Sighting::Seen).await,
+            Backend::Postgres(store) => store.folder(mailbox, folder_id, Sighting::Seen).await,
+        }
+    }
+
+    /// Records a folder the gateway has just created (IMAP CREATE, or a parent RENAME made):
+    /// its UIDVALIDITY is larger than every UIDVALIDITY given in the mailbox, so a name used
+    /// before (deleted, or renamed away) never comes back with a UIDVALIDITY it had, however
+    /// quickly (RFC 3501 2.3.1.1). A folder already recorded keeps its UIDs.
+    pub async fn created_folder(
+        &self,
+        mailbox: &str,
+        folder_id: &str,
+    ) -> Result<FolderUids, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(store) => store.folder(mailbox, folder_id, Sighting::Created).await,
+            Backend::Postgres(store) => store.folder(mailbox, folder_id, Sighting::Created).await,
         }
     }
 
@@ -499,6 +518,58 @@ fn uid_validity_now() -> u32 {
     (secs.clamp(1, u32::MAX as u64)) as u32
 }
 
+/// How a folder's record comes to be made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Sighting {
+    /// First seen in Graph (listed, synchronised): it may have existed for years.
+    Seen,
+    /// Just created by the gateway.
+    Created,
+}
+
+/// One mailbox's UIDVALIDITY counters (table `uid_validities`): the highest UIDVALIDITY given
+/// to any of its folders, and to a folder the gateway created.
+///
+/// A created folder gets max(now, highest + 1): larger than any folder of the mailbox had, so
+/// a name deleted and created again within a second still gets a new, larger value (Dovecot's
+/// `mailbox_uidvalidity_next` does the same per user). A folder first seen gets max(now,
+/// highest created + 1): the time of first sight, as before, so the many folders seen at a
+/// first start share the second and a store lost and made again gives them larger values; but
+/// never at or below a value a created folder had, since a folder made in Outlook may take a
+/// name the gateway created and deleted. Only creations faster than one a second move the
+/// values ahead of the clock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+struct UidValidities {
+    highest: i64,
+    highest_created: i64,
+}
+
+impl UidValidities {
+    /// The UIDVALIDITY of a new folder record, and the counters after it.
+    fn allocate(
+        self,
+        now: u32,
+        sighting: Sighting,
+        mailbox: &str,
+    ) -> Result<(u32, UidValidities), StoreError> {
+        let now = i64::from(now);
+        let value = match sighting {
+            Sighting::Seen => now.max(self.highest_created + 1),
+            Sighting::Created => now.max(self.highest + 1),
+        };
+        let value = u32::try_from(value)
+            .map_err(|_| StoreError::UidValiditiesExhausted(mailbox.to_string()))?;
+        let after = UidValidities {
+            highest: self.highest.max(value.into()),
+            highest_created: match sighting {
+                Sighting::Seen => self.highest_created,
+                Sighting::Created => value.into(),
+            },
+        };
+        Ok((value, after))
+    }
+}
+
 /// The checks every backend must pass; run against SQLite here and against PostgreSQL by
 /// `tests/postgres.rs`.
 pub mod conformance {
@@ -658,7 +729,65 @@ pub mod conformance {
             reopen.subscriptions(&other).await.map_err(err)?.is_empty(),
             "subscriptions are per mailbox",
         )?;
-        synchronisation(store, reopen, prefix).await
+        synchronisation(store, reopen, prefix).await?;
+        uid_validities(store, reopen, prefix).await
+    }
+
+    /// A folder the gateway creates gets a UIDVALIDITY larger than any the mailbox had, from
+    /// either handle, however fast it goes (the same name deleted and created three times in a
+    /// row); a folder first seen afterwards too; a recorded folder keeps its UIDs.
+    async fn uid_validities(
+        store: &UidStore,
+        reopen: &UidStore,
+        prefix: &str,
+    ) -> Result<(), String> {
+        let mailbox = format!("{prefix}v@x.example");
+        let err = |e: StoreError| e.to_string();
+        let seen_a = store.folder(&mailbox, "A").await.map_err(err)?;
+        let seen_b = reopen.folder(&mailbox, "B").await.map_err(err)?;
+        check(
+            seen_a.uid_next == 1 && seen_b.uid_next == 1,
+            "a folder first seen starts at UID 1",
+        )?;
+        let mut highest = seen_a.uid_validity.max(seen_b.uid_validity);
+        // Three creations of one name in a row: each is a new Graph folder.
+        for (round, id) in ["N1", "N2", "N3"].into_iter().enumerate() {
+            let handle = if round % 2 == 0 { store } else { reopen };
+            let created = handle.created_folder(&mailbox, id).await.map_err(err)?;
+            check(
+                created.uid_validity > highest,
+                "a created folder's UIDVALIDITY is larger than every one the mailbox had",
+            )?;
+            check(created.uid_next == 1, "a created folder starts at UID 1")?;
+            highest = created.uid_validity;
+        }
+        check(
+            reopen
+                .folder(&mailbox, "N2")
+                .await
+                .map_err(err)?
+                .uid_validity
+                < highest,
+            "a created folder keeps its UIDVALIDITY",
+        )?;
+        check(
+            store.created_folder(&mailbox, "A").await.map_err(err)? == seen_a,
+            "a folder already recorded keeps its UIDs when reported created",
+        )?;
+        let seen_later = reopen.folder(&mailbox, "C").await.map_err(err)?;
+        check(
+            seen_later.uid_validity > highest,
+            "a folder first seen after creations gets a larger UIDVALIDITY than they had",
+        )?;
+        let (_, synced) = store
+            .reconcile(&mailbox, "D", vec!["m".into()], vec![])
+            .await
+            .map_err(err)?;
+        check(
+            synced.uid_validity > highest,
+            "a folder first met by an allocation does too",
+        )?;
+        Ok(())
     }
 
     /// A state that differs with `n`.
@@ -933,7 +1062,48 @@ pub mod conformance {
             uids == (1..=50).collect::<Vec<u32>>(),
             "UIDs are 1..=50 without gaps",
         )?;
-        concurrent_synchronisation(store, other, prefix).await
+        concurrent_synchronisation(store, other, prefix).await?;
+        concurrent_creations(store, other, prefix).await
+    }
+
+    /// Folders created at the same time through two handles get distinct UIDVALIDITYs, each
+    /// larger than any the mailbox had before.
+    async fn concurrent_creations(
+        store: &UidStore,
+        other: &UidStore,
+        prefix: &str,
+    ) -> Result<(), String> {
+        let mailbox = format!("{prefix}cv@x.example");
+        let before = store
+            .created_folder(&mailbox, "first")
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut tasks = Vec::new();
+        for n in 0..8 {
+            let handle = if n % 2 == 0 { store } else { other }.clone();
+            let mailbox = mailbox.clone();
+            tasks.push(tokio::spawn(async move {
+                handle.created_folder(&mailbox, &format!("F{n}")).await
+            }));
+        }
+        let mut values = Vec::new();
+        for task in tasks {
+            let created = task
+                .await
+                .map_err(|e| e.to_string())?
+                .map_err(|e| e.to_string())?;
+            values.push(created.uid_validity);
+        }
+        values.sort_unstable();
+        values.dedup();
+        check(
+            values.len() == 8,
+            "folders created at once get distinct UIDVALIDITYs",
+        )?;
+        check(
+            values[0] > before.uid_validity,
+            "each larger than any the mailbox had",
+        )
     }
 
     /// Four tasks, alternately on `store` and `other`, each given `ids` rotated differently
@@ -1048,6 +1218,7 @@ mod tests {
         INSERT INTO messages VALUES ('a@x.example', 'F', 'm1', 1, 111), ('a@x.example', 'F', 'm2', 2, NULL);
         INSERT INTO deleted VALUES ('a@x.example', 'F', 'm2');
         INSERT INTO subscriptions VALUES ('a@x.example', 'Later', FALSE);
+        INSERT INTO folders VALUES ('late@x.example', 'L', 4000000000, 1);
     ";
 
     fn user_version(path: &std::path::Path) -> i64 {
@@ -1097,6 +1268,25 @@ mod tests {
             HashMap::from([("Later".to_string(), false)])
         );
         assert_eq!(store.synced_folder(mailbox, "F").await.unwrap(), None);
+        // The migration takes each mailbox's highest UIDVALIDITY: a folder created next is
+        // above it, one first seen is not held back by it.
+        assert_eq!(
+            store
+                .created_folder("late@x.example", "M")
+                .await
+                .unwrap()
+                .uid_validity,
+            4_000_000_001
+        );
+        assert!(
+            store
+                .folder("late@x.example", "S")
+                .await
+                .unwrap()
+                .uid_validity
+                > 4_000_000_001,
+            "first seen after a creation: above it"
+        );
 
         let state = MessageState {
             is_read: true,
@@ -1148,6 +1338,40 @@ mod tests {
                 ],
             })
         );
+    }
+
+    #[test]
+    fn uid_validities_follow_the_clock_and_outgrow_what_was_given() {
+        let fresh = UidValidities::default();
+        let (seen, after) = fresh.allocate(1000, Sighting::Seen, "m").unwrap();
+        assert_eq!(
+            (seen, after.highest, after.highest_created),
+            (1000, 1000, 0)
+        );
+        let (seen_again, after) = after.allocate(1000, Sighting::Seen, "m").unwrap();
+        assert_eq!(
+            seen_again, 1000,
+            "folders first seen in one second share it"
+        );
+        let (created, after) = after.allocate(1000, Sighting::Created, "m").unwrap();
+        assert_eq!((created, after.highest_created), (1001, 1001));
+        let (created_again, after) = after.allocate(1000, Sighting::Created, "m").unwrap();
+        assert_eq!(created_again, 1002, "creations within a second still grow");
+        let (seen_later, after) = after.allocate(1000, Sighting::Seen, "m").unwrap();
+        assert_eq!(
+            seen_later, 1003,
+            "a folder first seen after them is above them"
+        );
+        let (created_later, _) = after.allocate(5000, Sighting::Created, "m").unwrap();
+        assert_eq!(created_later, 5000, "the clock wins when it is ahead");
+        let full = UidValidities {
+            highest: u32::MAX.into(),
+            highest_created: 0,
+        };
+        assert!(matches!(
+            full.allocate(1000, Sighting::Created, "m"),
+            Err(StoreError::UidValiditiesExhausted(_))
+        ));
     }
 
     #[test]

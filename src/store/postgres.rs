@@ -15,7 +15,7 @@ use tokio_postgres::IsolationLevel;
 
 use super::{
     allocate, decode_state, pending_migrations, uid_validity_now, FolderChanges, FolderUids,
-    Migrations, StoreError, StoredMessage, SyncedFolder, SyncedMessage,
+    Migrations, Sighting, StoreError, StoredMessage, SyncedFolder, SyncedMessage, UidValidities,
 };
 
 /// The schema, step by step (see [`super::Migrations`]); the version reached is kept in the
@@ -56,6 +56,16 @@ CREATE TABLE IF NOT EXISTS subscriptions (
     "
 ALTER TABLE folders ADD COLUMN delta_link TEXT;
 ALTER TABLE messages ADD COLUMN state TEXT;
+",
+    // 3: each mailbox's UIDVALIDITY counters, from the folders it has.
+    "
+CREATE TABLE uid_validities (
+    mailbox         TEXT   NOT NULL PRIMARY KEY,
+    highest         BIGINT NOT NULL,
+    highest_created BIGINT NOT NULL
+);
+INSERT INTO uid_validities (mailbox, highest, highest_created)
+SELECT mailbox, MAX(uid_validity), 0 FROM folders GROUP BY mailbox;
 ",
 ];
 
@@ -128,6 +138,68 @@ async fn migrate(client: &mut tokio_postgres::Client) -> Result<(), StoreError> 
     tx.commit().await.map_err(pg_error)
 }
 
+/// The folder's (UIDVALIDITY, next UID), its row locked until `tx` ends; the row is made
+/// first when there is none, with a UIDVALIDITY from the mailbox's counters, whose row lock
+/// makes the allocation atomic across instances. Locks are taken counters first, then folder,
+/// so two instances meeting a new folder wait for each other instead of deadlocking; the
+/// later one finds the row made (the value it allocated is skipped, the counters still cover
+/// it).
+async fn ensure_folder(
+    tx: &tokio_postgres::Transaction<'_>,
+    mailbox: &str,
+    folder_id: &str,
+    sighting: Sighting,
+) -> Result<(u32, i64), StoreError> {
+    let lock_folder = || async {
+        tx.query_opt(
+            "SELECT uid_validity, next_uid FROM folders
+             WHERE mailbox = $1 AND folder_id = $2 FOR UPDATE",
+            &[&mailbox, &folder_id],
+        )
+        .await
+        .map_err(pg_error)
+        .map(|row| row.map(|row| (row.get::<_, i64>(0) as u32, row.get::<_, i64>(1))))
+    };
+    if let Some(folder) = lock_folder().await? {
+        return Ok(folder);
+    }
+    tx.execute(
+        "INSERT INTO uid_validities (mailbox, highest, highest_created) VALUES ($1, 0, 0)
+         ON CONFLICT (mailbox) DO NOTHING",
+        &[&mailbox],
+    )
+    .await
+    .map_err(pg_error)?;
+    let row = tx
+        .query_one(
+            "SELECT highest, highest_created FROM uid_validities WHERE mailbox = $1 FOR UPDATE",
+            &[&mailbox],
+        )
+        .await
+        .map_err(pg_error)?;
+    let counters = UidValidities {
+        highest: row.get(0),
+        highest_created: row.get(1),
+    };
+    let (uid_validity, after) = counters.allocate(uid_validity_now(), sighting, mailbox)?;
+    tx.execute(
+        "UPDATE uid_validities SET highest = $1, highest_created = $2 WHERE mailbox = $3",
+        &[&after.highest, &after.highest_created, &mailbox],
+    )
+    .await
+    .map_err(pg_error)?;
+    tx.execute(
+        "INSERT INTO folders (mailbox, folder_id, uid_validity, next_uid)
+         VALUES ($1, $2, $3, 1) ON CONFLICT (mailbox, folder_id) DO NOTHING",
+        &[&mailbox, &folder_id, &i64::from(uid_validity)],
+    )
+    .await
+    .map_err(pg_error)?;
+    lock_folder()
+        .await?
+        .ok_or_else(|| StoreError::Postgres(format!("folder {folder_id}: row not made")))
+}
+
 impl PostgresStore {
     pub async fn open(url: &str) -> Result<PostgresStore, StoreError> {
         // Errors never repeat the URL: it may hold a password.
@@ -153,26 +225,19 @@ impl PostgresStore {
         Ok(PostgresStore { pool })
     }
 
-    pub async fn folder(&self, mailbox: &str, folder_id: &str) -> Result<FolderUids, StoreError> {
-        let client = self.pool.get().await.map_err(pg_error)?;
-        client
-            .execute(
-                "INSERT INTO folders (mailbox, folder_id, uid_validity, next_uid)
-                 VALUES ($1, $2, $3, 1) ON CONFLICT (mailbox, folder_id) DO NOTHING",
-                &[&mailbox, &folder_id, &(uid_validity_now() as i64)],
-            )
-            .await
-            .map_err(pg_error)?;
-        let row = client
-            .query_one(
-                "SELECT uid_validity, next_uid FROM folders WHERE mailbox = $1 AND folder_id = $2",
-                &[&mailbox, &folder_id],
-            )
-            .await
-            .map_err(pg_error)?;
+    pub async fn folder(
+        &self,
+        mailbox: &str,
+        folder_id: &str,
+        sighting: Sighting,
+    ) -> Result<FolderUids, StoreError> {
+        let mut client = self.pool.get().await.map_err(pg_error)?;
+        let tx = client.transaction().await.map_err(pg_error)?;
+        let (uid_validity, next_uid) = ensure_folder(&tx, mailbox, folder_id, sighting).await?;
+        tx.commit().await.map_err(pg_error)?;
         Ok(FolderUids {
-            uid_validity: row.get::<_, i64>(0) as u32,
-            uid_next: row.get::<_, i64>(1) as u32,
+            uid_validity,
+            uid_next: next_uid as u32,
         })
     }
 
@@ -211,24 +276,9 @@ impl PostgresStore {
     ) -> Result<(HashMap<String, u32>, FolderUids), StoreError> {
         let mut client = self.pool.get().await.map_err(pg_error)?;
         let tx = client.transaction().await.map_err(pg_error)?;
-        tx.execute(
-            "INSERT INTO folders (mailbox, folder_id, uid_validity, next_uid)
-             VALUES ($1, $2, $3, 1) ON CONFLICT (mailbox, folder_id) DO NOTHING",
-            &[&mailbox, &folder_id, &(uid_validity_now() as i64)],
-        )
-        .await
-        .map_err(pg_error)?;
-        // The row lock serialises allocation in this folder across every instance.
-        let row = tx
-            .query_one(
-                "SELECT uid_validity, next_uid FROM folders
-                 WHERE mailbox = $1 AND folder_id = $2 FOR UPDATE",
-                &[&mailbox, &folder_id],
-            )
-            .await
-            .map_err(pg_error)?;
-        let uid_validity = row.get::<_, i64>(0) as u32;
-        let next_uid: i64 = row.get(1);
+        // The folder's row lock serialises allocation in this folder across every instance.
+        let (uid_validity, next_uid) =
+            ensure_folder(&tx, mailbox, folder_id, Sighting::Seen).await?;
         // Every id list goes as one array parameter: one round trip per statement, whatever
         // the number of messages.
         if !changes.forget.is_empty() {

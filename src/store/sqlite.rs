@@ -8,11 +8,11 @@ use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
 use super::{
     allocate, decode_state, pending_migrations, uid_validity_now, FolderChanges, FolderUids,
-    Migrations, StoreError, StoredMessage, SyncedFolder, SyncedMessage,
+    Migrations, Sighting, StoreError, StoredMessage, SyncedFolder, SyncedMessage, UidValidities,
 };
 
 #[derive(Clone)]
@@ -59,6 +59,16 @@ CREATE TABLE IF NOT EXISTS subscriptions (
     "
 ALTER TABLE folders ADD COLUMN delta_link TEXT;
 ALTER TABLE messages ADD COLUMN state TEXT;
+",
+    // 3: each mailbox's UIDVALIDITY counters, from the folders it has.
+    "
+CREATE TABLE uid_validities (
+    mailbox         TEXT    NOT NULL PRIMARY KEY,
+    highest         INTEGER NOT NULL,
+    highest_created INTEGER NOT NULL
+);
+INSERT INTO uid_validities (mailbox, highest, highest_created)
+SELECT mailbox, MAX(uid_validity), 0 FROM folders GROUP BY mailbox;
 ",
 ];
 
@@ -120,6 +130,56 @@ fn migrate(connection: &mut Connection, path: &Path) -> Result<(), Migration> {
     Ok(())
 }
 
+/// The folder's (UIDVALIDITY, next UID), its record made first when there is none, with a
+/// UIDVALIDITY from the mailbox's counters. In an IMMEDIATE transaction: the file's write lock
+/// makes the allocation atomic.
+fn ensure_folder(
+    tx: &Transaction<'_>,
+    mailbox: &str,
+    folder_id: &str,
+    sighting: Sighting,
+) -> Result<Result<(u32, i64), StoreError>, rusqlite::Error> {
+    let read = |tx: &Transaction<'_>| {
+        tx.query_row(
+            "SELECT uid_validity, next_uid FROM folders WHERE mailbox = $1 AND folder_id = $2",
+            params![mailbox, folder_id],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )
+        .optional()
+    };
+    if let Some(folder) = read(tx)? {
+        return Ok(Ok(folder));
+    }
+    let counters = tx
+        .query_row(
+            "SELECT highest, highest_created FROM uid_validities WHERE mailbox = $1",
+            params![mailbox],
+            |row| {
+                Ok(UidValidities {
+                    highest: row.get(0)?,
+                    highest_created: row.get(1)?,
+                })
+            },
+        )
+        .optional()?
+        .unwrap_or_default();
+    let (uid_validity, after) = match counters.allocate(uid_validity_now(), sighting, mailbox) {
+        Ok(allocated) => allocated,
+        Err(exhausted) => return Ok(Err(exhausted)),
+    };
+    tx.execute(
+        "INSERT INTO uid_validities (mailbox, highest, highest_created) VALUES ($1, $2, $3)
+         ON CONFLICT (mailbox) DO UPDATE
+         SET highest = excluded.highest, highest_created = excluded.highest_created",
+        params![mailbox, after.highest, after.highest_created],
+    )?;
+    tx.execute(
+        "INSERT INTO folders (mailbox, folder_id, uid_validity, next_uid) VALUES ($1, $2, $3, 1)",
+        params![mailbox, folder_id, uid_validity],
+    )?;
+    Ok(Ok((uid_validity, 1)))
+}
+
 impl SqliteStore {
     async fn with_connection<T: Send + 'static>(
         &self,
@@ -137,27 +197,27 @@ impl SqliteStore {
         .map_err(|err| StoreError::Task(err.to_string()))?
     }
 
-    pub async fn folder(&self, mailbox: &str, folder_id: &str) -> Result<FolderUids, StoreError> {
+    pub async fn folder(
+        &self,
+        mailbox: &str,
+        folder_id: &str,
+        sighting: Sighting,
+    ) -> Result<FolderUids, StoreError> {
         let (mailbox, folder_id) = (mailbox.to_string(), folder_id.to_string());
         self.with_connection(move |conn| {
-            let fresh_validity = uid_validity_now();
-            conn.execute(
-                "INSERT INTO folders (mailbox, folder_id, uid_validity, next_uid)
-                 VALUES ($1, $2, $3, 1) ON CONFLICT (mailbox, folder_id) DO NOTHING",
-                params![mailbox, folder_id, fresh_validity],
-            )?;
-            conn.query_row(
-                "SELECT uid_validity, next_uid FROM folders WHERE mailbox = $1 AND folder_id = $2",
-                params![mailbox, folder_id],
-                |row| {
-                    Ok(FolderUids {
-                        uid_validity: row.get(0)?,
-                        uid_next: row.get(1)?,
-                    })
-                },
-            )
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let (uid_validity, next_uid) = match ensure_folder(&tx, &mailbox, &folder_id, sighting)?
+            {
+                Ok(folder) => folder,
+                Err(exhausted) => return Ok(Err(exhausted)),
+            };
+            tx.commit()?;
+            Ok(Ok(FolderUids {
+                uid_validity,
+                uid_next: next_uid as u32,
+            }))
         })
-        .await
+        .await?
     }
 
     pub async fn messages(
@@ -193,16 +253,11 @@ impl SqliteStore {
         let (mailbox, folder_id) = (mailbox.to_string(), folder_id.to_string());
         self.with_connection(move |conn| {
             let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            tx.execute(
-                "INSERT INTO folders (mailbox, folder_id, uid_validity, next_uid)
-                 VALUES ($1, $2, $3, 1) ON CONFLICT (mailbox, folder_id) DO NOTHING",
-                params![mailbox, folder_id, uid_validity_now()],
-            )?;
-            let (uid_validity, next_uid): (u32, i64) = tx.query_row(
-                "SELECT uid_validity, next_uid FROM folders WHERE mailbox = $1 AND folder_id = $2",
-                params![mailbox, folder_id],
-                |row| Ok((row.get(0)?, row.get(1)?)),
-            )?;
+            let (uid_validity, next_uid) =
+                match ensure_folder(&tx, &mailbox, &folder_id, Sighting::Seen)? {
+                    Ok(folder) => folder,
+                    Err(exhausted) => return Ok(Err(exhausted)),
+                };
             // Id lists travel as one JSON array parameter, read back with json_each.
             let id_list = |ids: &[&str]| serde_json::Value::from(ids).to_string();
             if !changes.forget.is_empty() {
