@@ -4,8 +4,12 @@
 //! just before the stop; when Graph drops the delta tokens, the folders are synchronised from
 //! scratch without changing the UID of any message still present; and a folder of 2100 messages
 //! comes in several pages of a first round and is resumed after a restart; and a NOOP-polling
-//! session converges while Graph throttles, resets and drops tokens (`delta_faults.py`). Seen
-//! through imaplib (`tests/clients/uids.py`) and curl.
+//! session converges while Graph throttles, resets and drops tokens (`delta_faults.py`); and
+//! delta items are patches (`delta_patches.py`): a folder whose counts change keeps its name,
+//! \Flagged survives a read in Outlook and a `-FLAGS \Seen`, polls that bring only replays send
+//! nothing, and a message moved in whose item says nothing else is read whole in one `$batch`.
+//! Seen through imaplib (`tests/clients/uids.py`) and curl. Every scenario runs against each
+//! way Graph may send delta items ([`DeltaMode`]).
 
 mod common;
 
@@ -205,87 +209,89 @@ fn assert_changes_seen(
     }
 }
 
-#[test]
-fn a_restart_resumes_every_folder_from_its_stored_delta_link() {
-    let emulator = EmulatorProcess::start();
-    let graph = emulator.graph();
-    let dir = temp_dir();
-    let gateway = Gateway::serve(dir.path(), &emulator.url, &[]);
-    let before = client_view(&gateway.client_env(), ALICE);
-    // Stopped right after: the store holds the appended message's UID, not yet its state.
-    let appended = append_with_curl(&gateway, dir.path());
-    gateway.stop();
+in_each_delta_mode! {
+    fn a_restart_resumes_every_folder_from_its_stored_delta_link(mode: DeltaMode) {
+        let emulator = EmulatorProcess::start_in(mode);
+        let graph = emulator.graph();
+        let dir = temp_dir();
+        let gateway = Gateway::serve(dir.path(), &emulator.url, &[]);
+        let before = client_view(&gateway.client_env(), ALICE);
+        // Stopped right after: the store holds the appended message's UID, not yet its state.
+        let appended = append_with_curl(&gateway, dir.path());
+        gateway.stop();
 
-    let (delivered, read, deleted) = change_inbox(&graph, &graph.token());
+        let (delivered, read, deleted) = change_inbox(&graph, &graph.token());
 
-    let stats_before = graph.stats();
-    let gateway = Gateway::serve(dir.path(), &emulator.url, &[]);
-    let after = client_view(&gateway.client_env(), ALICE);
-    let stats_after = graph.stats();
-    gateway.stop();
+        let stats_before = graph.stats();
+        let gateway = Gateway::serve(dir.path(), &emulator.url, &[]);
+        let after = client_view(&gateway.client_env(), ALICE);
+        let stats_after = graph.stats();
+        gateway.stop();
 
-    let folders = before.as_object().expect("an object").len() as u64;
-    assert_eq!(
-        requests_between(&stats_before, &stats_after, FIRST_ROUND),
-        0,
-        "a folder was synchronised from scratch after the restart"
-    );
-    assert_eq!(
-        requests_between(&stats_before, &stats_after, LISTING),
-        0,
-        "a folder was listed after the restart"
-    );
-    let resumed = requests_between(&stats_before, &stats_after, RESUMED_ROUND);
-    assert!(
-        (1..=2 * folders).contains(&resumed),
-        "{resumed} resumed delta rounds for {folders} folders"
-    );
-    assert_changes_seen(
-        &before,
-        &after,
-        &delivered,
-        &read,
-        &deleted,
-        Some(&appended),
-    );
-    emulator.process.stop();
+        let folders = before.as_object().expect("an object").len() as u64;
+        assert_eq!(
+            requests_between(&stats_before, &stats_after, FIRST_ROUND),
+            0,
+            "a folder was synchronised from scratch after the restart"
+        );
+        assert_eq!(
+            requests_between(&stats_before, &stats_after, LISTING),
+            0,
+            "a folder was listed after the restart"
+        );
+        let resumed = requests_between(&stats_before, &stats_after, RESUMED_ROUND);
+        assert!(
+            (1..=2 * folders).contains(&resumed),
+            "{resumed} resumed delta rounds for {folders} folders"
+        );
+        assert_changes_seen(
+            &before,
+            &after,
+            &delivered,
+            &read,
+            &deleted,
+            Some(&appended),
+        );
+        emulator.process.stop();
+    }
 }
 
-#[test]
-fn a_dropped_delta_token_resyncs_without_changing_uids() {
-    let emulator = EmulatorProcess::start();
-    let graph = emulator.graph();
-    let dir = temp_dir();
-    let gateway = Gateway::serve(dir.path(), &emulator.url, &[]);
-    let before = client_view(&gateway.client_env(), ALICE);
+in_each_delta_mode! {
+    fn a_dropped_delta_token_resyncs_without_changing_uids(mode: DeltaMode) {
+        let emulator = EmulatorProcess::start_in(mode);
+        let graph = emulator.graph();
+        let dir = temp_dir();
+        let gateway = Gateway::serve(dir.path(), &emulator.url, &[]);
+        let before = client_view(&gateway.client_env(), ALICE);
 
-    let (delivered, read, deleted) = change_inbox(&graph, &graph.token());
-    let faults = graph.request(
-        "POST",
-        "/_emulator/faults",
-        &[("Content-Type", "application/json")],
-        br#"{"invalidateDeltaTokens": true}"#,
-    );
-    assert_eq!(faults.status, 200, "setting the fault");
-    // Past the second in which a folder synchronised for one session is served to the next.
-    std::thread::sleep(std::time::Duration::from_millis(1200));
+        let (delivered, read, deleted) = change_inbox(&graph, &graph.token());
+        let faults = graph.request(
+            "POST",
+            "/_emulator/faults",
+            &[("Content-Type", "application/json")],
+            br#"{"invalidateDeltaTokens": true}"#,
+        );
+        assert_eq!(faults.status, 200, "setting the fault");
+        // Past the second in which a folder synchronised for one session is served to the next.
+        std::thread::sleep(std::time::Duration::from_millis(1200));
 
-    let stats_before = graph.stats();
-    let after = client_view(&gateway.client_env(), ALICE);
-    let stats_after = graph.stats();
-    gateway.stop();
+        let stats_before = graph.stats();
+        let after = client_view(&gateway.client_env(), ALICE);
+        let stats_after = graph.stats();
+        gateway.stop();
 
-    assert!(
-        answers_between(&stats_before, &stats_after, RESUMED_ROUND, 410) >= 1,
-        "Graph never refused a delta token: {}",
-        stats_after["routes"]
-    );
-    assert!(
-        requests_between(&stats_before, &stats_after, FIRST_ROUND) >= 1,
-        "no folder was synchronised from scratch after Graph dropped the tokens"
-    );
-    assert_changes_seen(&before, &after, &delivered, &read, &deleted, None);
-    emulator.process.stop();
+        assert!(
+            answers_between(&stats_before, &stats_after, RESUMED_ROUND, 410) >= 1,
+            "Graph never refused a delta token: {}",
+            stats_after["routes"]
+        );
+        assert!(
+            requests_between(&stats_before, &stats_after, FIRST_ROUND) >= 1,
+            "no folder was synchronised from scratch after Graph dropped the tokens"
+        );
+        assert_changes_seen(&before, &after, &delivered, &read, &deleted, None);
+        emulator.process.stop();
+    }
 }
 
 /// `UID SEARCH ALL` of a folder of alice's, through curl: the UIDs.
@@ -311,90 +317,120 @@ fn folder_uids(gateway: &Gateway, folder: &str) -> Vec<u32> {
         .collect()
 }
 
-#[test]
-fn a_folder_of_many_pages_is_synchronised_and_resumed() {
-    const MESSAGES: u32 = 2100;
-    let emulator = EmulatorProcess::start();
-    let graph = emulator.graph();
-    let token = graph.token();
-    let auth = format!("Bearer {token}");
-    let created = graph.request(
-        "POST",
-        &format!("/v1.0/users/{}/mailFolders", path_encode(ALICE)),
-        &[
-            ("Authorization", &auth),
-            ("Content-Type", "application/json"),
-        ],
-        br#"{"displayName": "Bulk"}"#,
-    );
-    assert_eq!(created.status, 201, "create the folder");
-    let folder_id = created.json()["id"]
-        .as_str()
-        .expect("folder id")
-        .to_string();
-    for n in 0..MESSAGES {
-        let mime = format!(
-            "From: robot@example.net\r\nTo: alice@contoso.example\r\nSubject: bulk {n}\r\n\
-             Message-ID: <bulk-{n}@example.net>\r\n\r\nnumber {n}\r\n"
-        );
-        let delivered = graph.request(
+in_each_delta_mode! {
+    fn a_folder_of_many_pages_is_synchronised_and_resumed(mode: DeltaMode) {
+        const MESSAGES: u32 = 2100;
+        let emulator = EmulatorProcess::start_in(mode);
+        let graph = emulator.graph();
+        let token = graph.token();
+        let auth = format!("Bearer {token}");
+        let created = graph.request(
             "POST",
-            &format!(
-                "/_emulator/mailboxes/{}/deliver?folder={}",
-                path_encode(ALICE),
-                path_encode(&folder_id)
-            ),
-            &[("Content-Type", "message/rfc822")],
-            mime.as_bytes(),
+            &format!("/v1.0/users/{}/mailFolders", path_encode(ALICE)),
+            &[
+                ("Authorization", &auth),
+                ("Content-Type", "application/json"),
+            ],
+            br#"{"displayName": "Bulk"}"#,
         );
-        assert_eq!(delivered.status, 201, "deliver message {n}");
+        assert_eq!(created.status, 201, "create the folder");
+        let folder_id = created.json()["id"]
+            .as_str()
+            .expect("folder id")
+            .to_string();
+        for n in 0..MESSAGES {
+            let mime = format!(
+                "From: robot@example.net\r\nTo: alice@contoso.example\r\nSubject: bulk {n}\r\n\
+                 Message-ID: <bulk-{n}@example.net>\r\n\r\nnumber {n}\r\n"
+            );
+            let delivered = graph.request(
+                "POST",
+                &format!(
+                    "/_emulator/mailboxes/{}/deliver?folder={}",
+                    path_encode(ALICE),
+                    path_encode(&folder_id)
+                ),
+                &[("Content-Type", "message/rfc822")],
+                mime.as_bytes(),
+            );
+            assert_eq!(delivered.status, 201, "deliver message {n}");
+        }
+
+        let dir = temp_dir();
+        let stats_before = graph.stats();
+        let gateway = Gateway::serve(dir.path(), &emulator.url, &[]);
+        let first = folder_uids(&gateway, "Bulk");
+        gateway.stop();
+        let stats_between = graph.stats();
+        assert_eq!(
+            first,
+            (1..=MESSAGES).collect::<Vec<u32>>(),
+            "UIDs 1..={MESSAGES} without gaps"
+        );
+        let pages = requests_between(
+            &stats_before,
+            &stats_between,
+            "GET /users/{id}/mailFolders/{id}/messages/delta?$skiptoken",
+        );
+        assert!(
+            pages >= 2,
+            "{MESSAGES} messages came in {pages} further pages of the first round"
+        );
+
+        let gateway = Gateway::serve(dir.path(), &emulator.url, &[]);
+        let again = folder_uids(&gateway, "Bulk");
+        gateway.stop();
+        let stats_after = graph.stats();
+        assert_eq!(again, first, "the restart kept every UID");
+        assert_eq!(
+            requests_between(&stats_between, &stats_after, FIRST_ROUND),
+            0,
+            "the restart synchronised the folder from scratch"
+        );
+        emulator.process.stop();
     }
-
-    let dir = temp_dir();
-    let stats_before = graph.stats();
-    let gateway = Gateway::serve(dir.path(), &emulator.url, &[]);
-    let first = folder_uids(&gateway, "Bulk");
-    gateway.stop();
-    let stats_between = graph.stats();
-    assert_eq!(
-        first,
-        (1..=MESSAGES).collect::<Vec<u32>>(),
-        "UIDs 1..={MESSAGES} without gaps"
-    );
-    let pages = requests_between(
-        &stats_before,
-        &stats_between,
-        "GET /users/{id}/mailFolders/{id}/messages/delta?$skiptoken",
-    );
-    assert!(
-        pages >= 2,
-        "{MESSAGES} messages came in {pages} further pages of the first round"
-    );
-
-    let gateway = Gateway::serve(dir.path(), &emulator.url, &[]);
-    let again = folder_uids(&gateway, "Bulk");
-    gateway.stop();
-    let stats_after = graph.stats();
-    assert_eq!(again, first, "the restart kept every UID");
-    assert_eq!(
-        requests_between(&stats_between, &stats_after, FIRST_ROUND),
-        0,
-        "the restart synchronised the folder from scratch"
-    );
-    emulator.process.stop();
 }
 
-#[test]
-fn delta_sync_converges_while_graph_throttles_resets_and_drops_tokens() {
-    let emulator = EmulatorProcess::start();
-    let dir = temp_dir();
-    let gateway = Gateway::serve(
-        dir.path(),
-        &emulator.url,
-        &[("IMAP2GRAPH_IMAP_NOOP_FRESHNESS_SECS", "0")],
-    );
-    let out = gateway.python_ok("delta_faults.py", &[]);
-    assert!(out.contains("all checks passed"), "{out}");
-    gateway.stop();
-    emulator.process.stop();
+in_each_delta_mode! {
+    fn delta_sync_converges_while_graph_throttles_resets_and_drops_tokens(mode: DeltaMode) {
+        let emulator = EmulatorProcess::start_in(mode);
+        let dir = temp_dir();
+        let gateway = Gateway::serve(
+            dir.path(),
+            &emulator.url,
+            &[("IMAP2GRAPH_IMAP_NOOP_FRESHNESS_SECS", "0")],
+        );
+        let out = gateway.python_ok("delta_faults.py", &[]);
+        assert!(out.contains("all checks passed"), "{out}");
+        gateway.stop();
+        emulator.process.stop();
+    }
+}
+
+in_each_delta_mode! {
+    fn delta_items_are_merged_into_what_is_known(mode: DeltaMode) {
+        let emulator = EmulatorProcess::start_in(mode);
+        let dir = temp_dir();
+        let gateway = Gateway::serve(
+            dir.path(),
+            &emulator.url,
+            &[("IMAP2GRAPH_IMAP_NOOP_FRESHNESS_SECS", "0")],
+        );
+        let out = gateway.python_ok("delta_patches.py", &[]);
+        assert!(out.contains("all checks passed"), "{out}");
+        let moved_in: Value = out
+            .lines()
+            .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+            .find_map(|json| json.get("movedIn").cloned())
+            .unwrap_or_else(|| panic!("delta_patches.py printed no request counts:\n{out}"));
+        let counts = (moved_in["batches"].as_u64(), moved_in["gets"].as_u64());
+        match mode {
+            // The moved message came whole: nothing to read.
+            DeltaMode::WholeObjects => assert_eq!(counts, (Some(0), Some(0)), "{moved_in}"),
+            // It came as its id alone: read whole, once, in one $batch.
+            _ => assert_eq!(counts, (Some(1), Some(1)), "{moved_in}"),
+        }
+        gateway.stop();
+        emulator.process.stop();
+    }
 }

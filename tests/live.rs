@@ -2,44 +2,47 @@
 //! deleting, moving) reach selected sessions — during IDLE and on NOOP — as untagged responses.
 //! Driven by imaplib (`tests/clients/live_updates.py`) against `imap2graph serve` polling every
 //! 2 s; and three sessions of one mailbox seeing each other's STORE, APPEND and EXPUNGE at once
-//! (`tests/clients/sessions_together.py`), with polling out of the way.
+//! (`tests/clients/sessions_together.py`), with polling out of the way. Each runs against every
+//! way Graph may send delta items ([`DeltaMode`]).
 
 mod common;
 
 use common::*;
 
-#[test]
-fn idle_and_noop_see_changes_made_elsewhere() {
-    let emulator = EmulatorProcess::start();
-    let dir = temp_dir();
-    let gateway = Gateway::serve(
-        dir.path(),
-        &emulator.url,
-        &[
-            ("IMAP2GRAPH_IMAP_IDLE_POLL_SECS", "2"),
-            ("IMAP2GRAPH_IMAP_NOOP_FRESHNESS_SECS", "0"),
-        ],
-    );
-    let out = gateway.python_ok("live_updates.py", &[]);
-    assert!(out.contains("all checks passed"), "{out}");
-    gateway.stop();
+in_each_delta_mode! {
+    fn idle_and_noop_see_changes_made_elsewhere(mode: DeltaMode) {
+        let emulator = EmulatorProcess::start_in(mode);
+        let dir = temp_dir();
+        let gateway = Gateway::serve(
+            dir.path(),
+            &emulator.url,
+            &[
+                ("IMAP2GRAPH_IMAP_IDLE_POLL_SECS", "2"),
+                ("IMAP2GRAPH_IMAP_NOOP_FRESHNESS_SECS", "0"),
+            ],
+        );
+        let out = gateway.python_ok("live_updates.py", &[]);
+        assert!(out.contains("all checks passed"), "{out}");
+        gateway.stop();
+    }
 }
 
-#[test]
-fn sessions_on_one_mailbox_see_each_others_changes() {
-    // No polling needed: a change made through the gateway reaches the mailbox's other sessions
-    // at once. The poll interval is long so that only that path is exercised.
-    let emulator = EmulatorProcess::start();
-    let dir = temp_dir();
-    let gateway = Gateway::serve(
-        dir.path(),
-        &emulator.url,
-        &[
-            ("IMAP2GRAPH_IMAP_IDLE_POLL_SECS", "600"),
-            ("IMAP2GRAPH_IMAP_NOOP_FRESHNESS_SECS", "600"),
-        ],
-    );
-    let out = gateway.python_ok("sessions_together.py", &[]);
-    assert!(out.contains("all checks passed"), "{out}");
-    gateway.stop();
+in_each_delta_mode! {
+    fn sessions_on_one_mailbox_see_each_others_changes(mode: DeltaMode) {
+        // No polling needed: a change made through the gateway reaches the mailbox's other sessions
+        // at once. The poll interval is long so that only that path is exercised.
+        let emulator = EmulatorProcess::start_in(mode);
+        let dir = temp_dir();
+        let gateway = Gateway::serve(
+            dir.path(),
+            &emulator.url,
+            &[
+                ("IMAP2GRAPH_IMAP_IDLE_POLL_SECS", "600"),
+                ("IMAP2GRAPH_IMAP_NOOP_FRESHNESS_SECS", "600"),
+            ],
+        );
+        let out = gateway.python_ok("sessions_together.py", &[]);
+        assert!(out.contains("all checks passed"), "{out}");
+        gateway.stop();
+    }
 }

@@ -1,7 +1,8 @@
 //! UIDs and UIDVALIDITY survive a restart of the gateway with the same uid store: every folder
 //! keeps its UIDVALIDITY and UIDNEXT, and every UID names the same message (by Message-ID) with
 //! the same FLAGS and INTERNALDATE.
-//! Seen through imaplib (`tests/clients/uids.py`).
+//! Seen through imaplib (`tests/clients/uids.py`), against every way Graph may send delta items
+//! ([`DeltaMode`]).
 
 mod common;
 
@@ -77,99 +78,103 @@ fn assert_same(before: &Value, after: &Value) {
     );
 }
 
-#[test]
-fn uids_survive_a_gateway_restart() {
-    // The emulator keeps running; only the gateway restarts, on the same data directory.
-    let dir = temp_dir();
-    let emulator = EmulatorProcess::start();
-    let gateway = Gateway::serve(dir.path(), &emulator.url, &[]);
-    let alice_before = uids(&gateway, ALICE);
-    let voicemail_before = uids(&gateway, VOICEMAIL);
-    gateway.stop();
-    assert!(dir.path().join("uids.sqlite").is_file(), "no uid store");
+in_each_delta_mode! {
+    fn uids_survive_a_gateway_restart(mode: DeltaMode) {
+        // The emulator keeps running; only the gateway restarts, on the same data directory.
+        let dir = temp_dir();
+        let emulator = EmulatorProcess::start_in(mode);
+        let gateway = Gateway::serve(dir.path(), &emulator.url, &[]);
+        let alice_before = uids(&gateway, ALICE);
+        let voicemail_before = uids(&gateway, VOICEMAIL);
+        gateway.stop();
+        assert!(dir.path().join("uids.sqlite").is_file(), "no uid store");
 
-    let gateway = Gateway::serve(dir.path(), &emulator.url, &[]);
-    let voicemail_after = uids(&gateway, VOICEMAIL);
-    let alice_after = uids(&gateway, ALICE);
-    gateway.stop();
-    assert_same(&alice_before, &alice_after);
-    assert_same(&voicemail_before, &voicemail_after);
-    emulator.process.stop();
+        let gateway = Gateway::serve(dir.path(), &emulator.url, &[]);
+        let voicemail_after = uids(&gateway, VOICEMAIL);
+        let alice_after = uids(&gateway, ALICE);
+        gateway.stop();
+        assert_same(&alice_before, &alice_after);
+        assert_same(&voicemail_before, &voicemail_after);
+        emulator.process.stop();
+    }
 }
 
-#[test]
-fn uids_survive_a_demo_restart() {
-    // The whole demo restarts: the emulator reseeds deterministically (same message ids), the
-    // uid store is the one in the data directory.
-    let dir = temp_dir();
-    let gateway = Gateway::demo(dir.path());
-    let before = uids(&gateway, ALICE);
-    gateway.stop();
-    let gateway = Gateway::demo(dir.path());
-    let after = uids(&gateway, ALICE);
-    gateway.stop();
-    assert_same(&before, &after);
+in_each_delta_mode! {
+    fn uids_survive_a_demo_restart(mode: DeltaMode) {
+        // The whole demo restarts: the emulator reseeds deterministically (same message ids), the
+        // uid store is the one in the data directory.
+        let dir = temp_dir();
+        let gateway = Gateway::demo_in(dir.path(), mode);
+        let before = uids(&gateway, ALICE);
+        gateway.stop();
+        let gateway = Gateway::demo_in(dir.path(), mode);
+        let after = uids(&gateway, ALICE);
+        gateway.stop();
+        assert_same(&before, &after);
+    }
 }
 
-#[test]
-fn a_new_uid_store_keeps_message_identity_order() {
-    // Two gateways with separate stores see the same mailbox: UIDVALIDITY may differ, but UIDs
-    // are given in the same (receivedDateTime) order, so the UID → message map is the same.
-    let dir_a = temp_dir();
-    let dir_b = temp_dir();
-    let emulator = EmulatorProcess::start();
-    let a = Gateway::serve(dir_a.path(), &emulator.url, &[]);
-    let b = Gateway::serve(dir_b.path(), &emulator.url, &[]);
-    let seen_a = uids(&a, ALICE);
-    let seen_b = uids(&b, ALICE);
-    for (name, folder) in seen_a.as_object().expect("object") {
-        assert_eq!(
-            folder["uids"], seen_b[name]["uids"],
-            "{name}: two fresh uid stores numbered the messages differently"
-        );
+in_each_delta_mode! {
+    fn a_new_uid_store_keeps_message_identity_order(mode: DeltaMode) {
+        // Two gateways with separate stores see the same mailbox: UIDVALIDITY may differ, but UIDs
+        // are given in the same (receivedDateTime) order, so the UID → message map is the same.
+        let dir_a = temp_dir();
+        let dir_b = temp_dir();
+        let emulator = EmulatorProcess::start_in(mode);
+        let a = Gateway::serve(dir_a.path(), &emulator.url, &[]);
+        let b = Gateway::serve(dir_b.path(), &emulator.url, &[]);
+        let seen_a = uids(&a, ALICE);
+        let seen_b = uids(&b, ALICE);
+        for (name, folder) in seen_a.as_object().expect("object") {
+            assert_eq!(
+                folder["uids"], seen_b[name]["uids"],
+                "{name}: two fresh uid stores numbered the messages differently"
+            );
+        }
+        a.stop();
+        b.stop();
+        emulator.process.stop();
     }
-    a.stop();
-    b.stop();
-    emulator.process.stop();
 }
 
-#[test]
-fn a_lost_uid_store_gives_new_uidvalidity_and_touches_no_mail() {
-    // The store is deleted between two runs: every folder must get a new (larger) UIDVALIDITY,
-    // so clients resynchronise instead of trusting old UIDs, and Graph keeps every message.
-    let dir = temp_dir();
-    let emulator = EmulatorProcess::start();
-    let gateway = Gateway::serve(dir.path(), &emulator.url, &[]);
-    let before = uids(&gateway, ALICE);
-    gateway.stop();
-    std::fs::remove_file(dir.path().join("uids.sqlite")).expect("remove the uid store");
-    for suffix in ["-wal", "-shm"] {
-        let _ = std::fs::remove_file(dir.path().join(format!("uids.sqlite{suffix}")));
+in_each_delta_mode! {
+    fn a_lost_uid_store_gives_new_uidvalidity_and_touches_no_mail(mode: DeltaMode) {
+        // The store is deleted between two runs: every folder must get a new (larger) UIDVALIDITY,
+        // so clients resynchronise instead of trusting old UIDs, and Graph keeps every message.
+        let dir = temp_dir();
+        let emulator = EmulatorProcess::start_in(mode);
+        let gateway = Gateway::serve(dir.path(), &emulator.url, &[]);
+        let before = uids(&gateway, ALICE);
+        gateway.stop();
+        std::fs::remove_file(dir.path().join("uids.sqlite")).expect("remove the uid store");
+        for suffix in ["-wal", "-shm"] {
+            let _ = std::fs::remove_file(dir.path().join(format!("uids.sqlite{suffix}")));
+        }
+        // UIDVALIDITY counts seconds: let one pass so the new value is distinguishable.
+        std::thread::sleep(std::time::Duration::from_millis(1100));
+        let gateway = Gateway::serve(dir.path(), &emulator.url, &[]);
+        let after = uids(&gateway, ALICE);
+        gateway.stop();
+        let validity = |folder: &Value| -> u64 {
+            folder["uidvalidity"]
+                .as_str()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or_else(|| panic!("no UIDVALIDITY in {folder}"))
+        };
+        for (name, old) in before.as_object().expect("object") {
+            let new = &after[name];
+            assert!(
+                validity(new) > validity(old),
+                "{name}: UIDVALIDITY {} did not grow after the store was lost (now {})",
+                validity(old),
+                validity(new)
+            );
+            assert_eq!(
+                old["uids"].as_object().map(|u| u.len()),
+                new["uids"].as_object().map(|u| u.len()),
+                "{name}: the mailbox lost or gained messages"
+            );
+        }
+        emulator.process.stop();
     }
-    // UIDVALIDITY counts seconds: let one pass so the new value is distinguishable.
-    std::thread::sleep(std::time::Duration::from_millis(1100));
-    let gateway = Gateway::serve(dir.path(), &emulator.url, &[]);
-    let after = uids(&gateway, ALICE);
-    gateway.stop();
-    let validity = |folder: &Value| -> u64 {
-        folder["uidvalidity"]
-            .as_str()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or_else(|| panic!("no UIDVALIDITY in {folder}"))
-    };
-    for (name, old) in before.as_object().expect("object") {
-        let new = &after[name];
-        assert!(
-            validity(new) > validity(old),
-            "{name}: UIDVALIDITY {} did not grow after the store was lost (now {})",
-            validity(old),
-            validity(new)
-        );
-        assert_eq!(
-            old["uids"].as_object().map(|u| u.len()),
-            new["uids"].as_object().map(|u| u.len()),
-            "{name}: the mailbox lost or gained messages"
-        );
-    }
-    emulator.process.stop();
 }

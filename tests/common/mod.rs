@@ -291,6 +291,11 @@ impl Gateway {
         Gateway::demo_with_env(data_dir, &[])
     }
 
+    /// The demo with its emulator in that delta mode.
+    pub fn demo_in(data_dir: &Path, mode: DeltaMode) -> Gateway {
+        Gateway::demo_with_env(data_dir, &mode.env())
+    }
+
     pub fn demo_with_env(data_dir: &Path, env: &[(&str, &str)]) -> Gateway {
         Gateway::demo_with_command(data_dir, env, binary_command())
     }
@@ -460,10 +465,77 @@ pub struct EmulatorProcess {
     pub url: String,
 }
 
+/// How the emulator answers delta queries in a test (`--delta-items`, `--delta-replay`). Graph's
+/// documentation allows an updated item whole or with only what changed, and replays; the
+/// tests of delta sync run in each mode ([`in_each_delta_mode!`](crate::in_each_delta_mode)).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeltaMode {
+    /// Updated items whole, no replays.
+    WholeObjects,
+    /// Updated items with only the properties that changed (the emulator's default).
+    ChangedProperties,
+    /// Only what changed, and every page first sends the previous page again.
+    ChangedReplayed,
+}
+
+impl DeltaMode {
+    /// The environment that sets this mode for `imap2graph emulator` and `imap2graph demo`.
+    pub fn env(self) -> [(&'static str, &'static str); 2] {
+        let (items, replay) = match self {
+            DeltaMode::WholeObjects => ("whole", "false"),
+            DeltaMode::ChangedProperties => ("changed", "false"),
+            DeltaMode::ChangedReplayed => ("changed", "true"),
+        };
+        [
+            ("IMAP2GRAPH_EMULATOR_DELTA_ITEMS", items),
+            ("IMAP2GRAPH_EMULATOR_DELTA_REPLAY", replay),
+        ]
+    }
+}
+
+/// Turns each `fn name(mode: DeltaMode) { … }` into a module `name` with one test per
+/// [`DeltaMode`] (`whole_objects`, `changed_properties`, `changed_replayed`) running the body.
+#[macro_export]
+macro_rules! in_each_delta_mode {
+    ($($(#[doc = $doc:literal])* fn $name:ident($mode:ident: DeltaMode) $body:block)*) => {
+        $(
+            $(#[doc = $doc])*
+            mod $name {
+                use super::*;
+
+                fn scenario($mode: DeltaMode) $body
+
+                #[test]
+                fn whole_objects() {
+                    scenario(DeltaMode::WholeObjects)
+                }
+
+                #[test]
+                fn changed_properties() {
+                    scenario(DeltaMode::ChangedProperties)
+                }
+
+                #[test]
+                fn changed_replayed() {
+                    scenario(DeltaMode::ChangedReplayed)
+                }
+            }
+        )*
+    };
+}
+
 impl EmulatorProcess {
+    /// The emulator in its default delta mode (only the changed properties, no replays).
     pub fn start() -> EmulatorProcess {
+        EmulatorProcess::start_in(DeltaMode::ChangedProperties)
+    }
+
+    pub fn start_in(mode: DeltaMode) -> EmulatorProcess {
         let mut command = binary_command();
-        command.arg("emulator").args(["--listen", "127.0.0.1:0"]);
+        command
+            .arg("emulator")
+            .args(["--listen", "127.0.0.1:0"])
+            .envs(mode.env());
         let (process, found) =
             Process::spawn("imap2graph emulator", command, &["Graph emulator: "]);
         EmulatorProcess {
