@@ -268,23 +268,31 @@ pub struct EmulatorConfig {
 }
 
 impl EmulatorConfig {
-    /// The demo tenant and application with no mailboxes.
+    /// The demo tenant and its applications (read-write and read-only) with no mailboxes.
     pub fn demo_tenant_only() -> EmulatorConfig {
         EmulatorConfig {
             tenants: vec![TenantConfig {
                 tenant_id: crate::demo::TENANT_ID.to_string(),
                 domains: vec![crate::demo::TENANT.to_string()],
                 users_without_mailbox: vec![crate::demo::NO_MAILBOX.to_string()],
-                apps: vec![AppConfig {
-                    client_id: crate::demo::CLIENT_ID.to_string(),
-                    secret: Secret::new(crate::demo::SECRET),
-                    secret_expired: false,
-                    roles: vec![
-                        "Mail.ReadWrite".to_string(),
-                        "Mail.Send".to_string(),
-                        "User.Read.All".to_string(),
-                    ],
-                }],
+                apps: vec![
+                    AppConfig {
+                        client_id: crate::demo::CLIENT_ID.to_string(),
+                        secret: Secret::new(crate::demo::SECRET),
+                        secret_expired: false,
+                        roles: vec![
+                            "Mail.ReadWrite".to_string(),
+                            "Mail.Send".to_string(),
+                            "User.Read.All".to_string(),
+                        ],
+                    },
+                    AppConfig {
+                        client_id: crate::demo::READONLY_CLIENT_ID.to_string(),
+                        secret: Secret::new(crate::demo::READONLY_SECRET),
+                        secret_expired: false,
+                        roles: vec!["Mail.Read".to_string()],
+                    },
+                ],
             }],
             token_lifetime_secs: 3599,
             throttle: ThrottleLimits::default(),

@@ -37,13 +37,18 @@ pub use seed::synthetic_mailbox;
 
 use graph::{GraphRequest, GraphResponse, RespBody};
 
-/// The demo tenant, application and mailboxes.
+/// The demo tenant, its applications and mailboxes.
 pub mod demo {
     pub const TENANT: &str = "contoso.example";
     /// The demo tenant's directory id (a GUID; the token endpoint accepts it as well).
     pub const TENANT_ID: &str = "c0a7c0de-0000-4000-8000-000000000001";
+    /// The read-write application (Mail.ReadWrite, Mail.Send, User.Read.All).
     pub const CLIENT_ID: &str = "11111111-2222-3333-4444-555555555555";
     pub const SECRET: &str = "demo-secret";
+    /// A second application of the tenant, granted only Mail.Read: it may read every mailbox
+    /// and change none.
+    pub const READONLY_CLIENT_ID: &str = "22222222-3333-4444-5555-666666666666";
+    pub const READONLY_SECRET: &str = "demo-readonly-secret";
     pub const ALICE: &str = "alice@contoso.example";
     pub const VOICEMAIL: &str = "voicemail@contoso.example";
     /// A directory user without a mailbox (mail calls answer MailboxNotEnabledForRESTAPI).

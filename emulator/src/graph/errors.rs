@@ -72,6 +72,12 @@ impl GraphError {
         )
     }
 
+    /// 403 when the token's roles lack the permission a call needs (e.g. a write without
+    /// Mail.ReadWrite): authorization errors are 403
+    /// (<https://learn.microsoft.com/graph/resolve-auth-errors>); code and message as Graph
+    /// sends them for mail calls, quoted whole (with innerError) in
+    /// <https://github.com/microsoftgraph/microsoft-graph-docs/issues/9429> and
+    /// <https://github.com/O365/python-o365/issues/855>.
     pub fn access_denied() -> GraphError {
         GraphError::new(
             403,
