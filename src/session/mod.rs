@@ -107,6 +107,10 @@ struct Selection {
     uid_validity: u32,
     uid_next: u32,
     messages: Vec<MessageMeta>,
+    /// The keywords named to the client in FLAGS so far, sorted.
+    keywords: Vec<String>,
+    /// Opened with EXAMINE, or by an application that may only read.
+    read_only: bool,
 }
 
 impl Selection {
@@ -767,28 +771,8 @@ impl Session {
             .folder_snapshot(&folder.id)
             .await
             .map_err(Refusal::from_hub)?;
-        let selection = selection_from(folder, &snapshot);
-        let mut keywords: Vec<&str> = selection
-            .messages
-            .iter()
-            .flat_map(|m| m.flags.keywords.iter().map(String::as_str))
-            .collect();
-        keywords.sort_unstable();
-        keywords.dedup();
-        let mut flags = String::from("\\Answered \\Flagged \\Deleted \\Seen \\Draft $Forwarded");
-        for keyword in keywords {
-            flags.push(' ');
-            flags.push_str(keyword);
-        }
-        out.untagged(&format!("FLAGS ({flags})"));
-        // \Draft is fixed when Graph creates a message; keywords become categories (\*).
-        if read_only {
-            out.untagged("OK [PERMANENTFLAGS ()] Read-only folder");
-        } else {
-            out.untagged(
-                "OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen $Forwarded \\*)] Flags kept in Exchange",
-            );
-        }
+        let selection = selection_from(folder, &snapshot, read_only);
+        updates::write_flag_lists(&selection, out.buf());
         out.untagged(&format!("{} EXISTS", selection.messages.len()));
         out.untagged("0 RECENT");
         if let Some(first_unseen) = selection.messages.iter().position(|m| !m.flags.seen) {
@@ -854,12 +838,21 @@ impl Session {
     }
 }
 
-fn selection_from(folder: Folder, snapshot: &FolderSnapshot) -> Selection {
+fn selection_from(folder: Folder, snapshot: &FolderSnapshot, read_only: bool) -> Selection {
+    let mut keywords: Vec<String> = Vec::new();
+    for keyword in snapshot.messages.iter().flat_map(|m| &m.flags.keywords) {
+        if !keywords.iter().any(|k| k.eq_ignore_ascii_case(keyword)) {
+            keywords.push(keyword.clone());
+        }
+    }
+    keywords.sort();
     Selection {
         folder,
         uid_validity: snapshot.uid_validity,
         uid_next: snapshot.uid_next,
         messages: snapshot.messages.clone(),
+        keywords,
+        read_only,
     }
 }
 

@@ -3,6 +3,8 @@
 //! differences become untagged responses (RFC 3501 7.3.1 EXISTS, 7.4.1 EXPUNGE, 7.4.2 FETCH),
 //! sent at the end of a command and while the client IDLEs. Sequence numbers stay consistent
 //! within the session: expunges are announced highest first, and only where the RFC allows.
+//! A keyword new to the folder is named in an untagged FLAGS (and PERMANENTFLAGS) before the
+//! first response that shows it (RFC 3501 7.2.6).
 
 use std::collections::HashMap;
 
@@ -23,6 +25,14 @@ pub(super) fn apply(
     {
         return;
     }
+    announce_keywords(
+        selection,
+        snapshot
+            .messages
+            .iter()
+            .flat_map(|m| m.flags.keywords.iter().map(String::as_str)),
+        out,
+    );
     let current: HashMap<u32, &MessageMeta> =
         snapshot.messages.iter().map(|m| (m.uid, m)).collect();
     if allow_expunge {
@@ -61,6 +71,55 @@ pub(super) fn apply(
         out.extend_from_slice(format!("* {} EXISTS\r\n", selection.messages.len()).as_bytes());
     }
     selection.uid_next = selection.uid_next.max(snapshot.uid_next);
+}
+
+/// The FLAGS and PERMANENTFLAGS responses of the selected folder: the system flags and every
+/// keyword the session knows of (at SELECT or EXAMINE, and when a keyword new to it shows).
+pub(super) fn write_flag_lists(selection: &Selection, out: &mut Vec<u8>) {
+    let mut flags = String::from("\\Answered \\Flagged \\Deleted \\Seen \\Draft $Forwarded");
+    for keyword in &selection.keywords {
+        flags.push(' ');
+        flags.push_str(keyword);
+    }
+    out.extend_from_slice(format!("* FLAGS ({flags})\r\n").as_bytes());
+    if selection.read_only {
+        out.extend_from_slice(b"* OK [PERMANENTFLAGS ()] Read-only folder\r\n");
+    } else {
+        let mut permanent = String::from("\\Answered \\Flagged \\Deleted \\Seen $Forwarded");
+        for keyword in &selection.keywords {
+            permanent.push(' ');
+            permanent.push_str(keyword);
+        }
+        out.extend_from_slice(
+            format!("* OK [PERMANENTFLAGS ({permanent} \\*)] Flags kept in Exchange\r\n")
+                .as_bytes(),
+        );
+    }
+}
+
+/// Records the keywords in `shown` the session has not been told of and, if there are any,
+/// tells it (FLAGS and PERMANENTFLAGS) before a response shows them. Keywords compare without
+/// regard to case, as IMAP's do.
+pub(super) fn announce_keywords<'a>(
+    selection: &mut Selection,
+    shown: impl IntoIterator<Item = &'a str>,
+    out: &mut Vec<u8>,
+) {
+    let mut new = false;
+    for keyword in shown {
+        if !selection
+            .keywords
+            .iter()
+            .any(|known| known.eq_ignore_ascii_case(keyword))
+        {
+            selection.keywords.push(keyword.to_string());
+            new = true;
+        }
+    }
+    if new {
+        selection.keywords.sort();
+        write_flag_lists(selection, out);
+    }
 }
 
 #[cfg(test)]
@@ -106,6 +165,8 @@ mod tests {
             uid_validity: 7,
             uid_next: messages.last().map(|m| m.uid + 1).unwrap_or(1),
             messages,
+            keywords: Vec::new(),
+            read_only: false,
         }
     }
 
@@ -144,5 +205,27 @@ mod tests {
         let mut out = Vec::new();
         apply(&mut view, &now, true, &mut out);
         assert_eq!(String::from_utf8(out).unwrap(), "* 1 EXPUNGE\r\n");
+    }
+
+    #[test]
+    fn a_keyword_new_to_the_session_is_named_before_it_shows() {
+        let mut view = selection(vec![message(1, false)]);
+        let mut tagged = message(1, false);
+        tagged.flags.keywords = vec!["Blue".into()];
+        let mut other = message(2, false);
+        other.flags.keywords = vec!["blue".into(), "$Label1".into()];
+        let now = snapshot(vec![tagged, other]);
+        let mut out = Vec::new();
+        apply(&mut view, &now, true, &mut out);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Forwarded $Label1 Blue)\r\n\
+             * OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen $Forwarded $Label1 Blue \\*)] Flags kept in Exchange\r\n\
+             * 1 FETCH (UID 1 FLAGS (Blue))\r\n* 2 EXISTS\r\n"
+        );
+        // Known keywords are not named again.
+        let mut out = Vec::new();
+        announce_keywords(&mut view, ["BLUE", "$label1"], &mut out);
+        assert!(out.is_empty());
     }
 }

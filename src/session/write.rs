@@ -218,6 +218,11 @@ pub(super) async fn store(
             Err(err) => failed.push(err),
         }
     }
+    let shown: Vec<String> = positions
+        .iter()
+        .flat_map(|&p| selection.messages[p].flags.keywords.clone())
+        .collect();
+    super::updates::announce_keywords(selection, shown.iter().map(String::as_str), out.buf());
     let silent = matches!(response, StoreResponse::Silent);
     let mut differing = 0usize;
     for (&position, wanted) in positions.iter().zip(&requested) {

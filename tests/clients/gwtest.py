@@ -97,6 +97,19 @@ def raw_login(imap, user, secret, quoted=True):
     return (typ, b" ".join(d for d in data if d).decode("utf-8", "replace"))
 
 
+def command_lines(imap, command):
+    """Sends `tag command` and returns every line up to the tagged one, in order (imaplib keeps
+    untagged responses in a dict, which loses their order). No literals are expected."""
+    tag = imap._new_tag()
+    imap.send(tag + b" " + command.encode() + b"\r\n")
+    lines = []
+    while True:
+        line = imap.readline().decode("utf-8", "replace").rstrip("\r\n")
+        lines.append(line)
+        if line.startswith(tag.decode() + " ") or not line:
+            return lines
+
+
 def raw_authenticate_plain(imap, authzid, authcid, secret):
     """AUTHENTICATE PLAIN (no initial response: imaplib waits for `+`); returns (status, text)."""
     payload = authzid + b"\0" + authcid + b"\0" + secret
@@ -173,6 +186,14 @@ class Graph:
 
     def well_known(self, wk):
         return self.get_json("/mailFolders/" + wk)["id"]
+
+    def request(self, method, path, body=None):
+        """METHOD on the mailbox's PATH (JSON body) as Outlook would: returns (status, body)."""
+        data = json.dumps(body).encode() if body is not None else None
+        headers = {"Authorization": "Bearer " + self.token}
+        if data is not None:
+            headers["Content-Type"] = "application/json"
+        return http(method, self.user + path, data, headers)
 
     def folders(self):
         """[{imap, id, displayName, total, special}] for the whole tree, depth first."""
