@@ -523,6 +523,116 @@ async fn folder_create_rename_delete() {
     );
 }
 
+/// The one answer Exchange gives to a second folder of one name under one parent (compared
+/// without regard to case): 409 ErrorFolderExists, with nothing changed. For create, rename,
+/// move, and the move into Deleted Items that a DELETE is.
+#[tokio::test]
+async fn duplicate_sibling_names_are_refused_with_409() {
+    let s = demo_server().await;
+    let t = token(s.addr).await;
+    let folders = format!("/users/{ALICE_ENC}/mailFolders");
+    let create = |name: &str, parent: Option<&str>| {
+        let path = match parent {
+            Some(parent) => format!("{folders}/{parent}/childFolders"),
+            None => folders.clone(),
+        };
+        let body = json!({ "displayName": name });
+        let (s, t) = (&s, &t);
+        async move { post_json(s, t, &path, body, false).await }
+    };
+    let refused = |r: &Resp, what: &str| {
+        assert_eq!(
+            r.status,
+            409,
+            "{what}: {}",
+            String::from_utf8_lossy(&r.body)
+        );
+        let error = &r.json()["error"];
+        assert_eq!(error["code"], "ErrorFolderExists", "{what}");
+        assert_eq!(
+            error["message"], "A folder with the specified name already exists.",
+            "{what}"
+        );
+        assert!(error["innerError"]["request-id"].is_string(), "{what}");
+    };
+    let id_of = |r: Resp| r.json()["id"].as_str().unwrap_or("").to_string();
+    let first = create("Clash", None).await;
+    assert_eq!(first.status, 201);
+    let first = id_of(first);
+    refused(
+        &create("CLASH", None).await,
+        "create beside a sibling of that name",
+    );
+    let other = create("Other", None).await;
+    assert_eq!(other.status, 201);
+    let other = id_of(other);
+    let r = send(
+        s.addr,
+        &t,
+        "PATCH",
+        &format!("{folders}/{other}"),
+        &[JSON],
+        json!({"displayName": "clash"}).to_string().as_bytes(),
+    )
+    .await;
+    refused(&r, "rename to a sibling's name");
+    let shown = get(s.addr, &t, &format!("{folders}/{other}")).await.json();
+    assert_eq!(
+        shown["displayName"], "Other",
+        "a refused rename changes nothing"
+    );
+
+    let holder = id_of(create("Holder", None).await);
+    assert_eq!(create("Other", Some(&holder)).await.status, 201);
+    let r = post_json(
+        &s,
+        &t,
+        &format!("{folders}/{other}/move"),
+        json!({ "destinationId": holder }),
+        false,
+    )
+    .await;
+    refused(&r, "move into a parent holding that name");
+    let shown = get(s.addr, &t, &format!("{folders}/{other}")).await.json();
+    assert_ne!(
+        shown["parentFolderId"],
+        holder.as_str(),
+        "a refused move moves nothing"
+    );
+
+    // DELETE moves a folder into Deleted Items; one of that name there already refuses it.
+    let delete = |id: String| {
+        let (s, t, path) = (&s, &t, format!("{folders}/{id}"));
+        async move { send(s.addr, t, "DELETE", &path, &[], b"").await }
+    };
+    assert_eq!(delete(first.clone()).await.status, 204);
+    let again = id_of(create("Clash", None).await);
+    refused(
+        &delete(again.clone()).await,
+        "delete beside a deleted folder of that name",
+    );
+    let shown = get(s.addr, &t, &format!("{folders}/{again}")).await.json();
+    let deleted_items = get(s.addr, &t, &format!("{folders}/deleteditems"))
+        .await
+        .json();
+    assert_ne!(
+        shown["parentFolderId"], deleted_items["id"],
+        "a refused delete leaves it"
+    );
+    // Renamed first, it goes.
+    let r = send(
+        s.addr,
+        &t,
+        "PATCH",
+        &format!("{folders}/{again}"),
+        &[JSON],
+        json!({"displayName": "Clash (2)"}).to_string().as_bytes(),
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(delete(again).await.status, 204);
+}
+
 #[tokio::test]
 async fn message_delta_rounds_changes_and_removals() {
     let s = demo_server().await;

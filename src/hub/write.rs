@@ -620,6 +620,10 @@ impl MailboxHub {
                         .graph
                         .create_folder(parent.as_deref(), &display_name(level))
                         .await?;
+                    // Recorded at once, so its UIDVALIDITY is above any this name had.
+                    self.store
+                        .created_folder(self.mailbox().as_str(), &created.id)
+                        .await?;
                     parent = Some(created.id);
                 }
             }
@@ -628,9 +632,35 @@ impl MailboxHub {
         Ok(())
     }
 
-    /// DELETE of a folder (Exchange keeps it in Deleted Items).
+    /// DELETE of a folder. Exchange moves it into Deleted Items (and deletes it for good from
+    /// there), where a folder of that name may already be; folder names are unique among
+    /// siblings, so the folder is first renamed to the lowest free "name (n)", n ≥ 2, and
+    /// LIST never shows two folders of one name.
     pub async fn delete_folder(&self, folder: &Folder) -> Result<(), HubError> {
-        self.graph.delete_folder(&folder.id).await?;
+        let tree = self.folders(true).await?;
+        let renamed = match name_in_deleted_items(&tree, folder) {
+            Some(free) => {
+                self.graph
+                    .rename_folder(&folder.id, &display_name(&free))
+                    .await?;
+                true
+            }
+            None => false,
+        };
+        if let Err(err) = self.graph.delete_folder(&folder.id).await {
+            if renamed {
+                let (_, leaf) = split_parent(&folder.name);
+                if let Err(undo) = self
+                    .graph
+                    .rename_folder(&folder.id, &display_name(leaf))
+                    .await
+                {
+                    tracing::warn!(error = %undo, "could not give a folder whose DELETE failed its name back");
+                }
+            }
+            self.folders(true).await?;
+            return Err(err.into());
+        }
         self.folders(true).await?;
         Ok(())
     }
@@ -681,6 +711,37 @@ impl MailboxHub {
             .set_subscription(self.mailbox().as_str(), &normalise_inbox(name), subscribed)
             .await?)
     }
+}
+
+/// The leaf name `folder` must take before DELETE moves it into Deleted Items, when a folder
+/// there (or a sibling where it is) already has its name: "name (2)", "name (3)"…, the lowest
+/// free in both places. Graph compares folder names without regard to case. None when the
+/// name is free there, or when the folder is inside Deleted Items (DELETE removes it for good).
+fn name_in_deleted_items(tree: &FolderTree, folder: &Folder) -> Option<String> {
+    let trash = tree
+        .folders
+        .iter()
+        .find(|f| f.well_known.as_deref() == Some("deleteditems"))?;
+    if folder.id == trash.id || folder.name.starts_with(&format!("{}/", trash.name)) {
+        return None;
+    }
+    let (parent, leaf) = split_parent(&folder.name);
+    let leaves_under = |parent: Option<&str>| -> Vec<String> {
+        tree.folders
+            .iter()
+            .filter(|f| f.id != folder.id && split_parent(&f.name).0 == parent)
+            .map(|f| split_parent(&f.name).1.to_lowercase())
+            .collect()
+    };
+    let in_trash = leaves_under(Some(trash.name.as_str()));
+    if !in_trash.contains(&leaf.to_lowercase()) {
+        return None;
+    }
+    let beside = leaves_under(parent);
+    (2u32..).map(|n| format!("{leaf} ({n})")).find(|name| {
+        let name = name.to_lowercase();
+        !in_trash.contains(&name) && !beside.contains(&name)
+    })
 }
 
 /// (`a/b`, `c`) of `a/b/c`; (`None`, `c`) of `c`.
@@ -757,6 +818,52 @@ mod tests {
         };
         let held = confirmed(MessageFlags::default(), &update, true);
         assert!(held.answered && !held.forwarded);
+    }
+
+    fn tree(names: &[(&str, Option<&str>)]) -> FolderTree {
+        FolderTree {
+            folders: names
+                .iter()
+                .map(|&(name, well_known)| Folder {
+                    id: format!("id:{name}"),
+                    name: name.to_string(),
+                    well_known: well_known.map(str::to_string),
+                    has_children: false,
+                    total: 0,
+                    unread: 0,
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn a_deleted_folder_takes_the_lowest_free_name_in_deleted_items() {
+        let tree = tree(&[
+            ("Deleted Items", Some("deleteditems")),
+            ("Deleted Items/box", None),
+            ("Deleted Items/Box (2)", None),
+            ("Deleted Items/other", None),
+            ("box", None),
+            ("box (3)", None),
+            ("fresh", None),
+            ("a/box", None),
+        ]);
+        let named = |name: &str| tree.find(name).unwrap().clone();
+        assert_eq!(
+            name_in_deleted_items(&tree, &named("box")).as_deref(),
+            Some("box (4)"),
+            "free neither in Deleted Items (any case) nor beside it"
+        );
+        assert_eq!(
+            name_in_deleted_items(&tree, &named("a/box")).as_deref(),
+            Some("box (3)")
+        );
+        assert_eq!(name_in_deleted_items(&tree, &named("fresh")), None);
+        assert_eq!(
+            name_in_deleted_items(&tree, &named("Deleted Items/box")),
+            None,
+            "deleted for good from Deleted Items"
+        );
     }
 
     #[test]

@@ -149,10 +149,21 @@ fn folder_body(ctx: &Ctx<'_>) -> Result<Map<String, Value>, GraphError> {
     super::json_body(ctx.req)
 }
 
-fn folder_exists() -> GraphError {
-    // EWS's ErrorFolderExists surfaces through Graph with 409 Conflict
-    // (https://learn.microsoft.com/graph/errors: 409 "the specified parent folder might not
-    // exist" / conflicts with the current state). The text is Exchange's.
+/// A folder's displayName is unique among its siblings, compared without regard to case; a
+/// create, rename or move that would make two is refused, the whole request and nothing done.
+/// Sources: Exchange's code and text, EWS ResponseCode "ErrorFolderExists: This error occurs
+/// when an attempt is made to create a folder that has the same name as another folder in the
+/// same parent. Duplicate folder names are not allowed."
+/// (<https://learn.microsoft.com/exchange/client-developer/web-service-reference/responsecode>),
+/// with the message of the CreateFolder error response
+/// (<https://learn.microsoft.com/exchange/client-developer/web-service-reference/createfolder-operation>);
+/// the status is Graph's 409 Conflict, "the current state conflicts with what the request
+/// expects" (<https://learn.microsoft.com/graph/errors>), as reported for duplicate Outlook
+/// folders (<https://learn.microsoft.com/answers/questions/1663376/getting-409-conflict-trying-to-create-contact-fold>).
+/// The mailFolder create, update and move pages list no error responses, so the status is
+/// not documented for mail folders; some clients report 400 with this code, and a client must
+/// go by the code.
+pub(crate) fn folder_exists() -> GraphError {
     GraphError::new(
         409,
         "ErrorFolderExists",
@@ -290,7 +301,10 @@ pub(crate) fn move_to(
 /// DELETE /mailFolders/{id} → 204. <https://learn.microsoft.com/graph/api/mailfolder-delete>
 /// does not say where the folder goes; Exchange moves a deleted folder into Deleted Items
 /// (and deletes it for good from there), which is what we do. Well-known folders cannot be
-/// deleted (ErrorDeleteDistinguishedFolder).
+/// deleted (ErrorDeleteDistinguishedFolder). The page is silent on a folder of the same name
+/// already in Deleted Items; sibling names are unique in Exchange ([`folder_exists`]), so we
+/// take the stricter answer and refuse the move as a move would be refused (409
+/// ErrorFolderExists), leaving both folders where they are.
 pub(crate) fn delete(mb: &mut Mailbox, id: &str) -> Result<GraphResponse, GraphError> {
     let f = lookup(mb, id)?.clone();
     if f.well_known.is_some() {
@@ -342,6 +356,13 @@ pub(crate) fn delete(mb: &mut Mailbox, id: &str) -> Result<GraphResponse, GraphE
             mb.folder_tombstones.push((d, seq));
         }
     } else {
+        if mb.folders.values().any(|x| {
+            x.id != f.id
+                && x.parent_id.as_deref() == Some(deleted.as_str())
+                && x.display_name.eq_ignore_ascii_case(&f.display_name)
+        }) {
+            return Err(folder_exists());
+        }
         mb.update_folder(&f.id, |x| x.parent_id = Some(deleted.clone()));
         mb.touch_folder(&deleted);
     }
