@@ -12,7 +12,8 @@ use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
 use super::{
-    normalise_inbox, Folder, FolderSnapshot, HubError, MailboxHub, MessageFlags, MessageMeta,
+    normalise_inbox, Folder, FolderSnapshot, FolderTree, HubError, MailboxHub, MessageFlags,
+    MessageMeta,
 };
 use crate::config::ExpungeMode;
 use crate::graph::compose::{check_draft, compose, CreateFlags, Unappendable};
