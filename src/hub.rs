@@ -24,7 +24,7 @@ use tokio::sync::watch;
 
 use crate::config::Config;
 use crate::graph::model::{DeltaRound, MailFolder, MessageSummary};
-use crate::graph::{Credentials, GraphClient, GraphError, MailboxGraph};
+use crate::graph::{Credentials, GraphClient, GraphError, MailAccess, MailboxGraph};
 use crate::login::MailboxName;
 use crate::mime::with_crlf_line_ends;
 use crate::store::{MessageState, StoreError, UidStore};
@@ -263,6 +263,16 @@ pub struct MailboxHub {
 impl MailboxHub {
     pub fn mailbox(&self) -> &MailboxName {
         self.graph.mailbox()
+    }
+
+    /// Whether this application may change the mailbox: false only when its token's roles
+    /// grant reading mail and not `Mail.ReadWrite`. When the token cannot be had, Graph is left
+    /// to answer the write (it would have needed the token anyway).
+    pub async fn may_write(&self) -> bool {
+        self.graph
+            .mail_access()
+            .await
+            .map_or(true, MailAccess::may_write)
     }
 
     /// The folder tree, synchronised again when older than a few seconds or when `refresh`

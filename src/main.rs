@@ -169,10 +169,12 @@ async fn run_demo(
     config.tls.key = Some(key);
     config.graph.base_url = format!("http://{graph_addr}/v1.0");
     config.identity.authority = format!("http://{graph_addr}");
-    config
-        .identity
-        .default_mailbox
-        .insert(demo::CLIENT_ID.to_string(), demo::ALICE.to_string());
+    for client_id in [demo::CLIENT_ID, demo::READONLY_CLIENT_ID] {
+        config
+            .identity
+            .default_mailbox
+            .insert(client_id.to_string(), demo::ALICE.to_string());
+    }
     config.store.path = data_dir.join("uids.sqlite");
     config.validate()?;
     let gateway = Gateway::prepare(config).await?;
@@ -186,6 +188,11 @@ async fn run_demo(
         demo::TENANT,
         demo::CLIENT_ID,
         demo::SECRET
+    );
+    println!(
+        "Read-only application (Mail.Read only): client id {}, secret {}",
+        demo::READONLY_CLIENT_ID,
+        demo::READONLY_SECRET
     );
     println!("Mailboxes: {}, {}", demo::ALICE, demo::VOICEMAIL);
     println!("Try:");

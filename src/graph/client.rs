@@ -25,7 +25,7 @@ use super::model::{
     BatchResponses, DeltaPage, DeltaRound, MailFolder, MessageSummary, Page, FOLDER_SELECT,
     LAST_VERB_PROPERTY, MESSAGE_SELECT,
 };
-use super::token::{describe_transport_error, Credentials, TokenCache};
+use super::token::{describe_transport_error, Credentials, MailAccess, TokenCache};
 use crate::config::GraphConfig;
 use crate::login::MailboxName;
 use crate::metrics::METRICS;
@@ -201,6 +201,16 @@ impl MailboxGraph {
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
+    }
+
+    /// What the application of the latest login may do with mail, from its token's roles (no
+    /// Graph request; a token request only if none is cached).
+    pub async fn mail_access(&self) -> Result<MailAccess, GraphError> {
+        self.client
+            .inner
+            .tokens
+            .mail_access(&self.credentials())
+            .await
     }
 
     /// Ids of the well-known folders, in one `$batch`. A folder the mailbox lacks (an archive

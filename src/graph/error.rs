@@ -86,6 +86,14 @@ impl GraphError {
         self.status() == Some(404)
     }
 
+    /// Graph refused for want of permission: 403 `ErrorAccessDenied`, "Access is denied. Check
+    /// credentials and try again." when the application lacks the permission a call needs
+    /// (https://learn.microsoft.com/en-us/graph/resolve-auth-errors: authorization errors are
+    /// mostly 403). Asking again will not help: IMAP's `[NOPERM]`, never `[UNAVAILABLE]`.
+    pub fn is_access_denied(&self) -> bool {
+        self.status() == Some(403) || self.code() == Some("ErrorAccessDenied")
+    }
+
     /// The mailbox does not exist, has no Exchange Online mailbox, or this application may not
     /// open it (application access policy).
     pub fn is_mailbox_refused(&self) -> bool {
@@ -198,5 +206,8 @@ mod tests {
         assert_eq!(err.code(), Some("ErrorItemNotFound"));
         assert!(err.is_not_found());
         assert_eq!(parse_graph_error(502, b"<html>").code(), Some("HTTP502"));
+        let body = br#"{"error":{"code":"ErrorAccessDenied","message":"Access is denied. Check credentials and try again."}}"#;
+        assert!(parse_graph_error(403, body).is_access_denied());
+        assert!(!parse_graph_error(404, b"").is_access_denied());
     }
 }

@@ -13,4 +13,4 @@ pub mod token;
 
 pub use client::{GraphClient, MailboxGraph};
 pub use error::{AuthFailure, GraphError};
-pub use token::Credentials;
+pub use token::{Credentials, MailAccess};

@@ -61,6 +61,10 @@ pub(super) async fn append(
                     format!("Exchange refused the message (nothing was kept): {err}"),
                 )
             }
+            // Denied (403) is no temporary condition.
+            AppendError::Hub(err @ HubError::Graph(GraphError::Api { status: 403, .. })) => {
+                Refusal::from_hub(err)
+            }
             err => {
                 tracing::warn!(mailbox = %hub.mailbox(), error = %err, "APPEND failed");
                 Refusal::no(
@@ -92,9 +96,7 @@ fn refused_by_graph(err: HubError, what: &str) -> Refusal {
         HubError::Graph(GraphError::Api { status: 409, .. }) => {
             Refusal::no("ALREADYEXISTS", "a folder of that name exists")
         }
-        HubError::Graph(GraphError::Api {
-            status: 400 | 403, ..
-        }) => Refusal::no(
+        HubError::Graph(GraphError::Api { status: 400, .. }) => Refusal::no(
             "CANNOT",
             format!("Exchange refused to {what} the folder: {err}"),
         ),

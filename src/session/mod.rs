@@ -3,6 +3,7 @@
 //! the mailbox hub for folders, messages and bodies, and writes responses into a
 //! [`ResponseSink`]; it never sees a socket or a URL.
 
+mod access;
 mod fetch;
 pub mod list;
 mod mailboxes;
@@ -135,7 +136,8 @@ pub struct Session {
     peer: SocketAddr,
     state: State,
     failed_logins: u32,
-    /// The selected folder was opened with EXAMINE.
+    /// The selected folder is read-only: opened with EXAMINE, or by an application that may
+    /// only read mail.
     read_only: bool,
     /// BYE was sent (the selected folder was deleted elsewhere): the connection ends after the
     /// current command.
@@ -483,6 +485,11 @@ impl Session {
             out.tagged(&tag, "BAD", "not logged in");
             return Ok(());
         };
+        let selected = matches!(self.state, State::Selected { .. });
+        if access::changes_mailbox(&body, selected) && !hub.may_write().await {
+            finish(out, &tag, Err(access::no_permission(body.name())));
+            return Ok(());
+        }
         let result = match body {
             CommandBody::Namespace => {
                 out.untagged("NAMESPACE ((\"\" \"/\")) NIL NIL");
@@ -761,11 +768,13 @@ impl Session {
         &mut self,
         hub: &Arc<MailboxHub>,
         mailbox: &Mailbox<'_>,
-        read_only: bool,
+        examine: bool,
         out: &mut ResponseSink<'_>,
     ) -> Result<String, Refusal> {
         // A failed SELECT leaves no folder selected (RFC 3501 6.3.1).
         self.state = State::Authenticated { hub: hub.clone() };
+        // An application that may only read gets every folder as EXAMINE gives it.
+        let read_only = examine || !hub.may_write().await;
         let folder = self.find_folder(hub, mailbox).await?;
         let snapshot = hub
             .folder_snapshot(&folder.id)
@@ -786,10 +795,10 @@ impl Session {
             "OK [UIDNEXT {}] Predicted next UID",
             selection.uid_next
         ));
-        let done = if read_only {
-            "[READ-ONLY] EXAMINE completed"
-        } else {
-            "[READ-WRITE] SELECT completed"
+        let done = match (examine, read_only) {
+            (true, _) => "[READ-ONLY] EXAMINE completed",
+            (false, true) => "[READ-ONLY] SELECT completed; this application may only read mail",
+            (false, false) => "[READ-WRITE] SELECT completed",
         };
         self.read_only = read_only;
         self.state = State::Selected {
@@ -920,6 +929,13 @@ impl Refusal {
 
     fn from_hub(err: HubError) -> Self {
         match err {
+            HubError::Graph(err) if err.is_access_denied() => {
+                tracing::warn!(error = %err, "Graph denied the application access");
+                Refusal::no(
+                    "NOPERM",
+                    format!("Exchange denied this application access: {err}"),
+                )
+            }
             HubError::Graph(GraphError::Api { status: 404, .. }) => {
                 Refusal::no("NONEXISTENT", "no such folder in the mailbox")
             }
@@ -927,6 +943,17 @@ impl Refusal {
                 tracing::warn!(error = %other, "command failed on Graph");
                 Refusal::no("UNAVAILABLE", other.to_string())
             }
+        }
+    }
+
+    /// NO for a command Graph carried out for some messages only: `[NOPERM]` when Graph denied
+    /// access, otherwise no code (the text says what was done).
+    fn partly_done(text: String, first_failure: Option<&HubError>) -> Self {
+        let denied = matches!(first_failure, Some(HubError::Graph(err)) if err.is_access_denied());
+        Refusal {
+            bad: false,
+            code: denied.then_some("NOPERM"),
+            text,
         }
     }
 }

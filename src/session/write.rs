@@ -249,14 +249,13 @@ pub(super) async fn store(
         .map(|e| e.to_string())
         .unwrap_or_else(|| "Graph cannot hold \\Answered and $Forwarded together".into());
     tracing::warn!(mailbox = %hub.mailbox(), differing, reason = %reason, "STORE changed not all messages");
-    Err(Refusal {
-        bad: false,
-        code: None,
-        text: format!(
+    Err(Refusal::partly_done(
+        format!(
             "{command} did not change all messages: {differing} of {} keep other flags than asked (the FETCH responses show them): {reason}",
             positions.len()
         ),
-    })
+        failed.first(),
+    ))
 }
 
 /// Whether a FETCH of these items sets \Seen (RFC 3501 6.4.5: BODY[…] without PEEK, RFC822,
@@ -384,22 +383,21 @@ pub(super) async fn expunge(
             }
             Err(err) => {
                 failed += 1;
-                first_error.get_or_insert_with(|| err.to_string());
+                first_error.get_or_insert(err);
             }
         }
     }
     if failed == 0 {
         return Ok("EXPUNGE completed".into());
     }
-    Err(Refusal {
-        bad: false,
-        code: None,
-        text: format!(
+    Err(Refusal::partly_done(
+        format!(
             "{failed} of {} messages marked \\Deleted could not be removed and are still there: {}",
             positions.len(),
-            first_error.unwrap_or_default()
+            first_error.map(ToString::to_string).unwrap_or_default()
         ),
-    })
+        first_error,
+    ))
 }
 
 /// `1,3:5` for a list of UIDs (kept in the order given, which COPYUID pairs by position).
@@ -475,7 +473,7 @@ pub(super) async fn transfer(
                 done.push(position);
             }
             Err(err) => {
-                first_error.get_or_insert_with(|| err.to_string());
+                first_error.get_or_insert(err);
             }
         }
     }
@@ -500,16 +498,15 @@ pub(super) async fn transfer(
     match first_error {
         None if moving => Ok(format!("{command} completed")),
         None => Ok(format!("{} {command} completed", copyuid.unwrap_or_default())),
-        Some(reason) => Err(Refusal {
-            bad: false,
-            code: None,
-            text: format!(
-                "{command} did not reach all messages: {} of {} were {}; the rest stay where they were: {reason}",
+        Some(failure) => Err(Refusal::partly_done(
+            format!(
+                "{command} did not reach all messages: {} of {} were {}; the rest stay where they were: {failure}",
                 done.len(),
                 positions.len(),
                 if moving { "moved" } else { "copied" }
             ),
-        }),
+            Some(failure),
+        )),
     }
 }
 
