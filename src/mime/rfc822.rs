@@ -473,6 +473,11 @@ impl<'a> Rfc822Parser<'a> {
                 value.push(self.data[self.pos]);
                 self.pos += 1;
             }
+            // Dovecot keeps this value as a C string: it ends at a NUL (and a literal must
+            // not hold one, RFC 3501 9, CHAR8).
+            if let Some(nul) = value.iter().position(|&b| b == 0) {
+                value.truncate(nul);
+            }
         } else {
             step = self.parse_mime_token(&mut value);
         }
@@ -704,6 +709,19 @@ mod tests {
         );
         assert_eq!(params("text/plain; a="), vec![pair("a", "")]);
         assert_eq!(params("text/plain; a=\"unterminated"), vec![]);
+    }
+
+    /// Found by the `mime_structure` fuzz target: a `name==…` value kept a NUL, which
+    /// BODYSTRUCTURE then sent inside a literal (RFC 3501 forbids NUL there). Dovecot 2.3.19
+    /// answers `("a" "=x" "b" "c")` for this header: the value ends at the NUL, the parameter
+    /// after it is read as usual.
+    #[test]
+    fn a_broken_value_ends_at_a_nul_as_in_dovecot() {
+        assert_eq!(
+            params("e/p; a==x\0y z; b=c"),
+            vec![pair("a", "=x"), pair("b", "c")]
+        );
+        assert_eq!(params("e/p;==\0"), vec![pair("", "=")]);
     }
 
     #[test]
