@@ -322,6 +322,27 @@ fn evaluate(
     })
 }
 
+/// One message's answer to `key`, as SEARCH decides it: from the folder index alone when `raw`
+/// is `None` (`None` when the answer needs the content), else with `raw` read as the message's
+/// content. For the fuzz target `sequence_search` (re-exported as `session::sequence::
+/// evaluate_search_key`, since this module is private); not the gateway's API.
+#[doc(hidden)]
+pub fn evaluate_message(
+    key: &SearchKey<'_>,
+    exists: u32,
+    largest_uid: u32,
+    sequence: u32,
+    meta: &MessageMeta,
+    raw: Option<&[u8]>,
+) -> Option<bool> {
+    let context = Context {
+        exists,
+        largest_uid,
+    };
+    let content = raw.map(Content::read);
+    evaluate(key, &context, sequence, meta, content.as_ref())
+}
+
 /// Whether the message has the keyword `wanted`; `$Forwarded` is the forwarded flag the gateway
 /// keeps apart from the other keywords (Graph's last verb, not a category).
 fn has_keyword(flags: &MessageFlags, wanted: &str) -> bool {
