@@ -55,7 +55,7 @@ pub enum StoreError {
 }
 
 /// The schema version this code reads and writes.
-const SCHEMA_VERSION: usize = 3;
+const SCHEMA_VERSION: usize = 4;
 
 /// One backend's schema as its history: step `i` takes a database from version `i` to `i + 1`,
 /// so a new version appends a step (and raises [`SCHEMA_VERSION`], which makes every backend
@@ -290,6 +290,31 @@ impl UidStore {
 }
 
 impl UidStore {
+    /// \Recent (RFC 3501 2.3.2): claims for the calling session every UID of the folder above
+    /// the last claim, up to `through`, and returns that last claim; the caller's recent
+    /// messages are those with UIDs in (returned, through]. Atomic across instances sharing the
+    /// store, so a message is recent to exactly one session.
+    pub async fn claim_recent(
+        &self,
+        mailbox: &str,
+        folder_id: &str,
+        through: u32,
+    ) -> Result<u32, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(store) => store.claim_recent(mailbox, folder_id, through).await,
+            Backend::Postgres(store) => store.claim_recent(mailbox, folder_id, through).await,
+        }
+    }
+
+    /// The folder's last \Recent claim: messages above it are recent to no session yet (what
+    /// EXAMINE and STATUS report, without claiming).
+    pub async fn recent_claimed(&self, mailbox: &str, folder_id: &str) -> Result<u32, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(store) => store.recent_claimed(mailbox, folder_id).await,
+            Backend::Postgres(store) => store.recent_claimed(mailbox, folder_id).await,
+        }
+    }
+
     /// The messages of the folder marked \Deleted, by Graph id.
     pub async fn deleted(
         &self,
@@ -667,6 +692,33 @@ pub mod conformance {
         check(
             (a["m"], b["m"]) == (1, 1),
             "folders and mailboxes are independent",
+        )?;
+
+        // \Recent: a new folder's messages are recent to the first claim; each claim takes what
+        // is above the last one, seen through either handle; a claim never goes back.
+        check(
+            reopen.recent_claimed(&mailbox, "F1").await.map_err(err)? == 0,
+            "a new folder has no \\Recent claim",
+        )?;
+        check(
+            store.claim_recent(&mailbox, "F1", 4).await.map_err(err)? == 0,
+            "the first claim takes every UID",
+        )?;
+        check(
+            reopen.claim_recent(&mailbox, "F1", 4).await.map_err(err)? == 4,
+            "a second claim of the same UIDs gets none of them",
+        )?;
+        check(
+            reopen.claim_recent(&mailbox, "F1", 2).await.map_err(err)? == 4,
+            "a claim below the last changes nothing",
+        )?;
+        check(
+            store.recent_claimed(&mailbox, "F1").await.map_err(err)? == 4,
+            "the claim is where the highest one left it",
+        )?;
+        check(
+            store.claim_recent(&other, "F1", 1).await.map_err(err)? == 0,
+            "claims are per mailbox",
         )?;
 
         store

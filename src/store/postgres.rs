@@ -67,6 +67,12 @@ CREATE TABLE uid_validities (
 INSERT INTO uid_validities (mailbox, highest, highest_created)
 SELECT mailbox, MAX(uid_validity), 0 FROM folders GROUP BY mailbox;
 ",
+    // 4: each folder's \Recent claim: the highest UID some session has seen as recent. Messages
+    // a store already knew before this step are not recent to anyone.
+    "
+ALTER TABLE folders ADD COLUMN recent_uid BIGINT NOT NULL DEFAULT 0;
+UPDATE folders SET recent_uid = next_uid - 1;
+",
 ];
 
 /// Where the schema's version is kept; a database made before versions were recorded has no
@@ -438,6 +444,47 @@ impl PostgresStore {
             .map_err(pg_error)?;
         }
         tx.commit().await.map_err(pg_error)
+    }
+
+    pub async fn claim_recent(
+        &self,
+        mailbox: &str,
+        folder_id: &str,
+        through: u32,
+    ) -> Result<u32, StoreError> {
+        let mut client = self.pool.get().await.map_err(pg_error)?;
+        let tx = client.transaction().await.map_err(pg_error)?;
+        // The row lock makes claims of one folder take turns across instances.
+        let claimed: i64 = tx
+            .query_opt(
+                "SELECT recent_uid FROM folders WHERE mailbox = $1 AND folder_id = $2 FOR UPDATE",
+                &[&mailbox, &folder_id],
+            )
+            .await
+            .map_err(pg_error)?
+            .map(|row| row.get(0))
+            .unwrap_or(0);
+        tx.execute(
+            "UPDATE folders SET recent_uid = GREATEST(recent_uid, $3) WHERE mailbox = $1 AND folder_id = $2",
+            &[&mailbox, &folder_id, &(through as i64)],
+        )
+        .await
+        .map_err(pg_error)?;
+        tx.commit().await.map_err(pg_error)?;
+        Ok(claimed as u32)
+    }
+
+    pub async fn recent_claimed(&self, mailbox: &str, folder_id: &str) -> Result<u32, StoreError> {
+        let client = self.pool.get().await.map_err(pg_error)?;
+        let claimed: Option<i64> = client
+            .query_opt(
+                "SELECT recent_uid FROM folders WHERE mailbox = $1 AND folder_id = $2",
+                &[&mailbox, &folder_id],
+            )
+            .await
+            .map_err(pg_error)?
+            .map(|row| row.get(0));
+        Ok(claimed.unwrap_or(0) as u32)
     }
 
     pub async fn deleted(

@@ -70,6 +70,12 @@ CREATE TABLE uid_validities (
 INSERT INTO uid_validities (mailbox, highest, highest_created)
 SELECT mailbox, MAX(uid_validity), 0 FROM folders GROUP BY mailbox;
 ",
+    // 4: each folder's \Recent claim: the highest UID some session has seen as recent. Messages
+    // a store already knew before this step are not recent to anyone.
+    "
+ALTER TABLE folders ADD COLUMN recent_uid INTEGER NOT NULL DEFAULT 0;
+UPDATE folders SET recent_uid = next_uid - 1;
+",
 ];
 
 impl SqliteStore {
@@ -386,6 +392,48 @@ impl SqliteStore {
                 )?;
             }
             tx.commit()
+        })
+        .await
+    }
+
+    pub async fn claim_recent(
+        &self,
+        mailbox: &str,
+        folder_id: &str,
+        through: u32,
+    ) -> Result<u32, StoreError> {
+        let (mailbox, folder_id) = (mailbox.to_string(), folder_id.to_string());
+        self.with_connection(move |conn| {
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let claimed: i64 = tx
+                .query_row(
+                    "SELECT recent_uid FROM folders WHERE mailbox = $1 AND folder_id = $2",
+                    params![mailbox, folder_id],
+                    |row| row.get(0),
+                )
+                .optional()?
+                .unwrap_or(0);
+            tx.execute(
+                "UPDATE folders SET recent_uid = MAX(recent_uid, ?3) WHERE mailbox = ?1 AND folder_id = ?2",
+                params![mailbox, folder_id, through as i64],
+            )?;
+            tx.commit()?;
+            Ok(claimed as u32)
+        })
+        .await
+    }
+
+    pub async fn recent_claimed(&self, mailbox: &str, folder_id: &str) -> Result<u32, StoreError> {
+        let (mailbox, folder_id) = (mailbox.to_string(), folder_id.to_string());
+        self.with_connection(move |conn| {
+            let claimed: Option<i64> = conn
+                .query_row(
+                    "SELECT recent_uid FROM folders WHERE mailbox = $1 AND folder_id = $2",
+                    params![mailbox, folder_id],
+                    |row| row.get(0),
+                )
+                .optional()?;
+            Ok(claimed.unwrap_or(0) as u32)
         })
         .await
     }
