@@ -372,9 +372,7 @@ impl MailboxGraph {
                 message: "the kept delta link belongs to another Graph endpoint".into(),
             });
         }
-        let mut latest: HashMap<String, Option<serde_json::Map<String, serde_json::Value>>> =
-            HashMap::new();
-        let mut order: Vec<String> = Vec::new();
+        let mut merge = DeltaMerge::default();
         let mut next = Some(first);
         let delta_link = loop {
             let Some(url) = next.take() else {
@@ -386,51 +384,14 @@ impl MailboxGraph {
             let page: DeltaPage = self
                 .get_json(url, Some(format!("odata.maxpagesize={PAGE_SIZE}")))
                 .await?;
-            for entry in page.value {
-                let serde_json::Value::Object(entry) = entry else {
-                    return Err(GraphError::Decode("a delta entry is not an object".into()));
-                };
-                let id = entry
-                    .get("id")
-                    .and_then(|v| v.as_str())
-                    .ok_or_else(|| GraphError::Decode("a delta entry without an id".into()))?
-                    .to_string();
-                let item = if entry.contains_key("@removed") {
-                    None
-                } else {
-                    match latest.remove(&id) {
-                        Some(Some(mut known)) => {
-                            known.extend(entry);
-                            Some(known)
-                        }
-                        _ => Some(entry),
-                    }
-                };
-                if latest.insert(id.clone(), item).is_none() {
-                    order.push(id);
-                }
-            }
+            merge.add_page(page.value)?;
             match (page.delta_link, page.next_link) {
                 (Some(link), _) => break link,
                 (None, link) => next = link,
             }
         };
         self.check_origin(&delta_link)?;
-        let mut round = DeltaRound {
-            changed: Vec::new(),
-            removed: Vec::new(),
-            delta_link,
-        };
-        for id in order {
-            match latest.remove(&id).flatten() {
-                Some(entry) => round.changed.push(
-                    serde_json::from_value(serde_json::Value::Object(entry))
-                        .map_err(|err| GraphError::Decode(format!("delta entry: {err}")))?,
-                ),
-                None => round.removed.push(id),
-            }
-        }
-        Ok(round)
+        merge.finish(delta_link)
     }
 
     /// The message's MIME, byte for byte as Exchange holds it.
@@ -805,6 +766,69 @@ impl MailboxGraph {
     }
 }
 
+/// The entries of one delta round's pages, merged as `MailboxGraph::delta_round` reads them:
+/// per item id, in the order items first appear, later properties over earlier ones, a removal
+/// ending what came before it. Public (doc-hidden) for the `graph_json` fuzz target.
+#[doc(hidden)]
+#[derive(Debug, Default)]
+pub struct DeltaMerge {
+    latest: HashMap<String, Option<serde_json::Map<String, serde_json::Value>>>,
+    order: Vec<String>,
+}
+
+impl DeltaMerge {
+    /// Takes the `value` entries of one page.
+    pub fn add_page(&mut self, entries: Vec<serde_json::Value>) -> Result<(), GraphError> {
+        for entry in entries {
+            let serde_json::Value::Object(entry) = entry else {
+                return Err(GraphError::Decode("a delta entry is not an object".into()));
+            };
+            let id = entry
+                .get("id")
+                .and_then(|v| v.as_str())
+                .ok_or_else(|| GraphError::Decode("a delta entry without an id".into()))?
+                .to_string();
+            let item = if entry.contains_key("@removed") {
+                None
+            } else {
+                match self.latest.remove(&id) {
+                    Some(Some(mut known)) => {
+                        known.extend(entry);
+                        Some(known)
+                    }
+                    _ => Some(entry),
+                }
+            };
+            if self.latest.insert(id.clone(), item).is_none() {
+                self.order.push(id);
+            }
+        }
+        Ok(())
+    }
+
+    /// The round: each item read as `T` once merged, or its id among the removed.
+    pub fn finish<T: DeserializeOwned>(
+        mut self,
+        delta_link: String,
+    ) -> Result<DeltaRound<T>, GraphError> {
+        let mut round = DeltaRound {
+            changed: Vec::new(),
+            removed: Vec::new(),
+            delta_link,
+        };
+        for id in self.order {
+            match self.latest.remove(&id).flatten() {
+                Some(entry) => round.changed.push(
+                    serde_json::from_value(serde_json::Value::Object(entry))
+                        .map_err(|err| GraphError::Decode(format!("delta entry: {err}")))?,
+                ),
+                None => round.removed.push(id),
+            }
+        }
+        Ok(round)
+    }
+}
+
 /// `$select` and `$expand` of a message as the gateway reads it (PR_LAST_VERB_EXECUTED included;
 /// the message-delta page says delta supports `$select`, `$top` and `$expand` for messages).
 fn message_query() -> String {
@@ -815,7 +839,8 @@ fn message_query() -> String {
 }
 
 /// `$batch` answers read as `T`; `what` names it in a decoding error.
-pub(super) fn decode_answers<T: DeserializeOwned>(
+#[doc(hidden)]
+pub fn decode_answers<T: DeserializeOwned>(
     answers: Vec<Result<serde_json::Value, GraphError>>,
     what: &str,
 ) -> Vec<Result<T, GraphError>> {
@@ -829,7 +854,8 @@ pub(super) fn decode_answers<T: DeserializeOwned>(
 }
 
 /// `Retry-After` as seconds (Graph may send fractions such as `1.5`).
-fn parse_retry_after(value: &str) -> Option<Duration> {
+#[doc(hidden)]
+pub fn parse_retry_after(value: &str) -> Option<Duration> {
     let seconds: f64 = value.trim().parse().ok()?;
     (seconds.is_finite() && seconds >= 0.0).then(|| Duration::from_secs_f64(seconds.min(86_400.0)))
 }
