@@ -377,3 +377,24 @@ fn sessions_on_two_instances_see_each_others_changes() {
     assert!(out.contains("all checks passed"), "{out}");
     let (_, _) = (a.stop(), b.stop());
 }
+
+#[test]
+fn a_name_created_again_on_two_instances_gets_larger_uidvalidities() {
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let url = runtime.block_on(fresh_database("recreated"));
+    let emulator = EmulatorProcess::start();
+    // One directory, so both instances present the certificate the client trusts.
+    let dir = temp_dir();
+    let env = [("IMAP2GRAPH_STORE_URL", url.as_str())];
+    let a = Gateway::serve(dir.path(), &emulator.url, &env);
+    let b = Gateway::serve(dir.path(), &emulator.url, &env);
+    // CREATE and DELETE of one name three times in a row, on A, B and A: each UIDVALIDITY
+    // larger than the last, and both instances answer STATUS alike after each.
+    let out = a.python_ok(
+        "folder_names.py",
+        &["uidvalidity", &b.imap.port().to_string()],
+    );
+    assert!(out.contains("all checks passed"), "{out}");
+    let (_, _) = (a.stop(), b.stop());
+    emulator.process.stop();
+}
