@@ -313,7 +313,7 @@ where
                     continue;
                 }
                 let mut sink = ResponseSink::new(writer);
-                let go_on = session.idle_updates(&mut sink);
+                let go_on = session.idle_updates(&mut sink).await;
                 sink.flush().await?;
                 if !go_on {
                     return Ok(false);

@@ -699,6 +699,24 @@ impl MailboxHub {
         Ok(())
     }
 
+    /// Claims \Recent for a read-write selection: the folder's UIDs above the last claim, up to
+    /// `through`, become recent to the caller; returns the last claim (see
+    /// [`crate::store::UidStore::claim_recent`]).
+    pub async fn claim_recent(&self, folder_id: &str, through: u32) -> Result<u32, HubError> {
+        Ok(self
+            .store
+            .claim_recent(self.mailbox().as_str(), folder_id, through)
+            .await?)
+    }
+
+    /// The folder's last \Recent claim: messages above it are recent to no session yet.
+    pub async fn recent_claimed(&self, folder_id: &str) -> Result<u32, HubError> {
+        Ok(self
+            .store
+            .recent_claimed(self.mailbox().as_str(), folder_id)
+            .await?)
+    }
+
     /// Folder names subscribed (`true`) or unsubscribed (`false`); folders without an entry
     /// count as subscribed.
     pub async fn subscriptions(&self) -> Result<HashMap<String, bool>, HubError> {

@@ -89,6 +89,7 @@ pub(super) async fn fetch(
                 out.buf(),
                 position + 1,
                 meta,
+                selection.recent.contains(&meta.uid),
                 &items,
                 body.as_ref(),
                 parsed.as_ref(),
@@ -149,10 +150,12 @@ fn needs_raw_body(item: &MessageDataItemName<'_>, size_known: bool) -> bool {
 
 /// Renders one message's FETCH response into `buf`; nothing is written when an item cannot be
 /// answered (BINARY of a part whose encoding cannot be undone).
+#[allow(clippy::too_many_arguments)]
 fn render_message(
     buf: &mut Vec<u8>,
     sequence: usize,
     meta: &MessageMeta,
+    recent: bool,
     items: &[MessageDataItemName<'_>],
     body: Option<&Bytes>,
     parsed: Option<&ParsedMessage>,
@@ -162,7 +165,7 @@ fn render_message(
         if index > 0 {
             line.push(b' ');
         }
-        render_item(&mut line, meta, item, body, parsed)?;
+        render_item(&mut line, meta, recent, item, body, parsed)?;
     }
     line.extend_from_slice(b")\r\n");
     buf.extend_from_slice(&line);
@@ -172,6 +175,7 @@ fn render_message(
 fn render_item(
     buf: &mut Vec<u8>,
     meta: &MessageMeta,
+    recent: bool,
     item: &MessageDataItemName<'_>,
     body: Option<&Bytes>,
     parsed: Option<&ParsedMessage>,
@@ -181,7 +185,7 @@ fn render_item(
         MessageDataItemName::Uid => buf.extend_from_slice(format!("UID {}", meta.uid).as_bytes()),
         MessageDataItemName::Flags => {
             buf.extend_from_slice(b"FLAGS (");
-            write_flags(buf, &meta.flags);
+            write_flags(buf, &meta.flags, recent);
             buf.push(b')');
         }
         MessageDataItemName::InternalDate => {
@@ -352,9 +356,11 @@ fn write_section_data(buf: &mut Vec<u8>, data: Option<&[u8]>) {
     mime::write_body_literal(buf, data.unwrap_or_default());
 }
 
-pub(super) fn write_flags(buf: &mut Vec<u8>, flags: &MessageFlags) {
-    // In Dovecot's order (\Answered \Flagged \Deleted \Seen \Draft, then keywords): RFC 3501
-    // leaves the order open, and a client comparing FLAGS strings then sees the same text.
+/// A message's flags as FETCH FLAGS shows them; `recent`: \Recent to this session.
+pub(super) fn write_flags(buf: &mut Vec<u8>, flags: &MessageFlags, recent: bool) {
+    // In Dovecot's order (\Answered \Flagged \Deleted \Seen \Draft \Recent, then keywords):
+    // RFC 3501 leaves the order open, and a client comparing FLAGS strings then sees the same
+    // text.
     let mut names: Vec<&str> = Vec::new();
     if flags.answered {
         names.push("\\Answered");
@@ -370,6 +376,9 @@ pub(super) fn write_flags(buf: &mut Vec<u8>, flags: &MessageFlags) {
     }
     if flags.draft {
         names.push("\\Draft");
+    }
+    if recent {
+        names.push("\\Recent");
     }
     if flags.forwarded {
         names.push("$Forwarded");
@@ -438,7 +447,16 @@ mod tests {
         let body = Bytes::from_static(MESSAGE);
         let parsed = ParsedMessage::parse(body.clone());
         let mut buf = Vec::new();
-        render_message(&mut buf, 7, &meta(), &items, Some(&body), Some(&parsed)).unwrap();
+        render_message(
+            &mut buf,
+            7,
+            &meta(),
+            false,
+            &items,
+            Some(&body),
+            Some(&parsed),
+        )
+        .unwrap();
         String::from_utf8_lossy(&buf).into_owned()
     }
 

@@ -12,6 +12,7 @@ pub mod sequence;
 mod updates;
 mod write;
 
+use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -112,9 +113,20 @@ struct Selection {
     keywords: Vec<String>,
     /// Opened with EXAMINE, or by an application that may only read.
     read_only: bool,
+    /// UIDs \Recent to this session (RFC 3501 2.3.2): claimed by it, read-write, before any
+    /// other session; in a read-only one, those no session has claimed yet.
+    recent: HashSet<u32>,
 }
 
 impl Selection {
+    /// How many of the folder's messages are \Recent to the session.
+    fn recent_count(&self) -> usize {
+        self.messages
+            .iter()
+            .filter(|m| self.recent.contains(&m.uid))
+            .count()
+    }
+
     fn uids(&self) -> Vec<u32> {
         self.messages.iter().map(|m| m.uid).collect()
     }
@@ -188,7 +200,7 @@ impl Session {
             }
             CommandBody::Noop => {
                 self.synchronise_selected().await;
-                self.push_updates(true, out);
+                self.push_updates(true, out).await;
                 out.tagged(&tag, "OK", "NOOP completed");
             }
             CommandBody::Logout => {
@@ -231,7 +243,7 @@ impl Session {
                 out.tagged(&tag, "BAD", "already authenticated");
             }
             CommandBody::Idle if self.is_authenticated() => {
-                self.push_updates(true, out);
+                self.push_updates(true, out).await;
                 if !self.ending {
                     return Ok(Flow::Idle(tag));
                 }
@@ -438,7 +450,7 @@ impl Session {
     /// hub's latest snapshot; no Graph request).
     /// A selected folder deleted elsewhere ends the session, as Dovecot ends it: nothing in
     /// IMAP lets a session stay in a folder that is gone.
-    fn push_updates(&mut self, allow_expunge: bool, out: &mut ResponseSink<'_>) {
+    async fn push_updates(&mut self, allow_expunge: bool, out: &mut ResponseSink<'_>) {
         if let State::Selected { hub, selection } = &mut self.state {
             if let Some(snapshot) = hub.latest_snapshot(&selection.folder.id) {
                 if snapshot.vanished {
@@ -448,7 +460,23 @@ impl Session {
                     }
                     return;
                 }
-                updates::apply(selection, &snapshot, allow_expunge, out.buf());
+                let arrived = updates::apply(selection, &snapshot, allow_expunge, out.buf());
+                let Some(&highest) = arrived.last() else {
+                    return;
+                };
+                // New mail is \Recent to the first read-write session to see it.
+                let claimed = if selection.read_only {
+                    hub.recent_claimed(&selection.folder.id).await
+                } else {
+                    hub.claim_recent(&selection.folder.id, highest).await
+                };
+                match claimed {
+                    Ok(claimed) => updates::add_recent(selection, &arrived, claimed, out.buf()),
+                    // Not knowing, claim nothing: a message is never recent to two sessions.
+                    Err(err) => {
+                        tracing::warn!(mailbox = %hub.mailbox(), error = %err, "could not claim \\Recent")
+                    }
+                }
             }
         }
     }
@@ -463,8 +491,8 @@ impl Session {
     }
 
     /// While idling: sends what changed. False when the session must end (it sent BYE).
-    pub fn idle_updates(&mut self, out: &mut ResponseSink<'_>) -> bool {
-        self.push_updates(true, out);
+    pub async fn idle_updates(&mut self, out: &mut ResponseSink<'_>) -> bool {
+        self.push_updates(true, out).await;
         !self.ending
     }
 
@@ -532,7 +560,7 @@ impl Session {
                 return self.handle_selected(tag, body, out).await;
             }
         };
-        self.push_updates(true, out);
+        self.push_updates(true, out).await;
         finish(out, &tag, result);
         Ok(())
     }
@@ -680,7 +708,7 @@ impl Session {
             }
             _ => Err(Refusal::bad(format!("{name} is not supported"))),
         };
-        self.push_updates(allow_expunge, out);
+        self.push_updates(allow_expunge, out).await;
         finish(out, &tag, result);
         Ok(())
     }
@@ -731,24 +759,12 @@ impl Session {
         } else {
             Default::default()
         };
-        let mut missing: Vec<&str> = subscriptions
+        let mut missing: Vec<&String> = subscriptions
             .iter()
             .filter(|(name, &subscribed)| subscribed && tree.find(name).is_none())
-            .map(|(name, _)| name.as_str())
+            .map(|(name, _)| name)
             .filter(|name| list::matches(&canonical, name))
             .collect();
-        // Unsubscribed parents of subscribed folders, where a `%` stops at them (6.3.9).
-        let parents = if command == "LSUB" {
-            let folders = tree.folders.iter().map(|f| f.name.as_str());
-            let named = subscriptions.iter().filter(|(_, &on)| on);
-            let subscribed = folders
-                .filter(|name| subscriptions.get(*name) != Some(&false))
-                .chain(named.map(|(name, _)| name.as_str()));
-            list::lsub_parents(&canonical, subscribed)
-        } else {
-            Vec::new()
-        };
-        missing.extend(parents.iter().map(String::as_str));
         missing.sort();
         for name in missing {
             let mut line = format!("* {command} (\\Noselect) \"/\" ").into_bytes();
@@ -795,7 +811,23 @@ impl Session {
         let selection = selection_from(folder, &snapshot, read_only);
         updates::write_flag_lists(&selection, out.buf());
         out.untagged(&format!("{} EXISTS", selection.messages.len()));
-        out.untagged("0 RECENT");
+        let mut selection = selection;
+        // \Recent: a read-write selection claims what no session has seen yet; a read-only one
+        // only looks.
+        let highest = selection.messages.last().map_or(0, |m| m.uid);
+        let claimed = if read_only {
+            hub.recent_claimed(&selection.folder.id).await
+        } else {
+            hub.claim_recent(&selection.folder.id, highest).await
+        }
+        .map_err(Refusal::from_hub)?;
+        selection.recent = selection
+            .messages
+            .iter()
+            .map(|m| m.uid)
+            .filter(|&uid| uid > claimed)
+            .collect();
+        out.untagged(&format!("{} RECENT", selection.recent.len()));
         if let Some(first_unseen) = selection.messages.iter().position(|m| !m.flags.seen) {
             out.untagged(&format!("OK [UNSEEN {}] First unseen", first_unseen + 1));
         }
@@ -836,7 +868,14 @@ impl Session {
         for item in items {
             let (name, value) = match item {
                 StatusDataItemName::Messages => ("MESSAGES", snapshot.messages.len() as u64),
-                StatusDataItemName::Recent => ("RECENT", 0),
+                StatusDataItemName::Recent => {
+                    let claimed = hub
+                        .recent_claimed(&folder.id)
+                        .await
+                        .map_err(Refusal::from_hub)?;
+                    let recent = snapshot.messages.iter().filter(|m| m.uid > claimed).count();
+                    ("RECENT", recent as u64)
+                }
                 StatusDataItemName::UidNext => ("UIDNEXT", snapshot.uid_next as u64),
                 StatusDataItemName::UidValidity => ("UIDVALIDITY", snapshot.uid_validity as u64),
                 StatusDataItemName::Unseen => (
@@ -874,6 +913,7 @@ fn selection_from(folder: Folder, snapshot: &FolderSnapshot, read_only: bool) ->
         messages: snapshot.messages.clone(),
         keywords,
         read_only,
+        recent: HashSet::new(),
     }
 }
 

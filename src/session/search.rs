@@ -8,6 +8,8 @@
 //! of the decoded values (RFC 2047 words, transfer encodings and charsets undone), as Dovecot
 //! does; a header key matches the raw value too.
 
+use std::collections::HashSet;
+
 use chrono::NaiveDate;
 use imap_codec::imap_types::core::{AString, Charset};
 use imap_codec::imap_types::search::SearchKey;
@@ -43,6 +45,7 @@ pub(super) async fn search(
     let context = Context {
         exists: selection.messages.len() as u32,
         largest_uid: selection.messages.last().map(|m| m.uid).unwrap_or(0),
+        recent: &selection.recent,
     };
     let key = SearchKey::And(
         criteria
@@ -99,9 +102,11 @@ pub(super) async fn search(
     .into())
 }
 
-struct Context {
+struct Context<'a> {
     exists: u32,
     largest_uid: u32,
+    /// The UIDs \Recent to the session.
+    recent: &'a HashSet<u32>,
 }
 
 /// What the second pass knows of a message's content, lower-cased for matching.
@@ -281,9 +286,9 @@ fn evaluate(
         SearchKey::Unflagged => !flags.flagged,
         SearchKey::Seen => flags.seen,
         SearchKey::Unseen => !flags.seen,
-        // The gateway never reports \Recent (RFC 9051 dropped it): no message is recent.
-        SearchKey::Recent | SearchKey::New => false,
-        SearchKey::Old => true,
+        SearchKey::Recent => context.recent.contains(&meta.uid),
+        SearchKey::New => context.recent.contains(&meta.uid) && !flags.seen,
+        SearchKey::Old => !context.recent.contains(&meta.uid),
         SearchKey::Keyword(keyword) => has_keyword(flags, keyword.inner()),
         SearchKey::Unkeyword(keyword) => !has_keyword(flags, keyword.inner()),
         SearchKey::Before(date) => internal_date < *date.as_ref(),
@@ -335,9 +340,11 @@ pub fn evaluate_message(
     meta: &MessageMeta,
     raw: Option<&[u8]>,
 ) -> Option<bool> {
+    let no_recent = HashSet::new();
     let context = Context {
         exists,
         largest_uid,
+        recent: &no_recent,
     };
     let content = raw.map(Content::read);
     evaluate(key, &context, sequence, meta, content.as_ref())
@@ -409,9 +416,11 @@ mod tests {
     }
 
     fn check(text: &str, with_content: bool) -> Option<bool> {
+        let recent = HashSet::from([20]);
         let context = Context {
             exists: 5,
             largest_uid: 20,
+            recent: &recent,
         };
         let content = Content::read(RAW);
         evaluate(
@@ -436,6 +445,8 @@ mod tests {
         assert_eq!(check("BEFORE 4-Mar-2026", false), Some(false));
         assert_eq!(check("ON 4-Mar-2026", false), Some(true));
         assert_eq!(check("NEW", false), Some(false));
+        assert_eq!(check("RECENT", false), Some(false));
+        assert_eq!(check("OLD", false), Some(true));
         assert_eq!(check("OR SEEN FROM x", false), None);
         assert_eq!(check("OR UNSEEN FROM x", false), Some(true));
         assert_eq!(check("SEEN FROM x", false), Some(false));
@@ -469,9 +480,11 @@ mod tests {
 
     /// Evaluates `text` against `raw` with content, as message 1 of 1.
     fn check_raw(raw: &[u8], text: &str, flags: MessageFlags) -> Option<bool> {
+        let no_recent = HashSet::new();
         let context = Context {
             exists: 1,
             largest_uid: 1,
+            recent: &no_recent,
         };
         let meta = MessageMeta {
             flags,

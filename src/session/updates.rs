@@ -12,18 +12,19 @@ use super::fetch::write_flags;
 use super::Selection;
 use crate::hub::{FolderSnapshot, MessageMeta};
 
-/// Brings `selection` up to `snapshot` and writes the responses that say so. With
-/// `allow_expunge` false (during FETCH, STORE and SEARCH) vanished messages stay in the view
-/// until a later command may announce them.
+/// Brings `selection` up to `snapshot` and writes the responses that say so; returns the UIDs
+/// of the messages that arrived (after their EXISTS; the caller decides which are \Recent to
+/// the session and says how many are). With `allow_expunge` false (during FETCH, STORE and
+/// SEARCH) vanished messages stay in the view until a later command may announce them.
 pub(super) fn apply(
     selection: &mut Selection,
     snapshot: &FolderSnapshot,
     allow_expunge: bool,
     out: &mut Vec<u8>,
-) {
+) -> Vec<u32> {
     if snapshot.folder_id != selection.folder.id || snapshot.uid_validity != selection.uid_validity
     {
-        return;
+        return Vec::new();
     }
     announce_keywords(
         selection,
@@ -55,7 +56,7 @@ pub(super) fn apply(
             out.extend_from_slice(
                 format!("* {} FETCH (UID {} FLAGS (", position + 1, mine.uid).as_bytes(),
             );
-            write_flags(out, &mine.flags);
+            write_flags(out, &mine.flags, selection.recent.contains(&mine.uid));
             out.extend_from_slice(b"))\r\n");
         }
     }
@@ -66,11 +67,27 @@ pub(super) fn apply(
         .filter(|m| m.uid > last_uid)
         .cloned()
         .collect();
+    let arrived_uids: Vec<u32> = arrived.iter().map(|m| m.uid).collect();
     if !arrived.is_empty() {
         selection.messages.extend(arrived);
         out.extend_from_slice(format!("* {} EXISTS\r\n", selection.messages.len()).as_bytes());
     }
     selection.uid_next = selection.uid_next.max(snapshot.uid_next);
+    arrived_uids
+}
+
+/// Makes the messages with UIDs above `claimed` among `arrived` \Recent to the session, and
+/// says how many of the folder's messages now are (RFC 3501 7.3.2).
+pub(super) fn add_recent(
+    selection: &mut Selection,
+    arrived: &[u32],
+    claimed: u32,
+    out: &mut Vec<u8>,
+) {
+    selection
+        .recent
+        .extend(arrived.iter().copied().filter(|&uid| uid > claimed));
+    out.extend_from_slice(format!("* {} RECENT\r\n", selection.recent_count()).as_bytes());
 }
 
 /// The FLAGS and PERMANENTFLAGS responses of the selected folder: the system flags and every
@@ -167,6 +184,7 @@ mod tests {
             messages,
             keywords: Vec::new(),
             read_only: false,
+            recent: Default::default(),
         }
     }
 

@@ -144,13 +144,14 @@ fn write_fetch_flags(
     sequence: usize,
     uid: Option<u32>,
     flags: &MessageFlags,
+    recent: bool,
 ) {
     let mut line = format!("* {sequence} FETCH (").into_bytes();
     if let Some(uid) = uid {
         line.extend_from_slice(format!("UID {uid} ").as_bytes());
     }
     line.extend_from_slice(b"FLAGS (");
-    write_flags(&mut line, flags);
+    write_flags(&mut line, flags, recent);
     line.extend_from_slice(b"))\r\n");
     out.push(&line);
 }
@@ -237,6 +238,7 @@ pub(super) async fn store(
                 position + 1,
                 by_uid.then_some(message.uid),
                 &message.flags,
+                selection.recent.contains(&message.uid),
             );
         }
     }
