@@ -22,12 +22,13 @@ use futures_util::stream::{self, StreamExt};
 use moka::future::Cache;
 use tokio::sync::watch;
 
+use crate::categories;
 use crate::config::Config;
 use crate::graph::model::{DeltaRound, MailFolder, MessageSummary};
 use crate::graph::{Credentials, GraphClient, GraphError, MailAccess, MailboxGraph};
 use crate::login::MailboxName;
 use crate::mime::with_crlf_line_ends;
-use crate::store::{MessageState, StoreError, UidStore};
+use crate::store::{HeldFlags, MessageState, StoreError, UidStore};
 use crate::throttle::LoginThrottle;
 
 /// A folder tree this young is served from memory.
@@ -115,7 +116,8 @@ pub fn normalise_inbox(name: &str) -> String {
     }
 }
 
-/// What IMAP shows of a message's state.
+/// What IMAP shows of a message's state: Graph's state with what the gateway holds (\Deleted,
+/// and the flags Graph cannot hold) merged in.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MessageFlags {
     pub seen: bool,
@@ -124,10 +126,23 @@ pub struct MessageFlags {
     pub forwarded: bool,
     pub draft: bool,
     pub deleted: bool,
+    /// The categories' keywords and the keywords the gateway holds.
     pub keywords: Vec<String>,
-    /// Categories that cannot be shown as keywords (not atoms): kept as they are when the
-    /// keywords change.
+    /// Categories no keyword shows (an empty name, or one a keyword already shows in another
+    /// case): kept as they are when the keywords change.
     pub other_categories: Vec<String>,
+    /// Graph's own \Draft, \Answered and $Forwarded, which the flags above may show otherwise.
+    pub in_graph: GraphMarks,
+    /// What of the flags above the gateway holds because Graph cannot.
+    pub held: HeldFlags,
+}
+
+/// `isDraft` and PR_LAST_VERB_EXECUTED as Graph holds them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct GraphMarks {
+    pub draft: bool,
+    pub answered: bool,
+    pub forwarded: bool,
 }
 
 impl MessageFlags {
@@ -135,43 +150,128 @@ impl MessageFlags {
         Self::from_state(&sync::message_state(summary))
     }
 
-    /// The flags of a message in that Graph state (\Deleted, which Graph does not hold, unset).
+    /// The flags of a message in that Graph state (\Deleted and the held flags, which Graph
+    /// does not hold, unset).
     fn from_state(state: &MessageState) -> Self {
         let verb = state.last_verb;
-        MessageFlags {
-            seen: state.is_read,
-            flagged: state.is_flagged,
+        let in_graph = GraphMarks {
+            draft: state.is_draft,
             // PR_LAST_VERB_EXECUTED: 102 EXCHIVERB_REPLYTOSENDER, 103 EXCHIVERB_REPLYTOALL,
             // 104 EXCHIVERB_FORWARD ([MS-OXOMSG] 2.2.1.5).
             answered: matches!(verb, Some(102 | 103)),
             forwarded: verb == Some(104),
-            draft: state.is_draft,
-            deleted: false,
-            keywords: state
-                .categories
-                .iter()
-                .filter(|c| is_keyword_atom(c))
-                .cloned()
-                .collect(),
-            other_categories: state
-                .categories
-                .iter()
-                .filter(|c| !is_keyword_atom(c))
-                .cloned()
-                .collect(),
+        };
+        let mut keywords: Vec<String> = Vec::new();
+        let mut other_categories = Vec::new();
+        for category in &state.categories {
+            match categories::keyword_of(category) {
+                Some(keyword) if !has_keyword(&keywords, &keyword) => keywords.push(keyword),
+                _ => other_categories.push(category.clone()),
+            }
         }
+        MessageFlags {
+            seen: state.is_read,
+            flagged: state.is_flagged,
+            answered: in_graph.answered,
+            forwarded: in_graph.forwarded,
+            draft: in_graph.draft,
+            deleted: false,
+            keywords,
+            other_categories,
+            in_graph,
+            held: HeldFlags::default(),
+        }
+    }
+
+    /// These flags with what the gateway holds now in place of what it held before.
+    pub(crate) fn holding(mut self, held: HeldFlags) -> Self {
+        self.keywords
+            .retain(|keyword| !has_keyword(&self.held.keywords, keyword));
+        for keyword in &held.keywords {
+            if !has_keyword(&self.keywords, keyword) {
+                self.keywords.push(keyword.clone());
+            }
+        }
+        self.draft = held.draft.unwrap_or(self.in_graph.draft);
+        self.answered = self.in_graph.answered || held.answered;
+        self.forwarded = self.in_graph.forwarded || held.forwarded;
+        self.held = held;
+        self
+    }
+
+    /// These flags as Graph holds them, without what the gateway holds.
+    pub(crate) fn as_in_graph(&self) -> MessageFlags {
+        self.clone().holding(HeldFlags::default())
+    }
+
+    /// What Graph holds of these flags, and what the gateway must hold for IMAP to show them,
+    /// on a message whose flags were `old`. Graph gets what it can: the categories, and of
+    /// \Answered and $Forwarded together the one set last (\Answered when both are new), as
+    /// PR_LAST_VERB_EXECUTED is the last verb; \Draft stays Graph's.
+    pub(crate) fn split(&self, old: &MessageFlags) -> (MessageFlags, HeldFlags) {
+        let newly_answered = self.answered && !old.answered;
+        let newly_forwarded = self.forwarded && !old.forwarded;
+        let forward_in_graph = match (self.answered, self.forwarded) {
+            (_, false) => false,
+            (false, true) => true,
+            (true, true) if newly_answered != newly_forwarded => newly_forwarded,
+            (true, true) if newly_answered => false,
+            (true, true) => old.in_graph.forwarded && !old.in_graph.answered,
+        };
+        let in_graph = GraphMarks {
+            draft: old.in_graph.draft,
+            answered: self.answered && !forward_in_graph,
+            forwarded: forward_in_graph,
+        };
+        let (keywords, held_keywords): (Vec<String>, Vec<String>) = self
+            .keywords
+            .iter()
+            .cloned()
+            .partition(|keyword| categories::category_of(keyword).is_some());
+        let held = HeldFlags {
+            draft: (self.draft != in_graph.draft).then_some(self.draft),
+            answered: self.answered && !in_graph.answered,
+            forwarded: self.forwarded && !in_graph.forwarded,
+            keywords: held_keywords,
+        };
+        let graph = MessageFlags {
+            answered: in_graph.answered,
+            forwarded: in_graph.forwarded,
+            draft: in_graph.draft,
+            keywords,
+            in_graph,
+            held: HeldFlags::default(),
+            ..self.clone()
+        };
+        (graph, held)
+    }
+
+    /// The categories Graph holds for these flags: those no keyword shows, and those the
+    /// keywords spell.
+    pub(crate) fn categories(&self) -> Vec<String> {
+        // A category shown by a keyword in another case goes with that keyword.
+        let mut categories: Vec<String> = self
+            .other_categories
+            .iter()
+            .filter(|c| categories::keyword_of(c).is_none_or(|k| has_keyword(&self.keywords, &k)))
+            .cloned()
+            .collect();
+        for name in self
+            .keywords
+            .iter()
+            .filter_map(|k| categories::category_of(k))
+        {
+            if !categories.contains(&name) {
+                categories.push(name);
+            }
+        }
+        categories
     }
 }
 
-/// Categories that can be shown as IMAP keywords: non-empty atoms without `\` (RFC 3501 flag-keyword).
-/// Others (with spaces, say) stay in Graph untouched and are not shown.
-pub fn is_keyword_atom(text: &str) -> bool {
-    !text.is_empty()
-        && text.bytes().all(|b| {
-            b > b' '
-                && b < 0x7f
-                && !matches!(b, b'(' | b')' | b'{' | b'%' | b'*' | b'"' | b'\\' | b']')
-        })
+/// Whether `keyword` is among `keywords` (IMAP keywords compare without regard to case).
+fn has_keyword(keywords: &[String], keyword: &str) -> bool {
+    keywords.iter().any(|k| k.eq_ignore_ascii_case(keyword))
 }
 
 /// One message of a folder's index.
@@ -838,13 +938,83 @@ mod tests {
         assert_eq!(normalise_inbox("Archive/inbox"), "Archive/inbox");
     }
 
+    fn state(categories: &[&str], last_verb: Option<i64>, is_draft: bool) -> MessageState {
+        MessageState {
+            categories: categories.iter().map(|c| c.to_string()).collect(),
+            last_verb,
+            is_draft,
+            ..MessageState::default()
+        }
+    }
+
     #[test]
-    fn keywords_must_be_atoms() {
-        assert!(is_keyword_atom("Blue"));
-        assert!(is_keyword_atom("$Label1"));
-        assert!(!is_keyword_atom("Red category"));
-        assert!(!is_keyword_atom("\\Seen"));
-        assert!(!is_keyword_atom(""));
+    fn every_category_shows_as_its_keyword() {
+        let flags =
+            MessageFlags::from_state(&state(&["Blue", "Red category", "", "blue"], None, false));
+        assert_eq!(flags.keywords, vec!["Blue", "Red&20category"]);
+        assert_eq!(flags.other_categories, vec!["", "blue"]);
+        assert_eq!(flags.categories(), vec!["", "blue", "Blue", "Red category"]);
+        let mut without_blue = flags.clone();
+        without_blue.keywords.retain(|k| k != "Blue");
+        assert_eq!(
+            without_blue.categories(),
+            vec!["", "Red category"],
+            "a category in another case goes with its keyword"
+        );
+    }
+
+    #[test]
+    fn held_flags_show_over_graphs_and_give_way_to_new_ones() {
+        let graph = MessageFlags::from_state(&state(&["Blue"], Some(104), false));
+        let held = HeldFlags {
+            draft: Some(true),
+            answered: true,
+            forwarded: false,
+            keywords: vec!["$MDNSent".into()],
+        };
+        let shown = graph.clone().holding(held.clone());
+        assert!(shown.draft && shown.answered && shown.forwarded);
+        assert_eq!(shown.keywords, vec!["Blue", "$MDNSent"]);
+        let again = shown.clone().holding(HeldFlags::default());
+        assert_eq!(again, graph, "what was held goes when nothing is");
+        assert_eq!(shown.split(&shown), (graph, held), "split undoes holding");
+    }
+
+    #[test]
+    fn graph_gets_what_it_can_hold() {
+        let old = MessageFlags::from_state(&state(&[], Some(102), true));
+        let mut new = old.clone();
+        new.forwarded = true;
+        new.draft = false;
+        new.keywords = vec!["$Junk".into(), "Red&20category".into(), "&41".into()];
+        let (graph, held) = new.split(&old);
+        assert!(
+            graph.forwarded && !graph.answered && graph.draft,
+            "the verb set last goes to Graph"
+        );
+        assert_eq!(graph.categories(), vec!["Red category"]);
+        assert_eq!(
+            held,
+            HeldFlags {
+                draft: Some(false),
+                answered: true,
+                forwarded: false,
+                keywords: vec!["$Junk".into(), "&41".into()],
+            }
+        );
+        let both_new = MessageFlags {
+            answered: true,
+            forwarded: true,
+            ..MessageFlags::default()
+        };
+        let (graph, held) = both_new.split(&MessageFlags::default());
+        assert!(graph.answered && !graph.forwarded && held.forwarded && !held.answered);
+        let shown = graph.holding(held);
+        let (graph, held) = shown.split(&shown);
+        assert!(
+            graph.answered && held.forwarded,
+            "both kept: Graph keeps its verb"
+        );
     }
 
     fn graph_folder(id: &str, parent: &str, name: &str, hidden: bool) -> (String, MailFolder) {

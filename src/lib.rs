@@ -5,6 +5,7 @@
 //! per-mailbox view of Graph, `graph` speaks HTTP to Graph and the identity platform, and `store`
 //! keeps UIDs durable. The emulator lives in its own crate and is wired in only by the binary.
 
+pub mod categories;
 pub mod config;
 pub mod connection;
 pub mod framing;

@@ -140,6 +140,10 @@ async fn postgres_store_migrates_a_version_1_database_and_refuses_a_newer_one() 
         }
     );
     assert!(second.deleted(mailbox, "F").await.unwrap().contains("m2"));
+    assert!(
+        second.held_flags(mailbox, "F").await.unwrap().is_empty(),
+        "the held flags' table is there, empty"
+    );
     assert_eq!(first.synced_folder(mailbox, "F").await.unwrap(), None);
     // The migration takes each mailbox's highest UIDVALIDITY: a folder created next is above
     // it, from either instance.
@@ -394,6 +398,27 @@ fn a_name_created_again_on_two_instances_gets_larger_uidvalidities() {
         "folder_names.py",
         &["uidvalidity", &b.imap.port().to_string()],
     );
+    assert!(out.contains("all checks passed"), "{out}");
+    let (_, _) = (a.stop(), b.stop());
+    emulator.process.stop();
+}
+
+#[test]
+fn flags_graph_cannot_hold_are_the_same_on_two_instances() {
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let url = runtime.block_on(fresh_database("held"));
+    let emulator = EmulatorProcess::start();
+    // One directory, so both instances present the certificate the client trusts.
+    let dir = temp_dir();
+    let env = [
+        ("IMAP2GRAPH_STORE_URL", url.as_str()),
+        ("IMAP2GRAPH_IMAP_NOOP_FRESHNESS_SECS", "0"),
+    ];
+    let a = Gateway::serve(dir.path(), &emulator.url, &env);
+    let b = Gateway::serve(dir.path(), &emulator.url, &env);
+    let out = a.python_ok("held_flags.py", &["set"]);
+    assert!(out.contains("all checks passed"), "{out}");
+    let out = a.python_ok("held_flags.py", &["check", &b.imap.port().to_string()]);
     assert!(out.contains("all checks passed"), "{out}");
     let (_, _) = (a.stop(), b.stop());
     emulator.process.stop();

@@ -308,8 +308,11 @@ impl MailboxHub {
                 Undo::All(std::mem::replace(&mut point.states, all))
             }
         });
-        // \Deleted marks may have changed on another instance; sizes were learned here.
+        // \Deleted marks and held flags may have changed on another instance; sizes were
+        // learned here.
         let deleted = self.store.deleted(mailbox, folder_id).await?;
+        let mut held = self.store.held_flags(mailbox, folder_id).await?;
+        let held_for = |id: &str| held.get(id).cloned().unwrap_or_default();
         let learned: HashMap<Arc<str>, u64> = std::mem::take(
             &mut *index
                 .learned_sizes
@@ -318,10 +321,9 @@ impl MailboxHub {
         );
         if let Start::Index(snapshot) = &start {
             let marks_kept = || {
-                snapshot
-                    .messages
-                    .iter()
-                    .all(|m| m.flags.deleted == deleted.contains(&*m.id))
+                snapshot.messages.iter().all(|m| {
+                    m.flags.deleted == deleted.contains(&*m.id) && m.flags.held == held_for(&m.id)
+                })
             };
             // The common poll: nothing changed, and the snapshot is not copied.
             if quiet && learned.is_empty() && marks_kept() {
@@ -401,6 +403,11 @@ impl MailboxHub {
                 message.flags.deleted = marked;
                 touched = true;
             }
+            let kept = held.remove(&*message.id).unwrap_or_default();
+            if message.flags.held != kept {
+                message.flags = std::mem::take(&mut message.flags).holding(kept);
+                touched = true;
+            }
             if let Some(&size) = learned.get(&message.id) {
                 message.size = Some(size);
             }
@@ -455,18 +462,18 @@ impl MailboxHub {
     }
 }
 
-/// Whether the index shows the message as in `state` (\Deleted, which Graph does not hold,
-/// aside).
+/// Whether the index shows the message as in `state` (\Deleted and the held flags, which Graph
+/// does not hold, aside).
 fn shows(meta: &MessageMeta, state: &MessageState) -> bool {
-    let mut flags = MessageFlags::from_state(state);
+    let mut flags = MessageFlags::from_state(state).holding(meta.flags.held.clone());
     flags.deleted = meta.flags.deleted;
     meta.flags == flags
         && meta.internal_date == state.received.unwrap_or_default()
         && meta.has_attachments == state.has_attachments
 }
 
-/// A message of the index as its synchronised state shows it (\Deleted is set afterwards, from
-/// the store's marks).
+/// A message of the index as its synchronised state shows it (\Deleted and the held flags are
+/// set afterwards, from the store).
 fn synced_meta(uid: u32, id: Arc<str>, state: &MessageState, size: Option<u64>) -> MessageMeta {
     MessageMeta {
         uid,

@@ -12,14 +12,15 @@ use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
 use super::{
-    normalise_inbox, Folder, FolderSnapshot, FolderTree, HubError, MailboxHub, MessageFlags,
-    MessageMeta,
+    normalise_inbox, Folder, FolderSnapshot, FolderTree, GraphMarks, HubError, MailboxHub,
+    MessageFlags, MessageMeta,
 };
 use crate::config::ExpungeMode;
 use crate::graph::compose::{check_draft, compose, CreateFlags, Unappendable};
 use crate::graph::model::LAST_VERB_PROPERTY;
 use crate::graph::mutate::MessageAction;
 use crate::graph::GraphError;
+use crate::store::HeldFlags;
 
 /// Why an APPEND did not happen.
 #[derive(Debug, thiserror::Error)]
@@ -75,8 +76,9 @@ fn verb_of(flags: &MessageFlags) -> i64 {
     }
 }
 
-/// The PATCH that turns `old` into `new` in Graph, or `None` when Graph holds nothing to change.
-/// \Deleted is not Graph's, and \Draft cannot change after creation.
+/// The PATCH that turns `old` into `new` in Graph, or `None` when Graph holds nothing to change:
+/// both as Graph holds them (see [`MessageFlags::split`]). \Deleted is not Graph's, and \Draft
+/// cannot change after creation.
 pub fn graph_patch(old: &MessageFlags, new: &MessageFlags) -> Option<Value> {
     let mut patch = serde_json::Map::new();
     if old.seen != new.seen {
@@ -92,31 +94,30 @@ pub fn graph_patch(old: &MessageFlags, new: &MessageFlags) -> Option<Value> {
             json!([{ "id": LAST_VERB_PROPERTY, "value": verb_of(new).to_string() }]),
         );
     }
-    let mut old_keywords = old.keywords.clone();
-    let mut new_keywords = new.keywords.clone();
-    old_keywords.sort();
-    new_keywords.sort();
-    new_keywords.dedup();
-    if old_keywords != new_keywords {
-        let categories: Vec<&String> = new.other_categories.iter().chain(&new_keywords).collect();
-        patch.insert("categories".into(), json!(categories));
+    let (old_categories, new_categories) = (old.categories(), new.categories());
+    let sorted = |names: &[String]| {
+        let mut names = names.to_vec();
+        names.sort();
+        names
+    };
+    if sorted(&old_categories) != sorted(&new_categories) {
+        patch.insert("categories".into(), json!(new_categories));
     }
     (!patch.is_empty()).then_some(Value::Object(patch))
 }
 
-/// The flags Graph holds after a PATCH answered with `summary_flags` (from the answer's body),
-/// where the verb, which the answer does not carry, is what was written (or unchanged).
-fn confirmed(answer: MessageFlags, update: &FlagUpdate, verb_written: bool) -> MessageFlags {
-    let (answered, forwarded) = if verb_written {
-        let verb = verb_of(&update.new);
-        (verb == VERB_REPLY, verb == VERB_FORWARD)
-    } else {
-        (update.old.answered, update.old.forwarded)
+/// The flags Graph holds after a PATCH answered with `answer` (from the answer's body), where
+/// the verb, which the answer does not carry, is what was written: `graph`'s (or unchanged).
+fn confirmed(answer: MessageFlags, graph: &MessageFlags) -> MessageFlags {
+    let in_graph = GraphMarks {
+        answered: graph.answered,
+        forwarded: graph.forwarded,
+        ..answer.in_graph
     };
     MessageFlags {
-        answered,
-        forwarded,
-        deleted: update.old.deleted,
+        answered: in_graph.answered,
+        forwarded: in_graph.forwarded,
+        in_graph,
         ..answer
     }
 }
@@ -161,21 +162,25 @@ impl MailboxHub {
         });
     }
 
-    /// Changes flags: \Deleted in the uid store, the rest with PATCHes twenty to a `$batch`
-    /// (messages whose Graph state does not change cost nothing). Per update, in order: the
-    /// flags now held, or why that message could not be changed.
+    /// Changes flags: what Graph can hold with PATCHes twenty to a `$batch` (messages whose
+    /// Graph state does not change cost nothing), \Deleted and what Graph cannot hold in the uid
+    /// store. Per update, in order: the flags now held, or why that message could not be
+    /// changed.
     pub async fn set_flags(
         &self,
         folder_id: &str,
         updates: &[FlagUpdate],
     ) -> Vec<Result<MessageFlags, HubError>> {
         let mailbox = self.mailbox().as_str().to_string();
+        let splits: Vec<(MessageFlags, HeldFlags)> =
+            updates.iter().map(|u| u.new.split(&u.old)).collect();
+        let graph_olds: Vec<MessageFlags> = updates.iter().map(|u| u.old.as_in_graph()).collect();
         let mut results: Vec<Result<MessageFlags, HubError>> =
-            updates.iter().map(|u| Ok(u.old.clone())).collect();
+            graph_olds.iter().cloned().map(Ok).collect();
         let mut patches = Vec::new();
         let mut patched = Vec::new();
         for (index, update) in updates.iter().enumerate() {
-            if let Some(patch) = graph_patch(&update.old, &update.new) {
+            if let Some(patch) = graph_patch(&graph_olds[index], &splits[index].0) {
                 patches.push((update.id.to_string(), patch));
                 patched.push(index);
             }
@@ -188,14 +193,13 @@ impl MailboxHub {
             match self.graph.patch_messages(patches).await {
                 Ok(answers) => {
                     for ((&index, answer), verb_written) in patched.iter().zip(answers).zip(verbs) {
+                        let graph = if verb_written {
+                            &splits[index].0
+                        } else {
+                            &graph_olds[index]
+                        };
                         results[index] = answer
-                            .map(|summary| {
-                                confirmed(
-                                    MessageFlags::from_graph(&summary),
-                                    &updates[index],
-                                    verb_written,
-                                )
-                            })
+                            .map(|summary| confirmed(MessageFlags::from_graph(&summary), graph))
                             .map_err(HubError::from);
                     }
                 }
@@ -204,6 +208,38 @@ impl MailboxHub {
                         results[index] = Err(HubError::from(err.clone()));
                     }
                 }
+            }
+        }
+        let held_changes: Vec<usize> = (0..updates.len())
+            .filter(|&i| results[i].is_ok() && splits[i].1 != updates[i].old.held)
+            .collect();
+        let stored = self
+            .store
+            .set_held_flags(
+                &mailbox,
+                folder_id,
+                held_changes
+                    .iter()
+                    .map(|&i| (updates[i].id.to_string(), splits[i].1.clone()))
+                    .collect(),
+            )
+            .await
+            .map_err(HubError::from);
+        for (index, result) in results.iter_mut().enumerate() {
+            let held = if held_changes.contains(&index) {
+                match &stored {
+                    Ok(()) => splits[index].1.clone(),
+                    Err(err) => {
+                        *result = Err(err.clone());
+                        continue;
+                    }
+                }
+            } else {
+                updates[index].old.held.clone()
+            };
+            if let Ok(flags) = result {
+                *flags = std::mem::take(flags).holding(held);
+                flags.deleted = updates[index].old.deleted;
             }
         }
         for deleted in [true, false] {
@@ -333,7 +369,7 @@ impl MailboxHub {
 
     /// COPY (`moving` false) or MOVE of messages into another folder, twenty to a `$batch`;
     /// the new messages get their UIDs in the destination at once, in the order given, and
-    /// keep their \Deleted mark.
+    /// keep their \Deleted mark and the flags the gateway holds.
     pub async fn transfer(
         &self,
         source_id: &str,
@@ -388,6 +424,19 @@ impl MailboxHub {
             .await
         {
             tracing::warn!(error = %err, "could not carry \\Deleted marks to the destination");
+        }
+        let held: Vec<(String, HeldFlags)> = new_ids
+            .iter()
+            .zip(messages)
+            .filter(|(_, m)| !m.flags.held.is_empty())
+            .filter_map(|(r, m)| Some((r.as_ref().ok()?.clone(), m.flags.held.clone())))
+            .collect();
+        if let Err(err) = self
+            .store
+            .set_held_flags(&mailbox, destination_id, held)
+            .await
+        {
+            tracing::warn!(error = %err, "could not carry held flags to the destination");
         }
         if moving {
             let gone: Vec<String> = new_ids
@@ -479,6 +528,18 @@ impl MailboxHub {
         flags: &MessageFlags,
         internal_date: Option<DateTime<Utc>>,
     ) -> Result<(u32, u32), AppendError> {
+        // A draft from MIME is saved read, unflagged, without categories; other messages are
+        // made with the flags Graph can hold.
+        let as_created = MessageFlags {
+            seen: flags.draft,
+            draft: flags.draft,
+            in_graph: GraphMarks {
+                draft: flags.draft,
+                ..GraphMarks::default()
+            },
+            ..MessageFlags::default()
+        };
+        let (graph, held) = flags.split(&as_created);
         let composed = if flags.draft {
             check_draft(mime)?;
             None
@@ -487,15 +548,10 @@ impl MailboxHub {
                 mime,
                 internal_date.unwrap_or_else(Utc::now),
                 &CreateFlags {
-                    read: flags.seen,
-                    flagged: flags.flagged,
-                    last_verb: (flags.answered || flags.forwarded).then(|| verb_of(flags)),
-                    categories: flags
-                        .other_categories
-                        .iter()
-                        .chain(&flags.keywords)
-                        .cloned()
-                        .collect(),
+                    read: graph.seen,
+                    flagged: graph.flagged,
+                    last_verb: (graph.answered || graph.forwarded).then(|| verb_of(&graph)),
+                    categories: graph.categories(),
                 },
             )?)
         };
@@ -528,13 +584,7 @@ impl MailboxHub {
             id
         } else {
             let id = self.graph.create_mime_draft(folder_id, mime).await?;
-            // A draft from MIME is saved read, unflagged, without categories.
-            let as_created = MessageFlags {
-                seen: true,
-                draft: true,
-                ..MessageFlags::default()
-            };
-            if let Some(patch) = graph_patch(&as_created, flags) {
+            if let Some(patch) = graph_patch(&as_created, &graph) {
                 if let Err(err) = self.patch_one(&id, patch).await {
                     self.undo_create(&id).await;
                     return Err(err.into());
@@ -552,6 +602,11 @@ impl MailboxHub {
                 .set_deleted(&mailbox, folder_id, vec![id.clone()], true)
                 .await?;
         }
+        if !held.is_empty() {
+            self.store
+                .set_held_flags(&mailbox, folder_id, vec![(id.clone(), held.clone())])
+                .await?;
+        }
         let uid = uids
             .get(&id)
             .copied()
@@ -563,7 +618,7 @@ impl MailboxHub {
             id: Arc::from(id.as_str()),
             flags: MessageFlags {
                 deleted: flags.deleted,
-                ..flags.clone()
+                ..graph.holding(held)
             },
             internal_date: if flags.draft {
                 Utc::now()
@@ -782,8 +837,7 @@ mod tests {
 
     fn flags() -> MessageFlags {
         MessageFlags {
-            keywords: vec!["Blue".into()],
-            other_categories: vec!["Red category".into()],
+            keywords: vec!["Blue".into(), "Red&20category".into()],
             ..MessageFlags::default()
         }
     }
@@ -793,7 +847,7 @@ mod tests {
         let old = flags();
         let mut new = old.clone();
         new.deleted = true;
-        new.keywords = vec!["Blue".into(), "Blue".into()];
+        new.keywords = vec!["Red&20category".into(), "Blue".into(), "Blue".into()];
         assert_eq!(graph_patch(&old, &new), None);
     }
 
@@ -804,7 +858,7 @@ mod tests {
             seen: true,
             flagged: true,
             forwarded: true,
-            keywords: vec!["Green".into()],
+            keywords: vec!["Red&20category".into(), "Green".into()],
             ..old.clone()
         };
         let patch = graph_patch(&old, &new).unwrap();
@@ -822,20 +876,22 @@ mod tests {
     }
 
     #[test]
-    fn answered_wins_over_forwarded_and_the_answer_says_so() {
+    fn the_verb_written_is_what_the_answer_holds() {
         let old = MessageFlags::default();
         let new = MessageFlags {
             answered: true,
             forwarded: true,
+            keywords: vec!["$MDNSent".into(), "Red&20category".into()],
             ..old.clone()
         };
-        let update = FlagUpdate {
-            id: Arc::from("m"),
-            old,
-            new,
-        };
-        let held = confirmed(MessageFlags::default(), &update, true);
-        assert!(held.answered && !held.forwarded);
+        let (graph, held) = new.split(&old);
+        let patch = graph_patch(&old, &graph).unwrap();
+        assert_eq!(patch["singleValueExtendedProperties"][0]["value"], "102");
+        assert_eq!(patch["categories"], json!(["Red category"]));
+        let answer = confirmed(MessageFlags::default(), &graph);
+        assert!(answer.answered && !answer.forwarded && answer.in_graph.answered);
+        let shown = answer.holding(held);
+        assert!(shown.answered && shown.forwarded);
     }
 
     fn tree(names: &[(&str, Option<&str>)]) -> FolderTree {

@@ -102,7 +102,8 @@ pub(super) fn write_flag_lists(selection: &Selection, out: &mut Vec<u8>) {
     if selection.read_only {
         out.extend_from_slice(b"* OK [PERMANENTFLAGS ()] Read-only folder\r\n");
     } else {
-        let mut permanent = String::from("\\Answered \\Flagged \\Deleted \\Seen $Forwarded");
+        let mut permanent =
+            String::from("\\Answered \\Flagged \\Deleted \\Seen \\Draft $Forwarded");
         for keyword in &selection.keywords {
             permanent.push(' ');
             permanent.push_str(keyword);
@@ -238,7 +239,7 @@ mod tests {
         assert_eq!(
             String::from_utf8(out).unwrap(),
             "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Forwarded $Label1 Blue)\r\n\
-             * OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen $Forwarded $Label1 Blue \\*)] Flags kept in Exchange\r\n\
+             * OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Forwarded $Label1 Blue \\*)] Flags kept in Exchange\r\n\
              * 1 FETCH (UID 1 FLAGS (Blue))\r\n* 2 EXISTS\r\n"
         );
         // Known keywords are not named again.

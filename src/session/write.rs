@@ -67,13 +67,12 @@ impl FlagSet {
             draft: self.draft,
             deleted: self.deleted,
             keywords: self.keywords,
-            other_categories: Vec::new(),
+            ..MessageFlags::default()
         }
     }
 }
 
-/// The flags a message should have after a STORE of `kind` with `set`. \Draft is fixed when a
-/// message is created, so it keeps its value.
+/// The flags a message should have after a STORE of `kind` with `set`.
 pub(super) fn stored_flags(old: &MessageFlags, kind: &StoreType, set: &FlagSet) -> MessageFlags {
     let mut new = old.clone();
     let has = |keywords: &[String], k: &str| keywords.iter().any(|x| x.eq_ignore_ascii_case(k));
@@ -84,7 +83,19 @@ pub(super) fn stored_flags(old: &MessageFlags, kind: &StoreType, set: &FlagSet) 
             new.answered = set.answered;
             new.forwarded = set.forwarded;
             new.deleted = set.deleted;
-            new.keywords = set.keywords.clone();
+            new.draft = set.draft;
+            // A keyword the message has keeps its spelling (and its category its name).
+            new.keywords = set
+                .keywords
+                .iter()
+                .map(|k| {
+                    old.keywords
+                        .iter()
+                        .find(|x| x.eq_ignore_ascii_case(k))
+                        .unwrap_or(k)
+                        .clone()
+                })
+                .collect();
         }
         StoreType::Add => {
             new.seen |= set.seen;
@@ -92,6 +103,7 @@ pub(super) fn stored_flags(old: &MessageFlags, kind: &StoreType, set: &FlagSet) 
             new.answered |= set.answered;
             new.forwarded |= set.forwarded;
             new.deleted |= set.deleted;
+            new.draft |= set.draft;
             for keyword in &set.keywords {
                 if !has(&new.keywords, keyword) {
                     new.keywords.push(keyword.clone());
@@ -104,6 +116,7 @@ pub(super) fn stored_flags(old: &MessageFlags, kind: &StoreType, set: &FlagSet) 
             new.answered &= !set.answered;
             new.forwarded &= !set.forwarded;
             new.deleted &= !set.deleted;
+            new.draft &= !set.draft;
             new.keywords.retain(|k| !has(&set.keywords, k));
         }
     }
@@ -179,18 +192,6 @@ pub(super) async fn store(
     let wanted = FlagSet::parse(flags)?;
     let positions =
         resolve(set, &selection.uids(), by_uid).map_err(|e| Refusal::bad(e.to_string()))?;
-    if wanted.draft && !matches!(kind, StoreType::Replace) {
-        let adding = matches!(kind, StoreType::Add);
-        if positions
-            .iter()
-            .any(|&p| selection.messages[p].flags.draft != adding)
-        {
-            return Err(Refusal::no(
-                "CANNOT",
-                "\\Draft is fixed when a message is created (Graph's isDraft); nothing was changed",
-            ));
-        }
-    }
     let requested: Vec<MessageFlags> = positions
         .iter()
         .map(|&p| stored_flags(&selection.messages[p].flags, kind, &wanted))
@@ -249,7 +250,7 @@ pub(super) async fn store(
     let reason = failed
         .first()
         .map(|e| e.to_string())
-        .unwrap_or_else(|| "Graph cannot hold \\Answered and $Forwarded together".into());
+        .unwrap_or_else(|| "Graph answered with other flags than were written".into());
     tracing::warn!(mailbox = %hub.mailbox(), differing, reason = %reason, "STORE changed not all messages");
     Err(Refusal::partly_done(
         format!(
@@ -536,14 +537,20 @@ mod tests {
             ..FlagSet::default()
         };
         let replaced = stored_flags(&old, &StoreType::Replace, &set);
-        assert!(!replaced.seen && replaced.flagged && replaced.draft);
-        assert_eq!(replaced.keywords, vec!["blue", "Green"]);
+        assert!(!replaced.seen && replaced.flagged && !replaced.draft);
+        assert_eq!(replaced.keywords, vec!["Blue", "Green"]);
         let added = stored_flags(&old, &StoreType::Add, &set);
         assert!(added.seen && added.flagged);
         assert_eq!(added.keywords, vec!["Blue", "Green"]);
         let removed = stored_flags(&old, &StoreType::Remove, &set);
-        assert!(removed.seen && !removed.flagged);
+        assert!(removed.seen && !removed.flagged && removed.draft);
         assert!(removed.keywords.is_empty());
+        let draft = FlagSet {
+            draft: true,
+            ..FlagSet::default()
+        };
+        assert!(!stored_flags(&old, &StoreType::Remove, &draft).draft);
+        assert!(stored_flags(&flags(false, &[]), &StoreType::Add, &draft).draft);
         assert!(same_flags(
             &flags(false, &["A", "b"]),
             &flags(false, &["B", "a", "a"])

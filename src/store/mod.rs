@@ -55,7 +55,7 @@ pub enum StoreError {
 }
 
 /// The schema version this code reads and writes.
-const SCHEMA_VERSION: usize = 4;
+const SCHEMA_VERSION: usize = 5;
 
 /// One backend's schema as its history: step `i` takes a database from version `i` to `i + 1`,
 /// so a new version appends a step (and raises [`SCHEMA_VERSION`], which makes every backend
@@ -112,6 +112,28 @@ pub struct MessageState {
     pub last_verb: Option<i64>,
     pub categories: Vec<String>,
     pub has_attachments: bool,
+}
+
+/// What IMAP shows of a message that Graph cannot hold, kept by the gateway (as \Deleted is):
+/// merged over the message's Graph state wherever its flags are shown. Gone when the message
+/// leaves the folder.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct HeldFlags {
+    /// \Draft where it differs from Graph's `isDraft`, which is fixed when a message is created.
+    pub draft: Option<bool>,
+    /// \Answered while Graph's PR_LAST_VERB_EXECUTED holds $Forwarded (it holds one verb).
+    pub answered: bool,
+    /// $Forwarded while Graph's PR_LAST_VERB_EXECUTED holds \Answered.
+    pub forwarded: bool,
+    /// Keywords that are no Outlook category (see `crate::categories`), as the client wrote them.
+    pub keywords: Vec<String>,
+}
+
+impl HeldFlags {
+    pub fn is_empty(&self) -> bool {
+        *self == HeldFlags::default()
+    }
 }
 
 /// One synchronisation of a folder with Graph, recorded in one transaction.
@@ -353,6 +375,35 @@ impl UidStore {
         }
     }
 
+    /// The flags the gateway holds for messages of the folder, by Graph id.
+    pub async fn held_flags(
+        &self,
+        mailbox: &str,
+        folder_id: &str,
+    ) -> Result<HashMap<String, HeldFlags>, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(store) => store.held_flags(mailbox, folder_id).await,
+            Backend::Postgres(store) => store.held_flags(mailbox, folder_id).await,
+        }
+    }
+
+    /// Replaces the flags held for these messages (an empty set removes them), in one
+    /// transaction. They go when the message leaves the folder, as \Deleted marks do.
+    pub async fn set_held_flags(
+        &self,
+        mailbox: &str,
+        folder_id: &str,
+        held: Vec<(String, HeldFlags)>,
+    ) -> Result<(), StoreError> {
+        if held.is_empty() {
+            return Ok(());
+        }
+        match &self.backend {
+            Backend::Sqlite(store) => store.set_held_flags(mailbox, folder_id, held).await,
+            Backend::Postgres(store) => store.set_held_flags(mailbox, folder_id, held).await,
+        }
+    }
+
     /// Whether the store answers a query now (for health checks).
     pub async fn check(&self) -> Result<(), StoreError> {
         match &self.backend {
@@ -532,6 +583,18 @@ fn decode_state(stored: Option<String>) -> Option<MessageState> {
             None
         }
     }
+}
+
+/// Held flags as the store keeps them: JSON.
+fn encode_held(held: &HeldFlags) -> String {
+    serde_json::to_string(held).unwrap_or_default()
+}
+
+fn decode_held(stored: &str) -> HeldFlags {
+    serde_json::from_str(stored).unwrap_or_else(|err| {
+        tracing::warn!(error = %err, "uid store: ignoring held flags that do not parse");
+        HeldFlags::default()
+    })
 }
 
 /// Seconds since the epoch, as a non-zero u32 (valid until 2106).
@@ -755,6 +818,63 @@ pub mod conformance {
             "marks are per mailbox",
         )?;
 
+        // Held flags: replaced whole, seen through the other handle, removed when emptied or
+        // when the message leaves the folder (by reconcile or by a complete sync round).
+        let held = |draft, keywords: &[&str]| HeldFlags {
+            draft,
+            answered: true,
+            forwarded: false,
+            keywords: keywords.iter().map(|k| k.to_string()).collect(),
+        };
+        store
+            .set_held_flags(
+                &mailbox,
+                "F1",
+                vec![
+                    ("m1".into(), held(Some(true), &["$MDNSent"])),
+                    ("m3".into(), held(None, &[])),
+                    ("m5".into(), held(Some(false), &["&41", "$Junk"])),
+                ],
+            )
+            .await
+            .map_err(err)?;
+        store
+            .set_held_flags(
+                &mailbox,
+                "F1",
+                vec![
+                    ("m1".into(), held(Some(false), &[])),
+                    ("m3".into(), HeldFlags::default()),
+                ],
+            )
+            .await
+            .map_err(err)?;
+        check(
+            reopen.held_flags(&mailbox, "F1").await.map_err(err)?
+                == HashMap::from([
+                    ("m1".to_string(), held(Some(false), &[])),
+                    ("m5".to_string(), held(Some(false), &["&41", "$Junk"])),
+                ]),
+            "held flags are replaced whole, and go when emptied",
+        )?;
+        check(
+            reopen
+                .held_flags(&other, "F1")
+                .await
+                .map_err(err)?
+                .is_empty(),
+            "held flags are per mailbox",
+        )?;
+        store
+            .reconcile(&mailbox, "F1", vec![], vec!["m5".into()])
+            .await
+            .map_err(err)?;
+        check(
+            reopen.held_flags(&mailbox, "F1").await.map_err(err)?
+                == HashMap::from([("m1".to_string(), held(Some(false), &[]))]),
+            "held flags go when their message leaves the folder",
+        )?;
+
         store
             .set_subscription(&mailbox, "Projects", false)
             .await
@@ -961,6 +1081,18 @@ pub mod conformance {
             .set_deleted(&mailbox, "S", vec!["a".into(), "c".into()], true)
             .await
             .map_err(err)?;
+        let draft = HeldFlags {
+            draft: Some(true),
+            ..HeldFlags::default()
+        };
+        store
+            .set_held_flags(
+                &mailbox,
+                "S",
+                vec![("a".into(), draft.clone()), ("c".into(), draft.clone())],
+            )
+            .await
+            .map_err(err)?;
         let (uids, folder) = store
             .record_sync(
                 &mailbox,
@@ -995,6 +1127,11 @@ pub mod conformance {
         check(
             reopen.deleted(&mailbox, "S").await.map_err(err)? == HashSet::from(["a".to_string()]),
             "a removed message's \\Deleted mark goes, others stay",
+        )?;
+        check(
+            reopen.held_flags(&mailbox, "S").await.map_err(err)?
+                == HashMap::from([("a".to_string(), draft.clone())]),
+            "a removed message's held flags go, others stay",
         )?;
 
         let (uids, _) = store
@@ -1314,6 +1451,19 @@ mod tests {
         assert_eq!(
             store.deleted(mailbox, "F").await.unwrap(),
             HashSet::from(["m2".to_string()])
+        );
+        assert!(store.held_flags(mailbox, "F").await.unwrap().is_empty());
+        let held = HeldFlags {
+            draft: Some(true),
+            ..HeldFlags::default()
+        };
+        store
+            .set_held_flags(mailbox, "F", vec![("m1".into(), held.clone())])
+            .await
+            .unwrap();
+        assert_eq!(
+            store.held_flags(mailbox, "F").await.unwrap(),
+            HashMap::from([("m1".to_string(), held)])
         );
         assert_eq!(
             store.subscriptions(mailbox).await.unwrap(),

@@ -14,8 +14,9 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio_postgres::IsolationLevel;
 
 use super::{
-    allocate, decode_state, pending_migrations, uid_validity_now, FolderChanges, FolderUids,
-    Migrations, Sighting, StoreError, StoredMessage, SyncedFolder, SyncedMessage, UidValidities,
+    allocate, decode_held, decode_state, encode_held, pending_migrations, uid_validity_now,
+    FolderChanges, FolderUids, HeldFlags, Migrations, Sighting, StoreError, StoredMessage,
+    SyncedFolder, SyncedMessage, UidValidities,
 };
 
 /// The schema, step by step (see [`super::Migrations`]); the version reached is kept in the
@@ -72,6 +73,16 @@ SELECT mailbox, MAX(uid_validity), 0 FROM folders GROUP BY mailbox;
     "
 ALTER TABLE folders ADD COLUMN recent_uid BIGINT NOT NULL DEFAULT 0;
 UPDATE folders SET recent_uid = next_uid - 1;
+",
+    // 5: flags Graph cannot hold, kept per message as JSON (`super::HeldFlags`).
+    "
+CREATE TABLE held_flags (
+    mailbox    TEXT NOT NULL,
+    folder_id  TEXT NOT NULL,
+    message_id TEXT NOT NULL,
+    flags      TEXT NOT NULL,
+    PRIMARY KEY (mailbox, folder_id, message_id)
+);
 ",
 ];
 
@@ -288,7 +299,7 @@ impl PostgresStore {
         // Every id list goes as one array parameter: one round trip per statement, whatever
         // the number of messages.
         if !changes.forget.is_empty() {
-            for table in ["messages", "deleted"] {
+            for table in ["messages", "deleted", "held_flags"] {
                 tx.execute(
                     &format!(
                         "DELETE FROM {table} WHERE mailbox = $1 AND folder_id = $2
@@ -302,7 +313,7 @@ impl PostgresStore {
         }
         let present = changes.present_ids();
         if changes.only_present {
-            for table in ["messages", "deleted"] {
+            for table in ["messages", "deleted", "held_flags"] {
                 tx.execute(
                     &format!(
                         "DELETE FROM {table} WHERE mailbox = $1 AND folder_id = $2
@@ -531,6 +542,55 @@ impl PostgresStore {
                 .map_err(pg_error)?;
         }
         Ok(())
+    }
+
+    pub async fn held_flags(
+        &self,
+        mailbox: &str,
+        folder_id: &str,
+    ) -> Result<HashMap<String, HeldFlags>, StoreError> {
+        let client = self.pool.get().await.map_err(pg_error)?;
+        let rows = client
+            .query(
+                "SELECT message_id, flags FROM held_flags WHERE mailbox = $1 AND folder_id = $2",
+                &[&mailbox, &folder_id],
+            )
+            .await
+            .map_err(pg_error)?;
+        Ok(rows
+            .iter()
+            .map(|row| (row.get(0), decode_held(row.get(1))))
+            .collect())
+    }
+
+    pub async fn set_held_flags(
+        &self,
+        mailbox: &str,
+        folder_id: &str,
+        held: Vec<(String, HeldFlags)>,
+    ) -> Result<(), StoreError> {
+        let mut client = self.pool.get().await.map_err(pg_error)?;
+        let tx = client.transaction().await.map_err(pg_error)?;
+        for (message_id, flags) in &held {
+            if flags.is_empty() {
+                tx.execute(
+                    "DELETE FROM held_flags WHERE mailbox = $1 AND folder_id = $2 AND message_id = $3",
+                    &[&mailbox, &folder_id, message_id],
+                )
+                .await
+                .map_err(pg_error)?;
+            } else {
+                tx.execute(
+                    "INSERT INTO held_flags (mailbox, folder_id, message_id, flags)
+                     VALUES ($1, $2, $3, $4)
+                     ON CONFLICT (mailbox, folder_id, message_id) DO UPDATE SET flags = $4",
+                    &[&mailbox, &folder_id, message_id, &encode_held(flags)],
+                )
+                .await
+                .map_err(pg_error)?;
+            }
+        }
+        tx.commit().await.map_err(pg_error)
     }
 
     pub async fn check(&self) -> Result<(), StoreError> {

@@ -11,8 +11,9 @@ use std::sync::{Arc, Mutex};
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
 use super::{
-    allocate, decode_state, pending_migrations, uid_validity_now, FolderChanges, FolderUids,
-    Migrations, Sighting, StoreError, StoredMessage, SyncedFolder, SyncedMessage, UidValidities,
+    allocate, decode_held, decode_state, encode_held, pending_migrations, uid_validity_now,
+    FolderChanges, FolderUids, HeldFlags, Migrations, Sighting, StoreError, StoredMessage,
+    SyncedFolder, SyncedMessage, UidValidities,
 };
 
 #[derive(Clone)]
@@ -75,6 +76,16 @@ SELECT mailbox, MAX(uid_validity), 0 FROM folders GROUP BY mailbox;
     "
 ALTER TABLE folders ADD COLUMN recent_uid INTEGER NOT NULL DEFAULT 0;
 UPDATE folders SET recent_uid = next_uid - 1;
+",
+    // 5: flags Graph cannot hold, kept per message as JSON (`super::HeldFlags`).
+    "
+CREATE TABLE held_flags (
+    mailbox    TEXT NOT NULL,
+    folder_id  TEXT NOT NULL,
+    message_id TEXT NOT NULL,
+    flags      TEXT NOT NULL,
+    PRIMARY KEY (mailbox, folder_id, message_id)
+);
 ",
 ];
 
@@ -268,7 +279,7 @@ impl SqliteStore {
             let id_list = |ids: &[&str]| serde_json::Value::from(ids).to_string();
             if !changes.forget.is_empty() {
                 let forget: Vec<&str> = changes.forget.iter().map(String::as_str).collect();
-                for table in ["messages", "deleted"] {
+                for table in ["messages", "deleted", "held_flags"] {
                     tx.execute(
                         &format!(
                             "DELETE FROM {table} WHERE mailbox = $1 AND folder_id = $2
@@ -280,7 +291,7 @@ impl SqliteStore {
             }
             let present = id_list(&changes.present_ids());
             if changes.only_present {
-                for table in ["messages", "deleted"] {
+                for table in ["messages", "deleted", "held_flags"] {
                     tx.execute(
                         &format!(
                             "DELETE FROM {table} WHERE mailbox = $1 AND folder_id = $2
@@ -477,6 +488,60 @@ impl SqliteStore {
                         params![mailbox, folder_id, message_id],
                     )?;
                 }
+            }
+            tx.commit()
+        })
+        .await
+    }
+
+    pub async fn held_flags(
+        &self,
+        mailbox: &str,
+        folder_id: &str,
+    ) -> Result<HashMap<String, HeldFlags>, StoreError> {
+        let (mailbox, folder_id) = (mailbox.to_string(), folder_id.to_string());
+        let rows: Vec<(String, String)> = self
+            .with_connection(move |conn| {
+                let mut statement = conn.prepare_cached(
+                    "SELECT message_id, flags FROM held_flags WHERE mailbox = $1 AND folder_id = $2",
+                )?;
+                let rows = statement
+                    .query_map(params![mailbox, folder_id], |row| Ok((row.get(0)?, row.get(1)?)))?;
+                rows.collect()
+            })
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, flags)| (id, decode_held(&flags)))
+            .collect())
+    }
+
+    pub async fn set_held_flags(
+        &self,
+        mailbox: &str,
+        folder_id: &str,
+        held: Vec<(String, HeldFlags)>,
+    ) -> Result<(), StoreError> {
+        let (mailbox, folder_id) = (mailbox.to_string(), folder_id.to_string());
+        let held: Vec<(String, Option<String>)> = held
+            .into_iter()
+            .map(|(id, flags)| (id, (!flags.is_empty()).then(|| encode_held(&flags))))
+            .collect();
+        self.with_connection(move |conn| {
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            for (message_id, flags) in &held {
+                match flags {
+                    Some(flags) => tx.execute(
+                        "INSERT INTO held_flags (mailbox, folder_id, message_id, flags)
+                         VALUES ($1, $2, $3, $4)
+                         ON CONFLICT (mailbox, folder_id, message_id) DO UPDATE SET flags = $4",
+                        params![mailbox, folder_id, message_id, flags],
+                    )?,
+                    None => tx.execute(
+                        "DELETE FROM held_flags WHERE mailbox = $1 AND folder_id = $2 AND message_id = $3",
+                        params![mailbox, folder_id, message_id],
+                    )?,
+                };
             }
             tx.commit()
         })
