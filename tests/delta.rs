@@ -393,17 +393,11 @@ in_each_delta_mode! {
 
 in_each_delta_mode! {
     fn delta_sync_converges_while_graph_throttles_resets_and_drops_tokens(mode: DeltaMode) {
-        let emulator = EmulatorProcess::start_in(mode);
-        let dir = temp_dir();
-        let gateway = Gateway::serve(
-            dir.path(),
-            &emulator.url,
+        EmulatorProcess::run_script(
+            mode,
             &[("IMAP2GRAPH_IMAP_NOOP_FRESHNESS_SECS", "0")],
+            "delta_faults.py",
         );
-        let out = gateway.python_ok("delta_faults.py", &[]);
-        assert!(out.contains("all checks passed"), "{out}");
-        gateway.stop();
-        emulator.process.stop();
     }
 }
 

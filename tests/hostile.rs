@@ -92,11 +92,15 @@ impl Client {
         }
     }
 
+    /// The tagged answer line to `tag` (or the last line before the server closed).
+    fn answer(&mut self, tag: &str) -> String {
+        self.until_tagged(tag).pop().unwrap_or_default()
+    }
+
     /// Sends `tag command` and returns the tagged answer line.
     fn command(&mut self, tag: &str, command: &str) -> String {
         self.send(format!("{tag} {command}\r\n").as_bytes());
-        let lines = self.until_tagged(tag);
-        lines.last().cloned().unwrap_or_default()
+        self.answer(tag)
     }
 
     fn login(&mut self) {
@@ -245,11 +249,9 @@ fn memory_before_login_is_bounded_and_other_sessions_go_on() {
     // When the line ends, it is refused as too big and the connection goes on.
     for client in &mut hostile {
         client.send(b"\r\n");
-        let answer = client.until_tagged("a");
         assert_eq!(
-            answer.last().map(String::as_str),
-            Some("a BAD [TOOBIG] command exceeds the 8192 bytes allowed before login"),
-            "{answer:?}"
+            client.answer("a"),
+            "a BAD [TOOBIG] command exceeds the 8192 bytes allowed before login"
         );
         assert_eq!(client.command("b", "NOOP"), "b OK NOOP completed");
     }
@@ -257,13 +259,8 @@ fn memory_before_login_is_bounded_and_other_sessions_go_on() {
     let mut client = Client::connect(&gateway);
     client.send(b"a LOGIN {52428801+}\r\n");
     send_filler(&mut client, 64 * 1024);
-    let answer = client.until_tagged("a");
-    assert!(
-        answer
-            .last()
-            .is_some_and(|line| line.starts_with("a BAD [TOOBIG]")),
-        "{answer:?}"
-    );
+    let answer = client.answer("a");
+    assert!(answer.starts_with("a BAD [TOOBIG]"), "{answer}");
     assert!(client.line().starts_with("* BYE"));
     assert_eq!(client.line(), "", "the connection is closed");
     assert!(witness.command("w4", "NOOP").starts_with("w4 OK"));
@@ -283,25 +280,15 @@ fn configured_limits_hold_after_login() {
     line.extend(std::iter::repeat_n(b'x', 70 * 1024));
     line.extend_from_slice(b"\r\n");
     client.send(&line);
-    let answer = client.until_tagged("n1");
-    assert!(
-        answer
-            .last()
-            .is_some_and(|line| line.starts_with("n1 BAD [TOOBIG]")),
-        "{answer:?}"
-    );
+    let answer = client.answer("n1");
+    assert!(answer.starts_with("n1 BAD [TOOBIG]"), "{answer}");
     // LITERAL+ past imap.max_literal_bytes: BAD [TOOBIG], the literal read and dropped.
     let before = rss(&gateway);
     client.send(b"a1 APPEND INBOX {1048577+}\r\n");
     send_filler(&mut client, 1048577);
     client.send(b"\r\n");
-    let answer = client.until_tagged("a1");
-    assert!(
-        answer
-            .last()
-            .is_some_and(|line| line.starts_with("a1 BAD [TOOBIG]")),
-        "{answer:?}"
-    );
+    let answer = client.answer("a1");
+    assert!(answer.starts_with("a1 BAD [TOOBIG]"), "{answer}");
     assert_eq!(client.command("a2", "NOOP"), "a2 OK NOOP completed");
     // The synchronising form is refused before it is sent.
     let answer = client.command("a3", "APPEND INBOX {1048577}");
@@ -311,13 +298,8 @@ fn configured_limits_hold_after_login() {
     send_filler(&mut client, 40 * 1024 * 1024);
     let during = rss(&gateway);
     client.send(b"\r\n");
-    let answer = client.until_tagged("a4");
-    assert!(
-        answer
-            .last()
-            .is_some_and(|line| line.starts_with("a4 BAD [TOOBIG]")),
-        "{answer:?}"
-    );
+    let answer = client.answer("a4");
+    assert!(answer.starts_with("a4 BAD [TOOBIG]"), "{answer}");
     eprintln!(
         "RSS before {} KiB, after a dropped 1 MiB literal and with a 40 MiB line in flight {} KiB",
         before / 1024,
@@ -333,13 +315,8 @@ fn configured_limits_hold_after_login() {
     client.send(format!("a5 APPEND INBOX {{{}+}}\r\n", message.len()).as_bytes());
     client.send(message);
     client.send(b"\r\n");
-    let answer = client.until_tagged("a5");
-    assert!(
-        answer
-            .last()
-            .is_some_and(|line| line.starts_with("a5 OK [APPENDUID")),
-        "{answer:?}"
-    );
+    let answer = client.answer("a5");
+    assert!(answer.starts_with("a5 OK [APPENDUID"), "{answer}");
 }
 
 #[test]
@@ -373,18 +350,10 @@ fn connection_limits_apply_before_the_handshake() {
     let mut other = Client::connect_from("127.0.0.2", &gateway);
     other.login();
     assert!(other.command("o1", "SELECT INBOX").starts_with("o1 OK"));
-    // The refusals are counted, by the limit met.
     drop(idle);
-    let log = gateway.stop().stderr;
-    assert!(
-        log.contains("connection refused at accept: imap.max_connections_per_ip reached"),
-        "{}",
-        common::tail(&log, 20)
-    );
-    assert!(
-        !log.contains("Too many open files"),
-        "{}",
-        common::tail(&log, 20)
+    assert_logged(
+        gateway,
+        "connection refused at accept: imap.max_connections_per_ip reached",
     );
 }
 
@@ -418,17 +387,18 @@ fn the_open_file_limit_is_never_reached() {
     client.login();
     assert!(client.command("c1", "NOOP").starts_with("c1 OK"));
     drop(sockets);
+    assert_logged(
+        gateway,
+        "imap.max_connections lowered to fit the open-file limit",
+    );
+}
+
+/// Stops the gateway and checks its log says `wanted`, and never that it ran out of files.
+fn assert_logged(gateway: Gateway, wanted: &str) {
     let log = gateway.stop().stderr;
-    assert!(
-        log.contains("imap.max_connections lowered to fit the open-file limit"),
-        "{}",
-        common::tail(&log, 20)
-    );
-    assert!(
-        !log.contains("Too many open files"),
-        "{}",
-        common::tail(&log, 20)
-    );
+    let tail = common::tail(&log, 20);
+    assert!(log.contains(wanted), "no {wanted:?} in the log:\n{tail}");
+    assert!(!log.contains("Too many open files"), "{tail}");
 }
 
 /// Token requests the emulator's identity platform refused so far.

@@ -11,19 +11,14 @@ use common::*;
 
 in_each_delta_mode! {
     fn idle_and_noop_see_changes_made_elsewhere(mode: DeltaMode) {
-        let emulator = EmulatorProcess::start_in(mode);
-        let dir = temp_dir();
-        let gateway = Gateway::serve(
-            dir.path(),
-            &emulator.url,
+        EmulatorProcess::run_script(
+            mode,
             &[
                 ("IMAP2GRAPH_IMAP_IDLE_POLL_SECS", "2"),
                 ("IMAP2GRAPH_IMAP_NOOP_FRESHNESS_SECS", "0"),
             ],
+            "live_updates.py",
         );
-        let out = gateway.python_ok("live_updates.py", &[]);
-        assert!(out.contains("all checks passed"), "{out}");
-        gateway.stop();
     }
 }
 
@@ -31,18 +26,13 @@ in_each_delta_mode! {
     fn sessions_on_one_mailbox_see_each_others_changes(mode: DeltaMode) {
         // No polling needed: a change made through the gateway reaches the mailbox's other sessions
         // at once. The poll interval is long so that only that path is exercised.
-        let emulator = EmulatorProcess::start_in(mode);
-        let dir = temp_dir();
-        let gateway = Gateway::serve(
-            dir.path(),
-            &emulator.url,
+        EmulatorProcess::run_script(
+            mode,
             &[
                 ("IMAP2GRAPH_IMAP_IDLE_POLL_SECS", "600"),
                 ("IMAP2GRAPH_IMAP_NOOP_FRESHNESS_SECS", "600"),
             ],
+            "sessions_together.py",
         );
-        let out = gateway.python_ok("sessions_together.py", &[]);
-        assert!(out.contains("all checks passed"), "{out}");
-        gateway.stop();
     }
 }

@@ -7,33 +7,18 @@ mod common;
 
 use common::*;
 
+/// NOOP synchronises the selected folder every time, so a script sees changes at once.
+const NOOP_SYNCS: &[(&str, &str)] = &[("IMAP2GRAPH_IMAP_NOOP_FRESHNESS_SECS", "0")];
+
 in_each_delta_mode! {
     fn keywords_are_named_in_flags_before_they_show(mode: DeltaMode) {
-        let emulator = EmulatorProcess::start_in(mode);
-        let dir = temp_dir();
-        let gateway = Gateway::serve(
-            dir.path(),
-            &emulator.url,
-            &[("IMAP2GRAPH_IMAP_NOOP_FRESHNESS_SECS", "0")],
-        );
-        let out = gateway.python_ok("keywords.py", &[]);
-        assert!(out.contains("all checks passed"), "{out}");
-        gateway.stop();
+        EmulatorProcess::run_script(mode, NOOP_SYNCS, "keywords.py");
     }
 }
 
 in_each_delta_mode! {
     fn recent_is_claimed_by_exactly_one_session(mode: DeltaMode) {
-        let emulator = EmulatorProcess::start_in(mode);
-        let dir = temp_dir();
-        let gateway = Gateway::serve(
-            dir.path(),
-            &emulator.url,
-            &[("IMAP2GRAPH_IMAP_NOOP_FRESHNESS_SECS", "0")],
-        );
-        let out = gateway.python_ok("recent.py", &[]);
-        assert!(out.contains("all checks passed"), "{out}");
-        gateway.stop();
+        EmulatorProcess::run_script(mode, NOOP_SYNCS, "recent.py");
     }
 }
 

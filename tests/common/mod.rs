@@ -544,6 +544,19 @@ impl EmulatorProcess {
         }
     }
 
+    /// Runs the client script `script` against `imap2graph serve` (configured by `env`) on a
+    /// new emulator in `mode`, asserts it passed every check, and returns what it printed.
+    pub fn run_script(mode: DeltaMode, env: &[(&str, &str)], script: &str) -> String {
+        let emulator = EmulatorProcess::start_in(mode);
+        let dir = temp_dir();
+        let gateway = Gateway::serve(dir.path(), &emulator.url, env);
+        let out = gateway.python_ok(script, &[]);
+        assert!(out.contains("all checks passed"), "{out}");
+        gateway.stop();
+        emulator.process.stop();
+        out
+    }
+
     pub fn graph(&self) -> Graph {
         Graph::new(&self.url)
     }
