@@ -63,17 +63,20 @@ pub(super) async fn fetch(
             .filter(|(_, _, needs_body)| *needs_body)
             .map(|(_, meta, _)| meta)
             .collect();
-        let mut bodies = hub.bodies(&folder_id, &needing).await.into_iter();
-        for (position, meta, needs_body) in window {
-            let body = match (needs_body, bodies.next()) {
-                (false, _) | (true, None) => None,
-                (true, Some(Ok(body))) => Some(body),
-                (true, Some(Err(HubError::Graph(err)))) if err.is_not_found() => {
+        let bodies = bodies_in_place(
+            window.iter().map(|(_, _, needs_body)| *needs_body),
+            hub.bodies(&folder_id, &needing).await,
+        );
+        for ((position, meta, _), body) in window.iter().zip(bodies) {
+            let body = match body {
+                None => None,
+                Some(Ok(body)) => Some(body),
+                Some(Err(HubError::Graph(err))) if err.is_not_found() => {
                     // Deleted behind our back: say nothing of it, and tell the client at the end.
                     vanished += 1;
                     continue;
                 }
-                (true, Some(Err(err))) => {
+                Some(Err(err)) => {
                     failure = Some(err);
                     break 'windows;
                 }
@@ -118,6 +121,16 @@ pub(super) async fn fetch(
         }
         .into()),
     })
+}
+
+/// Each message of a window with its body, or `None` when it needed none: the hub answered,
+/// in order, only for the messages that needed one, so a message whose size is known must not
+/// take the next one's body (which gave it the next one's RFC822.SIZE and BODY[]).
+fn bodies_in_place<T>(needs: impl Iterator<Item = bool>, answers: Vec<T>) -> Vec<Option<T>> {
+    let mut answers = answers.into_iter();
+    needs
+        .map(|needs| if needs { answers.next() } else { None })
+        .collect()
 }
 
 /// The tagged NO for a part BINARY cannot decode, worded as Dovecot words it: `UNKNOWN-CTE` for
@@ -392,6 +405,22 @@ mod tests {
     use super::*;
     use imap_codec::imap_types::fetch::Macro;
     use std::sync::Arc;
+
+    #[test]
+    fn a_message_of_known_size_takes_no_other_messages_body() {
+        // FETCH 1:4 RFC822.SIZE where messages 1 and 3 have known sizes: the hub answers for
+        // 2 and 4 only.
+        let needs = [false, true, false, true].into_iter();
+        assert_eq!(
+            bodies_in_place(needs, vec!["body of 2", "body of 4"]),
+            vec![None, Some("body of 2"), None, Some("body of 4")]
+        );
+        assert_eq!(
+            bodies_in_place([true, true].into_iter(), vec!["only"]),
+            vec![Some("only"), None],
+            "an answer missing stays missing"
+        );
+    }
 
     const MESSAGE: &[u8] = b"From: Bob <bob@example.com>\r\nSubject: Hello\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nhi there\r\n--b\r\nContent-Type: audio/mpeg\r\nContent-Transfer-Encoding: base64\r\n\r\nAAEC\r\n--b--\r\n";
 
