@@ -199,6 +199,34 @@ impl MessageFlags {
         self
     }
 
+    /// The change from `old` to these flags, made to `current` instead: each flag the change
+    /// sets or clears as it says, every other as `current` has it (what others changed since
+    /// `old` was seen stays).
+    pub(crate) fn rebased(&self, old: &MessageFlags, current: &MessageFlags) -> MessageFlags {
+        let pick = |mine: bool, seen: bool, now: bool| if mine != seen { mine } else { now };
+        let mut keywords: Vec<String> = current
+            .keywords
+            .iter()
+            .filter(|k| !has_keyword(&old.keywords, k) || has_keyword(&self.keywords, k))
+            .cloned()
+            .collect();
+        for keyword in &self.keywords {
+            if !has_keyword(&old.keywords, keyword) && !has_keyword(&keywords, keyword) {
+                keywords.push(keyword.clone());
+            }
+        }
+        MessageFlags {
+            seen: pick(self.seen, old.seen, current.seen),
+            flagged: pick(self.flagged, old.flagged, current.flagged),
+            answered: pick(self.answered, old.answered, current.answered),
+            forwarded: pick(self.forwarded, old.forwarded, current.forwarded),
+            draft: pick(self.draft, old.draft, current.draft),
+            deleted: pick(self.deleted, old.deleted, current.deleted),
+            keywords,
+            ..current.clone()
+        }
+    }
+
     /// These flags as Graph holds them, without what the gateway holds.
     pub(crate) fn as_in_graph(&self) -> MessageFlags {
         self.clone().holding(HeldFlags::default())
@@ -978,6 +1006,28 @@ mod tests {
         let again = shown.clone().holding(HeldFlags::default());
         assert_eq!(again, graph, "what was held goes when nothing is");
         assert_eq!(shown.split(&shown), (graph, held), "split undoes holding");
+    }
+
+    #[test]
+    fn a_change_made_over_others_keeps_theirs() {
+        let seen = MessageFlags {
+            seen: true,
+            keywords: vec!["A".into(), "B".into()],
+            ..MessageFlags::default()
+        };
+        let mine = MessageFlags {
+            seen: false,
+            keywords: vec!["a".into(), "C".into()],
+            ..seen.clone()
+        };
+        let current = MessageFlags {
+            answered: true,
+            keywords: vec!["A".into(), "B".into(), "D".into()],
+            ..seen.clone()
+        };
+        let rebased = mine.rebased(&seen, &current);
+        assert!(!rebased.seen && rebased.answered);
+        assert_eq!(rebased.keywords, vec!["A", "D", "C"]);
     }
 
     #[test]

@@ -55,6 +55,8 @@ pub struct FlagUpdate {
     pub id: Arc<str>,
     pub old: MessageFlags,
     pub new: MessageFlags,
+    /// `new` is the whole set of flags asked for (STORE FLAGS), not a change to `old`.
+    pub whole: bool,
 }
 
 /// The outcome of COPY or MOVE: the destination's UIDVALIDITY and, per message in the order
@@ -164,14 +166,16 @@ impl MailboxHub {
 
     /// Changes flags: what Graph can hold with PATCHes twenty to a `$batch` (messages whose
     /// Graph state does not change cost nothing), \Deleted and what Graph cannot hold in the uid
-    /// store. Per update, in order: the flags now held, or why that message could not be
-    /// changed.
+    /// store. Each update is made over the message's flags as they are now, so what others
+    /// changed meanwhile stays. Per update, in order: the flags now held, or why that message
+    /// could not be changed.
     pub async fn set_flags(
         &self,
         folder_id: &str,
         updates: &[FlagUpdate],
     ) -> Vec<Result<MessageFlags, HubError>> {
         let mailbox = self.mailbox().as_str().to_string();
+        let updates = &self.rebased(folder_id, updates).await;
         let splits: Vec<(MessageFlags, HeldFlags)> =
             updates.iter().map(|u| u.new.split(&u.old)).collect();
         let graph_olds: Vec<MessageFlags> = updates.iter().map(|u| u.old.as_in_graph()).collect();
@@ -284,6 +288,51 @@ impl MailboxHub {
             }
         });
         results
+    }
+
+    /// The updates made to each message's flags as they are now (the folder's latest snapshot,
+    /// with the held flags the uid store has now) rather than as the session last saw them, so
+    /// that what other sessions and instances changed meanwhile stays.
+    async fn rebased(&self, folder_id: &str, updates: &[FlagUpdate]) -> Vec<FlagUpdate> {
+        let latest = self.latest_snapshot(folder_id);
+        let shown: HashMap<&str, &MessageFlags> = latest
+            .iter()
+            .flat_map(|snapshot| snapshot.messages.iter())
+            .map(|m| (&*m.id, &m.flags))
+            .collect();
+        let held = self
+            .store
+            .held_flags(self.mailbox().as_str(), folder_id)
+            .await
+            .inspect_err(|err| tracing::warn!(error = %err, "could not read held flags"))
+            .ok();
+        updates
+            .iter()
+            .map(|update| {
+                let mut current = shown
+                    .get(&*update.id)
+                    .map_or_else(|| update.old.clone(), |flags| (*flags).clone());
+                if let Some(held) = &held {
+                    current = current.holding(held.get(&*update.id).cloned().unwrap_or_default());
+                }
+                let new = if update.whole {
+                    MessageFlags {
+                        other_categories: current.other_categories.clone(),
+                        in_graph: current.in_graph,
+                        held: current.held.clone(),
+                        ..update.new.clone()
+                    }
+                } else {
+                    update.new.rebased(&update.old, &current)
+                };
+                FlagUpdate {
+                    id: update.id.clone(),
+                    old: current,
+                    new,
+                    whole: update.whole,
+                }
+            })
+            .collect()
     }
 
     /// The Graph ids of the folder's messages marked \Deleted, as the uid store holds them now

@@ -208,6 +208,7 @@ pub(super) async fn store(
                     id: message.id.clone(),
                     old: message.flags.clone(),
                     new: new.clone(),
+                    whole: matches!(kind, StoreType::Replace),
                 },
             )
         })
@@ -217,6 +218,9 @@ pub(super) async fn store(
     for (&position, result) in changing.iter().zip(results) {
         match result {
             Ok(held) => selection.messages[position].flags = held,
+            // Expunged elsewhere meanwhile: the STORE succeeds without it (RFC 2180 4.2.1), and
+            // the EXPUNGE is announced when the session next learns of changes.
+            Err(HubError::Graph(err)) if err.is_not_found() => {}
             Err(err) => failed.push(err),
         }
     }
@@ -226,14 +230,10 @@ pub(super) async fn store(
         .collect();
     super::updates::announce_keywords(selection, shown.iter().map(String::as_str), out.buf());
     let silent = matches!(response, StoreResponse::Silent);
-    let mut differing = 0usize;
-    for (&position, wanted) in positions.iter().zip(&requested) {
+    for (&position, expected) in positions.iter().zip(&requested) {
         let message = &selection.messages[position];
-        let as_asked = same_flags(&message.flags, wanted);
-        if !as_asked {
-            differing += 1;
-        }
-        if !silent || !as_asked {
+        // Flags other sessions changed meanwhile stay, and the client hears of them too.
+        if !silent || !same_flags(&message.flags, expected) {
             write_fetch_flags(
                 out,
                 position + 1,
@@ -244,20 +244,17 @@ pub(super) async fn store(
         }
     }
     let command = if by_uid { "UID STORE" } else { "STORE" };
-    if differing == 0 {
+    let Some(first) = failed.first() else {
         return Ok(format!("{command} completed"));
-    }
-    let reason = failed
-        .first()
-        .map(|e| e.to_string())
-        .unwrap_or_else(|| "Graph answered with other flags than were written".into());
-    tracing::warn!(mailbox = %hub.mailbox(), differing, reason = %reason, "STORE changed not all messages");
+    };
+    let differing = failed.len();
+    tracing::warn!(mailbox = %hub.mailbox(), differing, reason = %first, "STORE changed not all messages");
     Err(Refusal::partly_done(
         format!(
-            "{command} did not change all messages: {differing} of {} keep other flags than asked (the FETCH responses show them): {reason}",
+            "{command} did not change all messages: {differing} of {} keep other flags than asked (the FETCH responses show them): {first}",
             positions.len()
         ),
-        failed.first(),
+        Some(first),
     ))
 }
 
@@ -320,6 +317,7 @@ pub(super) async fn mark_seen(
                     id: message.id.clone(),
                     old: message.flags.clone(),
                     new,
+                    whole: false,
                 },
             )
         })
