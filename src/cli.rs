@@ -1,5 +1,5 @@
-//! Owns the command line: `serve`, `demo`, `emulator` and `cert`, with every flag documented in
-//! `--help`.
+//! Owns the command line: `serve`, `demo`, `emulator`, `check` and `cert`, with every flag
+//! documented in `--help`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -57,6 +57,21 @@ pub enum Command {
         seed: Option<PathBuf>,
         #[command(flatten)]
         delta: EmulatorDelta,
+    },
+    /// Check, from this host, that the gateway can serve an application: DNS and HTTPS to the
+    /// identity platform and Graph, the clock, a token and its roles, each mailbox's Inbox, the
+    /// TLS certificate. Prints a ✔/✘ table with what to do for each ✘; exits 1 if any failed.
+    /// The client secret is read from IMAP2GRAPH_CHECK_SECRET or asked for on the terminal.
+    Check {
+        /// The gateway's TOML configuration file (as for `serve`).
+        #[arg(long, value_name = "FILE", env = "IMAP2GRAPH_CONFIG")]
+        config: PathBuf,
+        /// TENANT/CLIENT_ID, or TENANT/CLIENT_ID/MAILBOX, as an IMAP client logs in.
+        #[arg(long, value_name = "LOGIN")]
+        login: String,
+        /// A mailbox to open besides the login's (or the application's default); repeatable.
+        #[arg(long, value_name = "ADDR")]
+        mailbox: Vec<String>,
     },
     /// Write a self-signed certificate and key (PEM) for a host name.
     Cert {

@@ -6,6 +6,7 @@
 //! keeps UIDs durable. The emulator lives in its own crate and is wired in only by the binary.
 
 pub mod categories;
+pub mod check;
 pub mod config;
 pub mod connection;
 pub mod framing;

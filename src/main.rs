@@ -85,6 +85,20 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 .context("emulator")?;
             Ok(())
         }
+        Command::Check {
+            config: path,
+            login,
+            mailbox,
+        } => {
+            let config = Config::load(&path)?;
+            let secret = imap2graph::check::read_secret()?;
+            let rows = imap2graph::check::run(&config, &path, &login, &mailbox, secret).await;
+            print!("{}", imap2graph::check::render(&rows));
+            if rows.iter().any(|row| !row.ok) {
+                std::process::exit(1);
+            }
+            Ok(())
+        }
         Command::Cert { out, name } => {
             let (cert, key) = tls::write_self_signed(&out, &name)?;
             println!("certificate: {}", cert.display());

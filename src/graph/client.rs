@@ -100,6 +100,20 @@ impl GraphClient {
         self.inner.tokens.token(credentials).await.map(|_| ())
     }
 
+    /// A valid access token for these credentials (for `imap2graph check`, which reads its
+    /// roles and asks Graph directly; the gateway's own requests never need it).
+    pub async fn access_token(
+        &self,
+        credentials: &Credentials,
+    ) -> Result<crate::secret::Secret, GraphError> {
+        self.inner.tokens.token(credentials).await
+    }
+
+    /// The HTTP client and Graph's base URL the gateway uses, for `imap2graph check`.
+    pub fn http(&self) -> (&reqwest::Client, &str) {
+        (&self.inner.http, &self.inner.base_url)
+    }
+
     /// Whether these credentials are known good: a valid token for this secret is cached.
     pub fn holds_token(&self, credentials: &Credentials) -> bool {
         self.inner.tokens.holds(credentials)

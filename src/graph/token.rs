@@ -81,22 +81,7 @@ impl MailAccess {
     /// Reads the `roles` claim of an access token's payload. Never fails: what cannot be read
     /// is [`MailAccess::Unknown`]. The token itself never reaches a log or an error.
     pub fn of_token(token: &str) -> MailAccess {
-        let mut parts = token.split('.');
-        // A signed JWT has three parts; an encrypted one (five) has no readable payload.
-        let (Some(_header), Some(payload), Some(_signature), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
-            return MailAccess::Unknown;
-        };
-        let Ok(json) = URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')) else {
-            return MailAccess::Unknown;
-        };
-        #[derive(serde::Deserialize)]
-        struct Claims {
-            #[serde(default)]
-            roles: Option<Vec<String>>,
-        }
-        let Ok(Claims { roles: Some(roles) }) = serde_json::from_slice::<Claims>(&json) else {
+        let Some(roles) = token_roles(token) else {
             return MailAccess::Unknown;
         };
         let granted = |name: &str| roles.iter().any(|role| role.eq_ignore_ascii_case(name));
@@ -116,6 +101,26 @@ impl MailAccess {
     pub fn may_write(self) -> bool {
         self != MailAccess::ReadOnly
     }
+}
+
+/// The `roles` claim of an access token's payload (the application permissions granted), or
+/// `None` when the token has no readable payload or no such claim. The signature is not checked:
+/// Graph does that; the gateway only reads what the token says it may do.
+pub fn token_roles(token: &str) -> Option<Vec<String>> {
+    let mut parts = token.split('.');
+    // A signed JWT has three parts; an encrypted one (five) has no readable payload.
+    let (Some(_header), Some(payload), Some(_signature), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return None;
+    };
+    let json = URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')).ok()?;
+    #[derive(serde::Deserialize)]
+    struct Claims {
+        #[serde(default)]
+        roles: Option<Vec<String>>,
+    }
+    serde_json::from_slice::<Claims>(&json).ok()?.roles
 }
 
 struct UntilNearExpiry;

@@ -75,7 +75,7 @@ pub fn temp_dir() -> tempfile::TempDir {
 
 /// A command for the binary with a clean environment as far as our configuration goes: no
 /// `IMAP2GRAPH_*` variable of the test run (e.g. IMAP2GRAPH_GRAPH_CSDL) reaches it.
-fn binary_command() -> Command {
+pub fn binary_command() -> Command {
     let mut command = Command::new(binary());
     for (name, _) in std::env::vars_os() {
         if name.to_string_lossy().starts_with("IMAP2GRAPH_") {
