@@ -759,12 +759,24 @@ impl Session {
         } else {
             Default::default()
         };
-        let mut missing: Vec<&String> = subscriptions
+        let mut missing: Vec<&str> = subscriptions
             .iter()
             .filter(|(name, &subscribed)| subscribed && tree.find(name).is_none())
-            .map(|(name, _)| name)
+            .map(|(name, _)| name.as_str())
             .filter(|name| list::matches(&canonical, name))
             .collect();
+        // Unsubscribed parents of subscribed folders, where a `%` stops at them (6.3.9).
+        let parents = if command == "LSUB" {
+            let folders = tree.folders.iter().map(|f| f.name.as_str());
+            let named = subscriptions.iter().filter(|(_, &on)| on);
+            let subscribed = folders
+                .filter(|name| subscriptions.get(*name) != Some(&false))
+                .chain(named.map(|(name, _)| name.as_str()));
+            list::lsub_parents(&canonical, subscribed)
+        } else {
+            Vec::new()
+        };
+        missing.extend(parents.iter().map(String::as_str));
         missing.sort();
         for name in missing {
             let mut line = format!("* {command} (\\Noselect) \"/\" ").into_bytes();
