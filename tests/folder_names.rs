@@ -62,8 +62,7 @@ fn lsub_lists_unsubscribed_parents_as_dovecot_does() {
 
 /// Dovecot's LSUB answers, as (name, \Noselect) of each line naming a folder under `Lsub`, to
 /// each pattern, with the folders the imaplib script makes and only `Lsub/child/leaf`
-/// subscribed (the gateway counts a folder subscribed until UNSUBSCRIBE; Dovecot the other
-/// way round).
+/// subscribed, as the script does (CREATE subscribes nothing, in either server).
 fn dovecot_lsub(patterns: &[&str]) -> Value {
     const DOVECOT_IMAP: &str = "/usr/lib/dovecot/imap";
     assert!(

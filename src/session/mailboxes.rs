@@ -114,6 +114,21 @@ pub(super) async fn create(hub: &MailboxHub, mailbox: &Mailbox<'_>) -> Result<St
     hub.create_folder(&name)
         .await
         .map_err(|err| refused_by_graph(err, "create"))?;
+    // CREATE does not subscribe (RFC 3501 6.3.3, and Dovecot): what it made, parents made along
+    // the way included, stays out of LSUB until SUBSCRIBE. Folders made elsewhere (Outlook)
+    // count as subscribed until UNSUBSCRIBE.
+    let mut made = String::new();
+    for level in name.split('/') {
+        if !made.is_empty() {
+            made.push('/');
+        }
+        made.push_str(level);
+        if tree.find(&made).is_none() {
+            if let Err(err) = hub.set_subscription(&made, false).await {
+                tracing::warn!(mailbox = %hub.mailbox(), error = %err, "could not record a new folder as unsubscribed");
+            }
+        }
+    }
     Ok("CREATE completed".into())
 }
 

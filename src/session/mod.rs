@@ -752,8 +752,9 @@ impl Session {
             .folders(command == "LIST")
             .await
             .map_err(Refusal::from_hub)?;
-        // LSUB: folders count as subscribed unless UNSUBSCRIBEd; subscribed names without a
-        // folder are listed \Noselect (RFC 3501 6.3.9).
+        // LSUB: folders count as subscribed unless UNSUBSCRIBEd (CREATE records the folders it
+        // makes as unsubscribed); subscribed names without a folder are listed \Noselect
+        // (RFC 3501 6.3.9).
         let subscriptions = if command == "LSUB" {
             hub.subscriptions().await.map_err(Refusal::from_hub)?
         } else {

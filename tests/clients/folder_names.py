@@ -130,10 +130,9 @@ def lsub():
     for name in ["Lsub", "Lsub/child", "Lsub/child/leaf", "Lsub/other"]:
         typ, data = imap.create(t.quote(name))
         ok(imap, typ, data, "CREATE %s" % name)
-    # Folders count as subscribed until UNSUBSCRIBEd.
-    for name in ["Lsub", "Lsub/child", "Lsub/other"]:
-        typ, data = imap.unsubscribe(t.quote(name))
-        ok(imap, typ, data, "UNSUBSCRIBE %s" % name)
+    # CREATE does not subscribe (as in Dovecot): only the leaf is subscribed.
+    typ, data = imap.subscribe(t.quote("Lsub/child/leaf"))
+    ok(imap, typ, data, "SUBSCRIBE Lsub/child/leaf")
     answers = {pattern: lsub_lines(imap, pattern) for pattern in LSUB_PATTERNS}
     t.log("LSUB answers:", answers)
     t.check(answers["%"] == [["Lsub", True]], "LSUB %: Lsub, \\Noselect")
