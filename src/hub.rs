@@ -6,6 +6,8 @@
 //! never see HTTP. Changes to the mailbox (flags, expunge, copy and move, append, folders) are in
 //! `write`.
 
+#[cfg(test)]
+mod consistency;
 mod sync;
 mod write;
 
@@ -371,6 +373,14 @@ struct FolderIndex {
     polled: AtomicBool,
     /// Set by [`MailboxHub::invalidate`]: the next snapshot lists the folder whatever its age.
     stale: AtomicBool,
+    /// Held shared by each change made through this hub while Graph carries it out and it is
+    /// applied to the snapshot, and exclusively by a synchronisation round: a round that
+    /// overlapped a change could publish what the change undid (an expunged message back, an
+    /// appended one gone), and sessions would announce EXISTS and EXPUNGE that Graph never saw.
+    changing: Arc<tokio::sync::RwLock<()>>,
+    /// Held while UIDs are allocated in the folder and their messages added to the snapshot,
+    /// so messages enter it in UID order: a session only ever learns of UIDs above its last.
+    allocating: Arc<tokio::sync::Mutex<()>>,
 }
 
 pub struct MailboxHub {
@@ -544,6 +554,7 @@ impl MailboxHub {
                 return Ok(snapshot);
             }
         }
+        let _no_change_under_way = index.changing.write().await;
         let mut attempt = 0;
         loop {
             attempt += 1;

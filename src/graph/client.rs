@@ -805,10 +805,13 @@ impl DeltaMerge {
             let item = if entry.contains_key("@removed") {
                 None
             } else {
-                match self.latest.remove(&id) {
-                    Some(Some(mut known)) => {
-                        known.extend(entry);
-                        Some(known)
+                // Kept in place (not taken out), so an id named again is not listed again:
+                // listed twice, it was both changed and removed in the round.
+                match self.latest.get(&id) {
+                    Some(Some(known)) => {
+                        let mut merged = known.clone();
+                        merged.extend(entry);
+                        Some(merged)
                     }
                     _ => Some(entry),
                 }
@@ -887,6 +890,47 @@ fn jitter() -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_id_named_again_in_a_round_is_changed_or_removed_never_both() {
+        let mut merge = DeltaMerge::default();
+        merge
+            .add_page(vec![
+                serde_json::json!({"id": "moved-back", "@removed": {"reason": "changed"}}),
+                serde_json::json!({"id": "patched", "isRead": true}),
+                serde_json::json!({"id": "moved-back", "isRead": false}),
+                serde_json::json!({"id": "gone", "isRead": true}),
+            ])
+            .unwrap();
+        merge
+            .add_page(vec![
+                serde_json::json!({"id": "patched", "categories": ["Blue"]}),
+                serde_json::json!({"id": "gone", "@removed": {"reason": "deleted"}}),
+            ])
+            .unwrap();
+        let round = merge
+            .finish::<crate::graph::model::MessageSummary>("link".into())
+            .unwrap();
+        let changed: Vec<(&str, Option<bool>, Option<usize>)> = round
+            .changed
+            .iter()
+            .map(|m| {
+                (
+                    m.id.as_str(),
+                    m.is_read,
+                    m.categories.as_ref().map(Vec::len),
+                )
+            })
+            .collect();
+        assert_eq!(
+            changed,
+            vec![
+                ("moved-back", Some(false), None),
+                ("patched", Some(true), Some(1))
+            ]
+        );
+        assert_eq!(round.removed, vec!["gone".to_string()]);
+    }
 
     #[test]
     fn retry_after_takes_fractions() {

@@ -205,18 +205,28 @@ impl MailboxHub {
                 .collect(),
             _ => HashMap::new(),
         };
-        let known = |id: &str| match &start {
-            Start::Index(_) => point.states.get(id),
-            Start::Stored { .. } => stored.get(id).copied(),
-            Start::Scratch => None,
-        };
-        let changed = self.read_unknown(folder_id, changed, &known).await?;
         let shown: HashMap<&str, &MessageMeta> = match &start {
             Start::Index(snapshot) => snapshot.messages.iter().map(|m| (&*m.id, m)).collect(),
             _ => HashMap::new(),
         };
+        // A message the index no longer shows left the folder through this hub (EXPUNGE,
+        // MOVE): an item naming it is a replay from before, or news that it is back (moved
+        // back in). Only the folder can tell, so it is read from there again, as a message not
+        // known.
+        let left = |id: &str| {
+            matches!(start, Start::Index(_))
+                && !shown.contains_key(id)
+                && point.states.contains_key(id)
+        };
+        let known = |id: &str| match &start {
+            Start::Index(_) if left(id) => None,
+            Start::Index(_) => point.states.get(id),
+            Start::Stored { .. } => stored.get(id).copied(),
+            Start::Scratch => None,
+        };
+        let changed = self.read_unknown(folder_id, changed, &known, &left).await?;
         // An item that changes neither the state nor what the index shows (a replay) is left
-        // out; so is one of a message the index no longer shows (gone through this hub).
+        // out.
         let mut states: Vec<(String, MessageState)> = changed
             .iter()
             .filter_map(|summary| {
@@ -243,7 +253,9 @@ impl MailboxHub {
         let removed: Vec<String> = match &start {
             Start::Index(_) => removed
                 .into_iter()
-                .filter(|id| known(id).is_some() || shown.contains_key(id.as_str()))
+                .filter(|id| {
+                    point.states.contains_key(id.as_str()) || shown.contains_key(id.as_str())
+                })
                 .collect(),
             _ => removed,
         };
@@ -430,17 +442,19 @@ impl MailboxHub {
     }
 
     /// The round's items, with each that names a message not `known` yet without everything
-    /// IMAP shows of it read whole from the folder, twenty to a `$batch`. A message the folder
-    /// no longer holds is left out: its removal comes in a later round.
+    /// IMAP shows of it, or one that `left` the folder through this hub, read whole from the
+    /// folder, twenty to a `$batch`. A message the folder no longer holds is left out: its
+    /// removal comes in a later round.
     async fn read_unknown<'k>(
         &self,
         folder_id: &str,
         changed: Vec<MessageSummary>,
         known: impl Fn(&str) -> Option<&'k MessageState>,
+        left: impl Fn(&str) -> bool,
     ) -> Result<Vec<MessageSummary>, HubError> {
         let unknown: Vec<&str> = changed
             .iter()
-            .filter(|m| !m.is_whole() && known(&m.id).is_none())
+            .filter(|m| (!m.is_whole() && known(&m.id).is_none()) || left(&m.id))
             .map(|m| m.id.as_str())
             .collect();
         if unknown.is_empty() {

@@ -164,6 +164,44 @@ impl MailboxHub {
         });
     }
 
+    /// Holds off synchronisation rounds of these folders while a change is carried out and
+    /// applied to their snapshots (changes share it). Folders are taken in one order, so
+    /// changes and rounds never wait on each other in a ring.
+    async fn changing(&self, folder_ids: &[&str]) -> Vec<tokio::sync::OwnedRwLockReadGuard<()>> {
+        let mut ids = folder_ids.to_vec();
+        ids.sort_unstable();
+        ids.dedup();
+        let mut held = Vec::with_capacity(ids.len());
+        for id in ids {
+            held.push(self.index(id).changing.clone().read_owned().await);
+        }
+        held
+    }
+
+    /// Held from the allocation of new UIDs in the folder until their messages are in its
+    /// snapshot, so they enter it in UID order.
+    async fn allocating(&self, folder_id: &str) -> tokio::sync::OwnedMutexGuard<()> {
+        self.index(folder_id).allocating.clone().lock_owned().await
+    }
+
+    /// Adds messages that just got their UIDs in the folder to its latest snapshot, so every
+    /// session learns of them (EXISTS) before a later UID; a message it shows already stays.
+    fn amend_arrived(&self, folder_id: &str, mut arrived: Vec<MessageMeta>) {
+        if arrived.is_empty() {
+            return;
+        }
+        arrived.sort_by_key(|m| m.uid);
+        self.amend(folder_id, |snapshot| {
+            for message in arrived {
+                let highest = snapshot.messages.last().map_or(0, |m| m.uid);
+                if message.uid > highest && !snapshot.messages.iter().any(|m| m.id == message.id) {
+                    snapshot.uid_next = snapshot.uid_next.max(message.uid + 1);
+                    snapshot.messages.push(message);
+                }
+            }
+        });
+    }
+
     /// Changes flags: what Graph can hold with PATCHes twenty to a `$batch` (messages whose
     /// Graph state does not change cost nothing), \Deleted and what Graph cannot hold in the uid
     /// store. Each update is made over the message's flags as they are now, so what others
@@ -174,6 +212,7 @@ impl MailboxHub {
         folder_id: &str,
         updates: &[FlagUpdate],
     ) -> Vec<Result<MessageFlags, HubError>> {
+        let _changing = self.changing(&[folder_id]).await;
         let mailbox = self.mailbox().as_str().to_string();
         let updates = &self.rebased(folder_id, updates).await;
         let splits: Vec<(MessageFlags, HeldFlags)> =
@@ -359,6 +398,7 @@ impl MailboxHub {
         if ids.is_empty() {
             return Vec::new();
         }
+        let _changing = self.changing(&[folder_id]).await;
         let trash = self.well_known.get("deleteditems");
         let action = match mode {
             ExpungeMode::Soft => MessageAction::Delete,
@@ -433,6 +473,7 @@ impl MailboxHub {
             MessageAction::Copy(destination_id.to_string())
         };
         self.ensure_listed(destination_id).await?;
+        let _changing = self.changing(&[source_id, destination_id]).await;
         let refs: Vec<&str> = messages.iter().map(|m| &*m.id).collect();
         let started = Utc::now() - chrono::Duration::seconds(5);
         let mut answers = self.graph.message_actions(&refs, &action).await?;
@@ -457,6 +498,19 @@ impl MailboxHub {
             .iter()
             .filter_map(|r| r.as_ref().ok().cloned())
             .collect();
+        // Moved messages leave the source before they show in the destination: once they
+        // do, another session may move them back, and its bookkeeping must come after this.
+        if moving {
+            let gone: Vec<String> = new_ids
+                .iter()
+                .zip(messages)
+                .filter(|(r, _)| r.is_ok())
+                .map(|(_, m)| m.id.to_string())
+                .collect();
+            self.amend_removed(source_id, &gone);
+            self.forget(source_id, gone).await;
+        }
+        let allocating = self.allocating(destination_id).await;
         let (uids, folder) = self
             .store
             .reconcile(&mailbox, destination_id, created, Vec::new())
@@ -487,16 +541,23 @@ impl MailboxHub {
         {
             tracing::warn!(error = %err, "could not carry held flags to the destination");
         }
-        if moving {
-            let gone: Vec<String> = new_ids
-                .iter()
-                .zip(messages)
-                .filter(|(r, _)| r.is_ok())
-                .map(|(_, m)| m.id.to_string())
-                .collect();
-            self.amend_removed(source_id, &gone);
-            self.forget(source_id, gone).await;
-        }
+        // The copies (or the moved messages) as the source showed them; the destination's next
+        // round brings what Graph made of them.
+        let arrived = new_ids
+            .iter()
+            .zip(messages)
+            .filter_map(|(result, message)| {
+                let id = result.as_ref().ok()?;
+                Some(MessageMeta {
+                    uid: *uids.get(id)?,
+                    id: Arc::from(id.as_str()),
+                    size: if moving { message.size } else { None },
+                    ..message.clone()
+                })
+            })
+            .collect();
+        self.amend_arrived(destination_id, arrived);
+        drop(allocating);
         self.invalidate(destination_id);
         let results = new_ids
             .into_iter()
@@ -605,6 +666,7 @@ impl MailboxHub {
             )?)
         };
         self.ensure_listed(folder_id).await?;
+        let _changing = self.changing(&[folder_id]).await;
         let id = if let Some(composed) = composed {
             let started = Utc::now() - chrono::Duration::seconds(5);
             let id = match self.graph.create_message(folder_id, composed.json).await {
@@ -642,6 +704,7 @@ impl MailboxHub {
             id
         };
         let mailbox = self.mailbox().as_str().to_string();
+        let allocating = self.allocating(folder_id).await;
         let (uids, folder) = self
             .store
             .reconcile(&mailbox, folder_id, vec![id.clone()], Vec::new())
@@ -677,12 +740,8 @@ impl MailboxHub {
             size: None,
             has_attachments: false,
         };
-        self.amend(folder_id, |snapshot| {
-            if snapshot.messages.last().is_none_or(|last| last.uid < uid) {
-                snapshot.messages.push(appended);
-                snapshot.uid_next = snapshot.uid_next.max(uid + 1);
-            }
-        });
+        self.amend_arrived(folder_id, vec![appended]);
+        drop(allocating);
         self.invalidate(folder_id);
         Ok((folder.uid_validity, uid))
     }
