@@ -159,12 +159,11 @@ fn fit_open_files(wanted: usize) -> usize {
 /// sessions (which have been sent `* BYE`) and returns.
 pub async fn run(
     listener: TcpListener,
-    tls: Arc<rustls::ServerConfig>,
+    tls: crate::tls::ReloadableTls,
     registry: Arc<HubRegistry>,
     config: &Config,
     mut shutdown: watch::Receiver<bool>,
 ) -> std::io::Result<()> {
-    let acceptor = TlsAcceptor::from(tls);
     let limits = ConnectionLimits::from_config(config);
     let overall = Arc::new(Semaphore::new(fit_open_files(config.imap.max_connections)));
     let handshakes = Arc::new(Semaphore::new(config.imap.max_handshakes));
@@ -215,7 +214,8 @@ pub async fn run(
         };
         let per_address = per_address.clone();
         let handshakes = handshakes.clone();
-        let acceptor = acceptor.clone();
+        // The certificate in use now: a reload (SIGHUP) applies to connections accepted after it.
+        let acceptor = TlsAcceptor::from(tls.current());
         let registry = registry.clone();
         let limits = limits.clone();
         let shutdown = shutdown.clone();

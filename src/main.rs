@@ -137,6 +137,7 @@ async fn serve_bound(
             shutdown.clone(),
         ));
     }
+    tokio::spawn(reload_on_hangup(gateway.tls().clone()));
     let local = listener.local_addr()?;
     tracing::info!(address = %local, "IMAPS listening");
     println!("IMAPS: {local}");
@@ -240,6 +241,32 @@ fn default_demo_dir() -> PathBuf {
 }
 
 /// A receiver that turns true on SIGTERM or Ctrl-C.
+/// Reloads the certificate and key on SIGHUP: connections accepted afterwards use them, open
+/// sessions keep theirs. A file that does not load leaves the certificate in use as it is.
+async fn reload_on_hangup(tls: tls::ReloadableTls) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let Ok(mut hangups) = signal(SignalKind::hangup()) else {
+            return;
+        };
+        while hangups.recv().await.is_some() {
+            match tls.reload() {
+                Ok(()) => tracing::info!(
+                    cert = %tls.cert_path().display(),
+                    "TLS certificate and key reloaded"
+                ),
+                Err(err) => tracing::error!(
+                    error = %err,
+                    "TLS certificate and key not reloaded; the ones in use stay"
+                ),
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tls;
+}
+
 fn shutdown_signal() -> watch::Receiver<bool> {
     let (sender, receiver) = watch::channel(false);
     tokio::spawn(forward_signal(sender));

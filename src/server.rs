@@ -30,7 +30,7 @@ pub enum ServeError {
 /// Everything checked and opened, ready to accept connections.
 pub struct Gateway {
     config: Arc<Config>,
-    tls: Arc<rustls::ServerConfig>,
+    tls: tls::ReloadableTls,
     registry: Arc<HubRegistry>,
     store: UidStore,
 }
@@ -50,7 +50,7 @@ impl Gateway {
             .key
             .as_deref()
             .ok_or(ServeError::MissingTls("key"))?;
-        let tls = tls::server_config(cert, key)?;
+        let tls = tls::ReloadableTls::load(cert, key)?;
         let store = UidStore::open(&config.store).await?;
         let graph = GraphClient::new(&config.graph, &config.identity.authority)?;
         let config = Arc::new(config);
@@ -65,6 +65,11 @@ impl Gateway {
 
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// The TLS configuration, to reload the certificate while serving.
+    pub fn tls(&self) -> &tls::ReloadableTls {
+        &self.tls
     }
 
     /// The uid store, for the health check of the metrics endpoint.

@@ -86,6 +86,46 @@ pub fn install_crypto_provider() {
 }
 
 /// A server configuration from PEM files.
+/// The listener's TLS configuration, replaced whole when the certificate is reloaded (SIGHUP):
+/// connections accepted afterwards use the new one; open sessions keep theirs.
+#[derive(Clone)]
+pub struct ReloadableTls {
+    cert: std::path::PathBuf,
+    key: std::path::PathBuf,
+    current: Arc<std::sync::RwLock<Arc<ServerConfig>>>,
+}
+
+impl ReloadableTls {
+    /// Loads the certificate chain and key (PEM).
+    pub fn load(cert: &Path, key: &Path) -> Result<ReloadableTls, TlsError> {
+        let config = server_config(cert, key)?;
+        Ok(ReloadableTls {
+            cert: cert.to_path_buf(),
+            key: key.to_path_buf(),
+            current: Arc::new(std::sync::RwLock::new(config)),
+        })
+    }
+
+    /// The configuration for the next handshake.
+    pub fn current(&self) -> Arc<ServerConfig> {
+        self.current
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Reads the files again; on an error the configuration in use stays.
+    pub fn reload(&self) -> Result<(), TlsError> {
+        let config = server_config(&self.cert, &self.key)?;
+        *self.current.write().unwrap_or_else(|e| e.into_inner()) = config;
+        Ok(())
+    }
+
+    pub fn cert_path(&self) -> &Path {
+        &self.cert
+    }
+}
+
 pub fn server_config(cert: &Path, key: &Path) -> Result<Arc<ServerConfig>, TlsError> {
     let file_error = |path: &Path, problem: String| TlsError::File {
         path: path.to_path_buf(),

@@ -8,6 +8,8 @@
 //! parallel. Child processes are killed when their handle is dropped (also on a panic).
 #![allow(dead_code)]
 
+pub mod client;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
@@ -388,6 +390,11 @@ impl Gateway {
     /// The gateway's process id (for /proc).
     pub fn pid(&self) -> u32 {
         self.process.pid()
+    }
+
+    /// What the gateway logged so far.
+    pub fn stderr_so_far(&self) -> String {
+        self.process.stderr_so_far()
     }
 
     /// The metrics listener's address, from the `Metrics: http://ADDR/metrics` line the gateway
