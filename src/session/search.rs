@@ -327,27 +327,38 @@ fn evaluate(
     })
 }
 
-/// One message's answer to `key`, as SEARCH decides it: from the folder index alone when `raw`
-/// is `None` (`None` when the answer needs the content), else with `raw` read as the message's
-/// content. For the fuzz target `sequence_search` (re-exported as `session::sequence::
-/// evaluate_search_key`, since this module is private); not the gateway's API.
+/// A message's content as SEARCH reads it, for the fuzz target `sequence_search` (re-exported
+/// as `session::sequence::SearchContent`, since this module is private); not the gateway's API.
+#[doc(hidden)]
+pub struct SearchContent(Content);
+
+impl SearchContent {
+    pub fn read(raw: &[u8]) -> SearchContent {
+        SearchContent(Content::read(raw))
+    }
+}
+
+/// One message's answer to `key`, as SEARCH decides it: from the folder index alone when
+/// `content` is `None` (`None` when the answer needs the content), else with the content too;
+/// `recent` are the UIDs \Recent to the session. For the fuzz target `sequence_search`
+/// (re-exported as `session::sequence::evaluate_search_key`, since this module is private);
+/// not the gateway's API.
 #[doc(hidden)]
 pub fn evaluate_message(
     key: &SearchKey<'_>,
     exists: u32,
     largest_uid: u32,
+    recent: &HashSet<u32>,
     sequence: u32,
     meta: &MessageMeta,
-    raw: Option<&[u8]>,
+    content: Option<&SearchContent>,
 ) -> Option<bool> {
-    let no_recent = HashSet::new();
     let context = Context {
         exists,
         largest_uid,
-        recent: &no_recent,
+        recent,
     };
-    let content = raw.map(Content::read);
-    evaluate(key, &context, sequence, meta, content.as_ref())
+    evaluate(key, &context, sequence, meta, content.map(|c| &c.0))
 }
 
 /// Whether the message has the keyword `wanted`; `$Forwarded` is the forwarded flag the gateway

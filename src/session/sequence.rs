@@ -6,7 +6,7 @@ use imap_codec::imap_types::sequence::{SeqOrUid, Sequence, SequenceSet};
 /// SEARCH's evaluation of one message, for the fuzz target `sequence_search` (the search
 /// module itself is private to the session); not the gateway's API.
 #[doc(hidden)]
-pub use super::search::evaluate_message as evaluate_search_key;
+pub use super::search::{evaluate_message as evaluate_search_key, SearchContent};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SequenceError {
