@@ -148,7 +148,10 @@ pub struct GraphMarks {
 }
 
 impl MessageFlags {
-    fn from_graph(summary: &MessageSummary) -> Self {
+    /// The flags of a message as a whole object from Graph gives it. Public (doc-hidden) for
+    /// the `graph_json` fuzz target.
+    #[doc(hidden)]
+    pub fn from_graph(summary: &MessageSummary) -> Self {
         Self::from_state(&sync::message_state(summary))
     }
 
@@ -801,8 +804,10 @@ impl MailboxHub {
 
 /// The folders by IMAP name, from Graph's flat list: a folder whose parent is not in the
 /// list (the root of the tree, should Graph name it, is not shown) is at the top; hidden
-/// folders, and what is under them, are left out unless configured.
-fn build_tree(
+/// folders, and what is under them, are left out unless configured. Public (doc-hidden) for
+/// the `graph_json` fuzz target.
+#[doc(hidden)]
+pub fn build_tree(
     folders: &HashMap<String, MailFolder>,
     well_known: &HashMap<String, String>,
     include_hidden: bool,
