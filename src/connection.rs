@@ -45,8 +45,21 @@ impl ConnectionLimits {
     }
 }
 
-/// Bytes read from the client at a time.
+/// Bytes read from the client at a time while it sends much (an APPEND's literal).
 const READ_BYTES: usize = 16 * 1024;
+/// Bytes read at a time otherwise: what an idle connection holds for reading.
+const IDLE_READ_BYTES: usize = 1024;
+
+/// Sizes the read buffer for the next read: large while the client fills it (bulk data), small
+/// again once a read leaves it half empty between messages, so idle connections hold little.
+fn size_read_buffer(buffer: &mut Vec<u8>, last_read: usize, in_message: bool) {
+    if last_read == buffer.len() && buffer.len() < READ_BYTES {
+        buffer.resize(READ_BYTES, 0);
+    } else if last_read < buffer.len() / 2 && !in_message && buffer.len() > IDLE_READ_BYTES {
+        buffer.truncate(IDLE_READ_BYTES);
+        buffer.shrink_to_fit();
+    }
+}
 
 /// What the next complete message on the wire is.
 enum Expecting {
@@ -71,7 +84,7 @@ where
     let mut framer = Framer::new(FrameLimits::before_login());
     let mut expecting = Expecting::Command;
     let prelogin_deadline = Instant::now() + limits.prelogin_timeout;
-    let mut read_buf = vec![0u8; READ_BYTES];
+    let mut read_buf = vec![0u8; IDLE_READ_BYTES];
 
     writer.write_all(&Session::greeting()).await?;
     writer.flush().await?;
@@ -113,6 +126,7 @@ where
                 return Ok(());
             }
             framer.push(&read_buf[..read]);
+            size_read_buffer(&mut read_buf, read, framer.in_message());
             continue;
         };
 
@@ -265,7 +279,7 @@ async fn idle<R, W>(
     framer: &mut Framer,
     reader: &mut R,
     writer: &mut W,
-    read_buf: &mut [u8],
+    read_buf: &mut Vec<u8>,
     limits: &ConnectionLimits,
     shutdown: &mut watch::Receiver<bool>,
 ) -> std::io::Result<bool>
@@ -301,6 +315,7 @@ where
                     return Ok(false);
                 }
                 framer.push(&read_buf[..read]);
+                size_read_buffer(read_buf, read, framer.in_message());
             }
             changed = async {
                 match changes.as_mut() {

@@ -85,6 +85,8 @@ const TAIL_BYTES: usize = 16;
 const TAG_BYTES: usize = 64;
 /// A message buffer that grew past this is given back after its message.
 const RETAINED_CAPACITY: usize = 16 * 1024;
+/// An input buffer that grew past this is given back once everything in it is framed.
+const RETAINED_INPUT: usize = 2 * 1024;
 
 #[derive(Debug, Clone, Copy)]
 enum State {
@@ -142,6 +144,11 @@ impl Framer {
     /// what is held unframed stays one read's worth.
     pub fn push(&mut self, bytes: &[u8]) {
         if self.input_start == self.input.len() {
+            // Everything was framed: give back what a burst of input left, so an idle
+            // connection holds little.
+            if self.input.capacity() > RETAINED_INPUT {
+                self.input = Vec::with_capacity(bytes.len());
+            }
             self.input.clear();
             self.input_start = 0;
         } else if self.input_start > self.input.len() / 2 {
