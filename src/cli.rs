@@ -20,8 +20,24 @@ use imap2graph_emulator::{DeltaConfig, UpdatedItems};
         tokens are never logged."
 )]
 pub struct Cli {
+    /// How log lines are written to standard error: `text` for people, `json` (one JSON object
+    /// a line) for log collectors.
+    #[arg(
+        long,
+        global = true,
+        value_name = "text|json",
+        default_value = "text",
+        env = "IMAP2GRAPH_LOG_FORMAT"
+    )]
+    pub log_format: LogFormat,
     #[command(subcommand)]
     pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Subcommand)]

@@ -14,7 +14,8 @@
 //!   header segment, and shows they occur nowhere in the log: a token that appears in full or
 //!   in its first part would contain them.
 //!
-//! The test also makes sure the log is really at trace level, or it would prove nothing.
+//! The test also makes sure the log is really at trace level, or it would prove nothing. With
+//! `IMAP2GRAPH_LOG_FORMAT=json` every line is one JSON object, and just as clean.
 
 mod common;
 
@@ -124,4 +125,32 @@ fn demo_logs_no_secret_or_token_at_trace_level() {
     assert_trace_level(&stopped.stderr);
     // stdout is the demo's banner, which prints the demo secret on purpose; it is no log.
     assert_clean("the demo's log (stderr)", &stopped.stderr, &needles);
+}
+
+#[test]
+fn json_logs_are_one_object_a_line_without_secrets() {
+    let dir = temp_dir();
+    let emulator = EmulatorProcess::start();
+    let gateway = Gateway::serve(
+        dir.path(),
+        &emulator.url,
+        &[("RUST_LOG", "trace"), ("IMAP2GRAPH_LOG_FORMAT", "json")],
+    );
+    let probe = gateway.python_ok("log_probe.py", &[WRONG_SECRET]);
+    let needles = forbidden(&emulator.graph(), &probe);
+    let stopped = gateway.stop();
+    assert_clean("the gateway's JSON log", &stopped.stderr, &needles);
+    let mut logins = 0;
+    for line in stopped.stderr.lines().filter(|line| !line.trim().is_empty()) {
+        let object: serde_json::Value = serde_json::from_str(line)
+            .unwrap_or_else(|err| panic!("a log line that is not JSON ({err}): {line}"));
+        for key in ["timestamp", "level", "target", "fields"] {
+            assert!(object.get(key).is_some(), "no {key} in {line}");
+        }
+        if object["fields"]["message"] == "logged in" {
+            logins += 1;
+        }
+    }
+    assert!(logins > 0, "no \"logged in\" line in the JSON log");
+    emulator.process.stop();
 }
