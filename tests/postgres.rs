@@ -423,3 +423,24 @@ fn flags_graph_cannot_hold_are_the_same_on_two_instances() {
     let (_, _) = (a.stop(), b.stop());
     emulator.process.stop();
 }
+
+#[test]
+fn recent_is_claimed_once_across_instances() {
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let url = runtime.block_on(fresh_database("recent"));
+    let emulator = EmulatorProcess::start();
+    // One directory, so both instances present the certificate the client trusts.
+    let dir = temp_dir();
+    let env = [
+        ("IMAP2GRAPH_STORE_URL", url.as_str()),
+        ("IMAP2GRAPH_IMAP_NOOP_FRESHNESS_SECS", "0"),
+    ];
+    let a = Gateway::serve(dir.path(), &emulator.url, &env);
+    let b = Gateway::serve(dir.path(), &emulator.url, &env);
+    // Sessions A on the first instance, B and C on the second: each new message is recent to
+    // exactly one of them, whichever instance looks first.
+    let out = a.python_ok("recent.py", &[&b.imap.port().to_string()]);
+    assert!(out.contains("all checks passed"), "{out}");
+    let (_, _) = (a.stop(), b.stop());
+    emulator.process.stop();
+}

@@ -2,9 +2,14 @@
 read-write SELECT to see it; EXAMINE and STATUS report without claiming; `* n RECENT` at SELECT
 and when new messages arrive; FETCH FLAGS shows \\Recent to that session only; SEARCH RECENT,
 NEW and OLD follow it. New mail is delivered through the emulator, as a transport would.
+
+usage: recent.py [OTHER_PORT]   with a second gateway instance on the same uid store, sessions
+B and C use it, so the claims are shared across instances.
 """
 
+import imaplib
 import re
+import sys
 import time
 import urllib.parse
 
@@ -49,14 +54,18 @@ def status_recent(imap, messages=None):
     return int(match.group(1)) if match else None
 
 
-def session():
-    imap = t.connect()
+def session(port=None):
+    if port is None:
+        imap = t.connect()
+    else:
+        imap = imaplib.IMAP4_SSL(t.HOST, port, ssl_context=t.tls_context(), timeout=60)
     t.login(imap, t.name(t.ALICE))
     return imap
 
 
 def main():
-    a, b, c = session(), session(), session()
+    other = int(sys.argv[1]) if len(sys.argv) > 1 else None
+    a, b, c = session(), session(other), session(other)
     lines = t.command_lines(a, "SELECT INBOX")
     exists = number(lines, "EXISTS")
     t.check(number(lines, "RECENT") == exists, "the first SELECT of a new folder claims all: %r" % lines)
