@@ -18,6 +18,13 @@ use imap2graph_emulator::{demo, Emulator};
 /// A hub of the demo mailbox on an emulator of its own; the temporary directory holds the uid
 /// store.
 async fn demo_hub() -> (Arc<MailboxHub>, Emulator, tempfile::TempDir) {
+    let (emulator, address) = emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = UidStore::open_sqlite(&dir.path().join("uids.sqlite")).unwrap();
+    (hub_of(address, store).await, emulator, dir)
+}
+
+async fn emulator() -> (Emulator, std::net::SocketAddr) {
     crate::tls::install_crypto_provider();
     let emulator = Emulator::demo();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -26,11 +33,14 @@ async fn demo_hub() -> (Arc<MailboxHub>, Emulator, tempfile::TempDir) {
         let emulator = emulator.clone();
         async move { emulator.serve(listener, std::future::pending()).await }
     });
+    (emulator, address)
+}
+
+/// The demo mailbox's hub in a registry of its own (as in a gateway instance of its own).
+async fn hub_of(address: std::net::SocketAddr, store: UidStore) -> Arc<MailboxHub> {
     let mut config = Config::default();
     config.graph.base_url = format!("http://{address}/v1.0");
     config.identity.authority = format!("http://{address}");
-    let dir = tempfile::tempdir().unwrap();
-    let store = UidStore::open_sqlite(&dir.path().join("uids.sqlite")).unwrap();
     let graph = GraphClient::new(&config.graph, &config.identity.authority).unwrap();
     let registry = HubRegistry::new(Arc::new(config), graph, store);
     let tenant = Tenant::parse(demo::TENANT).unwrap();
@@ -40,8 +50,7 @@ async fn demo_hub() -> (Arc<MailboxHub>, Emulator, tempfile::TempDir) {
         tenant: tenant.clone(),
     };
     let mailbox = MailboxName::parse(demo::ALICE, &tenant).unwrap();
-    let hub = registry.open(credentials, mailbox).await.unwrap();
-    (hub, emulator, dir)
+    registry.open(credentials, mailbox).await.unwrap()
 }
 
 async fn folder(hub: &MailboxHub, name: &str) -> String {
@@ -137,4 +146,34 @@ async fn a_message_moved_back_by_outlook_after_it_left_through_the_hub_shows_aga
     let shown = synchronised_uids(&hub, &here).await;
     assert_eq!(shown.len(), 1, "the message is back: {shown:?}");
     assert!(shown[0] > first, "under a new UID: {shown:?}");
+}
+
+#[tokio::test]
+async fn a_uid_given_after_another_instances_shows_after_it() {
+    let (_emulator, address) = emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = UidStore::open_sqlite(&dir.path().join("uids.sqlite")).unwrap();
+    let (a, b) = (
+        hub_of(address, store.clone()).await,
+        hub_of(address, store).await,
+    );
+    let folder_id = folder(&a, "Shared").await;
+    a.folder_snapshot(&folder_id).await.unwrap();
+    b.folder_snapshot(&folder_id).await.unwrap();
+    let earlier = append(&b, &folder_id, 1).await;
+    let later = append(&a, &folder_id, 2).await;
+    assert!(earlier < later);
+    let shown = uids(&a, &folder_id);
+    assert!(
+        !shown.contains(&later) || shown.contains(&earlier),
+        "{later} shown before {earlier}: {shown:?}"
+    );
+    assert_eq!(
+        synchronised_uids(&a, &folder_id).await,
+        vec![earlier, later]
+    );
+    assert_eq!(
+        synchronised_uids(&b, &folder_id).await,
+        vec![earlier, later]
+    );
 }

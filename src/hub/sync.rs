@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use crate::graph::model::{DeltaRound, FollowupFlag, MessageSummary};
 use crate::metrics::{DeltaRound as DeltaRoundKind, METRICS};
-use crate::store::{FolderSync, MessageState, SyncedFolder};
+use crate::store::{FolderSync, MessageState, StoredMessage, SyncedFolder};
 
 use super::{FolderIndex, FolderSnapshot, HubError, MailboxHub, MessageFlags, MessageMeta};
 
@@ -195,6 +195,9 @@ impl MailboxHub {
             removed,
             delta_link,
         } = round;
+        // A message may have left and come back meanwhile through another instance, under a
+        // new UID, in items that change nothing else: the store then says so.
+        let named_any = !changed.is_empty() || !removed.is_empty();
         // What the round's items are merged into: Graph's state of each message as of the
         // round's start.
         let stored: HashMap<&str, &MessageState> = match &start {
@@ -338,7 +341,7 @@ impl MailboxHub {
                 })
             };
             // The common poll: nothing changed, and the snapshot is not copied.
-            if quiet && learned.is_empty() && marks_kept() {
+            if quiet && !named_any && learned.is_empty() && marks_kept() {
                 return Ok(snapshot.clone());
             }
         }
@@ -409,6 +412,12 @@ impl MailboxHub {
                 .unwrap_or_else(|| Arc::from(id.as_str()));
             messages.insert(id.clone(), synced_meta(uid, id, &state, size));
         }
+        if let (Some(previous), true) = (&previous, named_any) {
+            let shown_up_to = previous.messages.last().map_or(0, |m| m.uid);
+            touched |= self
+                .complete_from_store(folder_id, shown_up_to, &mut messages)
+                .await?;
+        }
         for message in messages.values_mut() {
             let marked = deleted.contains(&*message.id);
             if message.flags.deleted != marked {
@@ -439,6 +448,59 @@ impl MailboxHub {
             messages,
             vanished: false,
         }))
+    }
+
+    /// Brings `messages` to what the uid store holds in the folder above `shown_up_to`; whether
+    /// anything changed. Another instance sharing the store gave those UIDs (APPEND, COPY,
+    /// MOVE through it, or a message that left and came back): a message this round's delta did
+    /// not name yet is read from the folder (left out if the folder no longer holds it), and a
+    /// message known under another UID takes the store's. Shown only after a higher UID, such a
+    /// message would stay hidden from every session that saw that one, as sequence numbers only
+    /// grow at the end.
+    async fn complete_from_store(
+        &self,
+        folder_id: &str,
+        shown_up_to: u32,
+        messages: &mut HashMap<Arc<str>, MessageMeta>,
+    ) -> Result<bool, HubError> {
+        let rows = self
+            .store
+            .messages(self.mailbox().as_str(), folder_id)
+            .await?;
+        let mut renumbered = false;
+        for (id, row) in &rows {
+            if let Some(meta) = messages.get_mut(id.as_str()) {
+                if row.uid > shown_up_to && meta.uid != row.uid {
+                    meta.uid = row.uid;
+                    renumbered = true;
+                }
+            }
+        }
+        let mut missing: Vec<(String, StoredMessage)> = rows
+            .into_iter()
+            .filter(|(id, row)| row.uid > shown_up_to && !messages.contains_key(id.as_str()))
+            .collect();
+        if missing.is_empty() {
+            return Ok(renumbered);
+        }
+        missing.sort_by_key(|(_, row)| row.uid);
+        let ids: Vec<&str> = missing.iter().map(|(id, _)| id.as_str()).collect();
+        let answers = self.graph.messages_by_id(folder_id, &ids).await?;
+        let mut added = renumbered;
+        for ((id, row), answer) in missing.iter().zip(answers) {
+            match answer {
+                Ok(whole) => {
+                    let id: Arc<str> = Arc::from(id.as_str());
+                    let meta = synced_meta(row.uid, id.clone(), &message_state(&whole), row.size);
+                    messages.insert(id, meta);
+                    added = true;
+                }
+                // Gone from the folder meanwhile: its removal comes in a later round.
+                Err(err) if err.is_not_found() => {}
+                Err(err) => return Err(err.into()),
+            }
+        }
+        Ok(added)
     }
 
     /// The round's items, with each that names a message not `known` yet without everything

@@ -186,6 +186,8 @@ impl MailboxHub {
 
     /// Adds messages that just got their UIDs in the folder to its latest snapshot, so every
     /// session learns of them (EXISTS) before a later UID; a message it shows already stays.
+    /// A UID beyond the snapshot's UIDNEXT follows UIDs another instance gave meanwhile: the
+    /// next round shows those and it in order (the caller invalidates the folder).
     fn amend_arrived(&self, folder_id: &str, mut arrived: Vec<MessageMeta>) {
         if arrived.is_empty() {
             return;
@@ -194,6 +196,9 @@ impl MailboxHub {
         self.amend(folder_id, |snapshot| {
             for message in arrived {
                 let highest = snapshot.messages.last().map_or(0, |m| m.uid);
+                if message.uid > snapshot.uid_next {
+                    break;
+                }
                 if message.uid > highest && !snapshot.messages.iter().any(|m| m.id == message.id) {
                     snapshot.uid_next = snapshot.uid_next.max(message.uid + 1);
                     snapshot.messages.push(message);
