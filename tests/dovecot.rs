@@ -16,9 +16,9 @@
 //!   ends, as IMAP serves it: the emulator keeps the bare-LF message as it is and the gateway
 //!   serves it with CRLF, while Dovecot would compute BINARY.SIZE of a bare-LF file from its
 //!   stored octets;
-//! - a first Dovecot session indexes the Maildir and so takes \Recent away (the gateway never
-//!   reports \Recent), then the same flags are set on both through STORE (the gateway turns
-//!   them into Graph PATCHes);
+//! - a first session on each server takes \Recent away (Dovecot's also indexes the Maildir),
+//!   then the same flags are set on both through STORE (the gateway turns them into Graph
+//!   PATCHes);
 //! - for every message: ENVELOPE, BODYSTRUCTURE, BODY, RFC822.SIZE, INTERNALDATE, BODY[],
 //!   HEADER, TEXT, HEADER.FIELDS(.NOT), partials, the FAST/ALL/FULL macros, every part's
 //!   BODY[n] and n.MIME, n.HEADER/n.TEXT where message/rfc822, BINARY[n] and BINARY.SIZE[n] of
@@ -347,16 +347,22 @@ fn fetch_and_search_answer_as_dovecot_does() {
     let data = dir.path().join("gateway");
     std::fs::create_dir_all(&data).unwrap();
     let gateway = Gateway::serve(&data, &emulator.url, &[]);
-    let mut gw = Imap::new(
-        "gateway",
-        Box::new(common::tls_connect(gateway.imap, &gateway.cert)),
-    );
-    gw.read_response(); // greeting
-    gw.ok(&format!(
-        "LOGIN \"{}\" \"{SECRET}\"",
-        common::login_name(ALICE)
-    ));
-    gw.ok("SELECT INBOX");
+    let gateway_session = || {
+        let mut gw = Imap::new(
+            "gateway",
+            Box::new(common::tls_connect(gateway.imap, &gateway.cert)),
+        );
+        gw.read_response(); // greeting
+        gw.ok(&format!(
+            "LOGIN \"{}\" \"{SECRET}\"",
+            common::login_name(ALICE)
+        ));
+        gw.ok("SELECT INBOX");
+        gw
+    };
+    // A first session takes \Recent away, as the first Dovecot session below does.
+    gateway_session().ok("LOGOUT");
+    let mut gw = gateway_session();
 
     // Which corpus message is at which sequence number, and its INTERNALDATE.
     let listing = gw.ok("FETCH 1:* (UID INTERNALDATE BODY.PEEK[])");
@@ -407,8 +413,8 @@ fn fetch_and_search_answer_as_dovecot_does() {
             .unwrap();
     }
     dovecot.hand_over();
-    // A first session indexes the Maildir and takes \Recent away (the gateway has no \Recent:
-    // every message it shows has been seen by an earlier session, as here).
+    // A first session indexes the Maildir and takes \Recent away, as the gateway's first
+    // session did.
     dovecot
         .run_once(b"a SELECT INBOX\r\nb FETCH 1:* (ENVELOPE BODYSTRUCTURE BODY)\r\nz LOGOUT\r\n");
     let mut dc = Imap::new("dovecot", Box::new(dovecot.spawn()));
