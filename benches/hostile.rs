@@ -15,6 +15,8 @@
 //!
 //! `cargo bench --bench hostile [-- --connections N]`
 
+mod common;
+
 use std::io::BufRead;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -90,21 +92,6 @@ impl Drop for Gateway {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn tls_config() -> Arc<rustls::ClientConfig> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    Arc::new(
-        rustls::ClientConfig::builder_with_provider(provider.clone())
-            .with_safe_default_protocol_versions()
-            .expect("versions")
-            .dangerous()
-            // The demo's self-signed certificate on loopback.
-            .with_custom_certificate_verifier(Arc::new(imap2graph::tls::AnyServerCertificate::new(
-                provider,
-            )))
-            .with_no_client_auth(),
-    )
 }
 
 async fn connect(gateway: &Gateway, tls: &Arc<rustls::ClientConfig>) -> Stream {
@@ -206,7 +193,7 @@ fn main() {
         .and_then(|n| n.parse().ok())
         .unwrap_or(200);
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
-    let tls = tls_config();
+    let tls = common::client_tls();
     println!("Gateway memory per connection, {connections} connections per scenario (VmRSS of the gateway process, demo with imap.max_literal_bytes = 1 MiB)");
     println!(
         "| {:<45} | {:>12} | {:>12} | {:>16} |",

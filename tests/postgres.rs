@@ -363,84 +363,82 @@ fn the_health_check_follows_the_database() {
     emulator.process.stop();
 }
 
+/// Two gateway instances on a fresh database `name` and one emulator, with NOOP synchronising
+/// every time: in one directory, so both present the certificate the client trusts (the uid
+/// store is the database, not a file there).
+struct TwoInstances {
+    a: Gateway,
+    b: Gateway,
+    emulator: EmulatorProcess,
+    _dir: tempfile::TempDir,
+}
+
+impl TwoInstances {
+    fn start(name: &str) -> TwoInstances {
+        let runtime = tokio::runtime::Runtime::new().expect("runtime");
+        let url = runtime.block_on(fresh_database(name));
+        let emulator = EmulatorProcess::start();
+        let dir = temp_dir();
+        let env = [
+            ("IMAP2GRAPH_STORE_URL", url.as_str()),
+            ("IMAP2GRAPH_IMAP_NOOP_FRESHNESS_SECS", "0"),
+        ];
+        let a = Gateway::serve(dir.path(), &emulator.url, &env);
+        let b = Gateway::serve(dir.path(), &emulator.url, &env);
+        TwoInstances {
+            a,
+            b,
+            emulator,
+            _dir: dir,
+        }
+    }
+
+    /// Runs the client script on the first instance with `args` and the second's port last;
+    /// asserts it passed.
+    fn run(&self, script: &str, args: &[&str]) {
+        let port = self.b.imap.port().to_string();
+        let mut args = args.to_vec();
+        args.push(&port);
+        let out = self.a.python_ok(script, &args);
+        assert!(out.contains("all checks passed"), "{out}");
+    }
+
+    fn stop(self) {
+        let (_, _) = (self.a.stop(), self.b.stop());
+        self.emulator.process.stop();
+    }
+}
+
 #[test]
 fn sessions_on_two_instances_see_each_others_changes() {
-    let runtime = tokio::runtime::Runtime::new().expect("runtime");
-    let url = runtime.block_on(fresh_database("changes"));
-    let emulator = EmulatorProcess::start();
-    // One directory, so both instances present the certificate the client trusts; the uid
-    // store is the database, not a file there.
-    let dir = temp_dir();
-    let env = [
-        ("IMAP2GRAPH_STORE_URL", url.as_str()),
-        ("IMAP2GRAPH_IMAP_NOOP_FRESHNESS_SECS", "0"),
-    ];
-    let a = Gateway::serve(dir.path(), &emulator.url, &env);
-    let b = Gateway::serve(dir.path(), &emulator.url, &env);
-    let out = a.python_ok("instances.py", &[&b.imap.port().to_string()]);
-    assert!(out.contains("all checks passed"), "{out}");
-    let (_, _) = (a.stop(), b.stop());
+    let instances = TwoInstances::start("changes");
+    instances.run("instances.py", &[]);
+    instances.stop();
 }
 
 #[test]
 fn a_name_created_again_on_two_instances_gets_larger_uidvalidities() {
-    let runtime = tokio::runtime::Runtime::new().expect("runtime");
-    let url = runtime.block_on(fresh_database("recreated"));
-    let emulator = EmulatorProcess::start();
-    // One directory, so both instances present the certificate the client trusts.
-    let dir = temp_dir();
-    let env = [("IMAP2GRAPH_STORE_URL", url.as_str())];
-    let a = Gateway::serve(dir.path(), &emulator.url, &env);
-    let b = Gateway::serve(dir.path(), &emulator.url, &env);
     // CREATE and DELETE of one name three times in a row, on A, B and A: each UIDVALIDITY
     // larger than the last, and both instances answer STATUS alike after each.
-    let out = a.python_ok(
-        "folder_names.py",
-        &["uidvalidity", &b.imap.port().to_string()],
-    );
-    assert!(out.contains("all checks passed"), "{out}");
-    let (_, _) = (a.stop(), b.stop());
-    emulator.process.stop();
+    let instances = TwoInstances::start("recreated");
+    instances.run("folder_names.py", &["uidvalidity"]);
+    instances.stop();
 }
 
 #[test]
 fn flags_graph_cannot_hold_are_the_same_on_two_instances() {
-    let runtime = tokio::runtime::Runtime::new().expect("runtime");
-    let url = runtime.block_on(fresh_database("held"));
-    let emulator = EmulatorProcess::start();
-    // One directory, so both instances present the certificate the client trusts.
-    let dir = temp_dir();
-    let env = [
-        ("IMAP2GRAPH_STORE_URL", url.as_str()),
-        ("IMAP2GRAPH_IMAP_NOOP_FRESHNESS_SECS", "0"),
-    ];
-    let a = Gateway::serve(dir.path(), &emulator.url, &env);
-    let b = Gateway::serve(dir.path(), &emulator.url, &env);
-    let out = a.python_ok("held_flags.py", &["set"]);
+    let instances = TwoInstances::start("held");
+    let out = instances.a.python_ok("held_flags.py", &["set"]);
     assert!(out.contains("all checks passed"), "{out}");
-    let out = a.python_ok("held_flags.py", &["check", &b.imap.port().to_string()]);
-    assert!(out.contains("all checks passed"), "{out}");
-    let (_, _) = (a.stop(), b.stop());
-    emulator.process.stop();
+    instances.run("held_flags.py", &["check"]);
+    instances.stop();
 }
 
 #[test]
 fn recent_is_claimed_once_across_instances() {
-    let runtime = tokio::runtime::Runtime::new().expect("runtime");
-    let url = runtime.block_on(fresh_database("recent"));
-    let emulator = EmulatorProcess::start();
-    // One directory, so both instances present the certificate the client trusts.
-    let dir = temp_dir();
-    let env = [
-        ("IMAP2GRAPH_STORE_URL", url.as_str()),
-        ("IMAP2GRAPH_IMAP_NOOP_FRESHNESS_SECS", "0"),
-    ];
-    let a = Gateway::serve(dir.path(), &emulator.url, &env);
-    let b = Gateway::serve(dir.path(), &emulator.url, &env);
     // Sessions A on the first instance, B and C on the second: each new message is recent to
     // exactly one of them, whichever instance looks first.
-    let out = a.python_ok("recent.py", &[&b.imap.port().to_string()]);
-    assert!(out.contains("all checks passed"), "{out}");
-    let (_, _) = (a.stop(), b.stop());
-    emulator.process.stop();
+    let instances = TwoInstances::start("recent");
+    instances.run("recent.py", &[]);
+    instances.stop();
 }

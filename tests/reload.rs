@@ -36,18 +36,6 @@ fn hang_up(gateway: &Gateway, wanted: &str, times: usize) {
     }
 }
 
-/// A new self-signed pair for localhost in `dir` (cert.pem, key.pem), by `imap2graph cert`.
-fn new_pair(dir: &std::path::Path) {
-    let output = binary_command()
-        .arg("cert")
-        .arg("--out")
-        .arg(dir)
-        .args(["--name", "localhost", "--name", "127.0.0.1"])
-        .output()
-        .expect("imap2graph cert");
-    assert_success("imap2graph cert", &output, None);
-}
-
 #[test]
 fn sighup_reloads_the_certificate_and_sessions_go_on() {
     let emulator = EmulatorProcess::start();
@@ -61,7 +49,7 @@ fn sighup_reloads_the_certificate_and_sessions_go_on() {
     assert!(session.command("s1", "SELECT INBOX").starts_with("s1 OK"));
 
     // A new pair in place, then SIGHUP.
-    new_pair(dir.path());
+    write_certificate(dir.path());
     hang_up(&gateway, "TLS certificate and key reloaded", 1);
     assert!(
         greeted_trusting(&gateway, &gateway.cert),

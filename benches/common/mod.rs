@@ -76,18 +76,7 @@ pub async fn start(settings: &[(&str, u64)]) -> Setup {
     let gateway = tokio::spawn(async move {
         let _ = gateway.serve(listener, stop_rx).await;
     });
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let tls = Arc::new(
-        rustls::ClientConfig::builder_with_provider(provider.clone())
-            .with_safe_default_protocol_versions()
-            .expect("versions")
-            .dangerous()
-            // The bench talks to the gateway's self-signed certificate on loopback.
-            .with_custom_certificate_verifier(Arc::new(imap2graph::tls::AnyServerCertificate::new(
-                provider,
-            )))
-            .with_no_client_auth(),
-    );
+    let tls = client_tls();
     Setup {
         emulator,
         imap,
@@ -97,6 +86,21 @@ pub async fn start(settings: &[(&str, u64)]) -> Setup {
         emulator_task,
         _dir: dir,
     }
+}
+
+/// A client TLS configuration that accepts the gateway's self-signed certificate on loopback.
+pub fn client_tls() -> Arc<rustls::ClientConfig> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    Arc::new(
+        rustls::ClientConfig::builder_with_provider(provider.clone())
+            .with_safe_default_protocol_versions()
+            .expect("versions")
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(imap2graph::tls::AnyServerCertificate::new(
+                provider,
+            )))
+            .with_no_client_auth(),
+    )
 }
 
 pub type Stream = tokio_rustls::client::TlsStream<TcpStream>;

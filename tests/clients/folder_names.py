@@ -10,22 +10,12 @@ usage: folder_names.py uidvalidity [OTHER_PORT]   three CREATE/DELETE rounds of 
 """
 
 import collections
-import imaplib
 import json
 import sys
 
 import gwtest as t
 
 TRASH = "Deleted Items"
-
-
-def session(port=None):
-    if port is None:
-        imap = t.connect()
-    else:
-        imap = imaplib.IMAP4_SSL(t.HOST, port, ssl_context=t.tls_context(), timeout=60)
-    t.login(imap, t.name(t.ALICE))
-    return imap
 
 
 def ok(imap, typ, data, what):
@@ -61,9 +51,9 @@ def rounds(name, sessions, count=3):
 
 
 def uidvalidity(other_port):
-    sessions = [session()]
+    sessions = [t.session()]
     if other_port is not None:
-        sessions.append(session(other_port))
+        sessions.append(t.session(other_port))
     name = "Recreated"
     seen = rounds(name, sessions)
     t.log("UIDVALIDITY, UIDNEXT of each creation:", seen)
@@ -89,7 +79,7 @@ def deleted_names(name, count=3):
 
 
 def unique():
-    imap = session()
+    imap = t.session()
     name = "Again"
     rounds(name, [imap])
     names = [n for _, _, n in t.list_folders(imap, "*")]
@@ -126,7 +116,7 @@ def lsub_lines(imap, pattern):
 
 
 def lsub():
-    imap = session()
+    imap = t.session()
     for name in ["Lsub", "Lsub/child", "Lsub/child/leaf", "Lsub/other"]:
         typ, data = imap.create(t.quote(name))
         ok(imap, typ, data, "CREATE %s" % name)

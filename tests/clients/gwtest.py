@@ -70,9 +70,17 @@ def tls_context():
     return context
 
 
-def connect(debug=0):
-    imap = imaplib.IMAP4_SSL(HOST, PORT, ssl_context=tls_context(), timeout=60)
+def connect(debug=0, port=None):
+    """A TLS connection to the gateway (to another instance on the same host with `port`)."""
+    imap = imaplib.IMAP4_SSL(HOST, port or PORT, ssl_context=tls_context(), timeout=60)
     imap.debug = debug
+    return imap
+
+
+def session(port=None):
+    """A connection logged in to alice's mailbox."""
+    imap = connect(port=port)
+    login(imap, name(ALICE))
     return imap
 
 

@@ -5,7 +5,6 @@ and an EXPUNGE — the session on the other instance learns on NOOP, with the sa
 usage: instances.py OTHER_PORT   (the first instance's port comes from I2G_IMAP_PORT)
 """
 
-import imaplib
 import sys
 
 import gwtest as t
@@ -22,7 +21,7 @@ def main():
     other_port = int(sys.argv[1])
     a = t.connect()
     t.login(a, t.name(t.ALICE))
-    b = imaplib.IMAP4_SSL(t.HOST, other_port, ssl_context=t.tls_context(), timeout=60)
+    b = t.connect(port=other_port)
     t.login(b, t.name(t.ALICE))
     exists_a, validity_a = t.select(a, "INBOX", readonly=False)
     exists_b, validity_b = t.select(b, "INBOX", readonly=False)

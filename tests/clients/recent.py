@@ -7,7 +7,6 @@ usage: recent.py [OTHER_PORT]   with a second gateway instance on the same uid s
 B and C use it, so the claims are shared across instances.
 """
 
-import imaplib
 import re
 import sys
 import time
@@ -54,18 +53,9 @@ def status_recent(imap, messages=None):
     return int(match.group(1)) if match else None
 
 
-def session(port=None):
-    if port is None:
-        imap = t.connect()
-    else:
-        imap = imaplib.IMAP4_SSL(t.HOST, port, ssl_context=t.tls_context(), timeout=60)
-    t.login(imap, t.name(t.ALICE))
-    return imap
-
-
 def main():
     other = int(sys.argv[1]) if len(sys.argv) > 1 else None
-    a, b, c = session(), session(other), session(other)
+    a, b, c = t.session(), t.session(other), t.session(other)
     lines = t.command_lines(a, "SELECT INBOX")
     exists = number(lines, "EXISTS")
     t.check(number(lines, "RECENT") == exists, "the first SELECT of a new folder claims all: %r" % lines)

@@ -569,23 +569,29 @@ impl EmulatorProcess {
     }
 }
 
+/// A new self-signed pair for localhost and 127.0.0.1 in `dir` (cert.pem, key.pem), made by
+/// `imap2graph cert` (replacing any pair there).
+pub fn write_certificate(dir: &Path) {
+    let output = binary_command()
+        .arg("cert")
+        .arg("--out")
+        .arg(dir)
+        .args(["--name", "localhost", "--name", "127.0.0.1"])
+        .output()
+        .expect("cannot run `imap2graph cert`");
+    assert_success("imap2graph cert", &output, None);
+    assert!(
+        dir.join("cert.pem").is_file() && dir.join("key.pem").is_file(),
+        "`imap2graph cert` wrote no pair"
+    );
+}
+
 /// Writes `DIR/imap2graph.toml` for `serve` (and the certificate, if missing).
 pub fn write_serve_config(dir: &Path, graph_url: &str) -> PathBuf {
     let cert = dir.join("cert.pem");
     let key = dir.join("key.pem");
     if !cert.is_file() || !key.is_file() {
-        let output = binary_command()
-            .arg("cert")
-            .arg("--out")
-            .arg(dir)
-            .args(["--name", "localhost", "--name", "127.0.0.1"])
-            .output()
-            .expect("cannot run `imap2graph cert`");
-        assert_success("imap2graph cert", &output, None);
-        assert!(
-            cert.is_file() && key.is_file(),
-            "`imap2graph cert` wrote no pair"
-        );
+        write_certificate(dir);
     }
     let config = dir.join("imap2graph.toml");
     let text = format!(
