@@ -141,7 +141,11 @@ fn json_logs_are_one_object_a_line_without_secrets() {
     let stopped = gateway.stop();
     assert_clean("the gateway's JSON log", &stopped.stderr, &needles);
     let mut logins = 0;
-    for line in stopped.stderr.lines().filter(|line| !line.trim().is_empty()) {
+    for line in stopped
+        .stderr
+        .lines()
+        .filter(|line| !line.trim().is_empty())
+    {
         let object: serde_json::Value = serde_json::from_str(line)
             .unwrap_or_else(|err| panic!("a log line that is not JSON ({err}): {line}"));
         for key in ["timestamp", "level", "target", "fields"] {
