@@ -9,6 +9,7 @@ pub mod categories;
 pub mod check;
 pub mod config;
 pub mod connection;
+pub mod exact;
 pub mod framing;
 pub mod graph;
 pub mod hub;

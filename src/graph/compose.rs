@@ -33,7 +33,7 @@
 
 use bytes::Bytes;
 use chrono::{DateTime, SecondsFormat, Utc};
-use mail_parser::{Address, HeaderValue, MessageParser, MimeHeaders};
+use mail_parser::{Address, HeaderValue, MessageParser, MessagePart, MimeHeaders};
 use serde_json::{json, Value};
 
 use super::model::LAST_VERB_PROPERTY;
@@ -200,31 +200,14 @@ pub fn compose(
         };
         message.insert("body".into(), body);
         for part in parsed.attachments() {
-            let content_type = part
-                .content_type()
-                .map(|ct| match ct.subtype() {
-                    Some(sub) => format!("{}/{}", ct.ctype(), sub),
-                    None => ct.ctype().to_string(),
-                })
-                .unwrap_or_else(|| "application/octet-stream".into())
-                .to_ascii_lowercase();
-            let name = part
-                .attachment_name()
-                .map(str::to_string)
-                .unwrap_or_else(|| {
-                    if part.is_message() {
-                        "message.eml".into()
-                    } else {
-                        "attachment".into()
-                    }
-                });
+            let (name, content_type) = attachment_label(part);
             let is_inline = part
                 .content_disposition()
                 .is_some_and(|d| d.ctype().eq_ignore_ascii_case("inline"))
                 || (part.content_disposition().is_none() && part.content_id().is_some());
             attachments.push(NewAttachment {
-                name: graph_line(&name),
-                content_type: graph_line(&content_type),
+                name,
+                content_type,
                 content_id: part
                     .content_id()
                     .map(|id| graph_line(id.trim_matches(['<', '>']))),
@@ -291,6 +274,30 @@ pub fn compose(
         later_attachments: later,
         internet_message_id,
     })
+}
+
+/// The name and content type Graph is given for an attachment part (as `compose` creates
+/// it), by which an exact record (`crate::exact`) finds the attachment again.
+pub(crate) fn attachment_label(part: &MessagePart<'_>) -> (String, String) {
+    let content_type = part
+        .content_type()
+        .map(|ct| match ct.subtype() {
+            Some(sub) => format!("{}/{}", ct.ctype(), sub),
+            None => ct.ctype().to_string(),
+        })
+        .unwrap_or_else(|| "application/octet-stream".into())
+        .to_ascii_lowercase();
+    let name = part
+        .attachment_name()
+        .map(str::to_string)
+        .unwrap_or_else(|| {
+            if part.is_message() {
+                "message.eml".into()
+            } else {
+                "attachment".into()
+            }
+        });
+    (graph_line(&name), graph_line(&content_type))
 }
 
 /// One field of the message's header section as the client sent it.
