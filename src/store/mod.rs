@@ -8,7 +8,9 @@
 //! IMAP shows of it: flags, INTERNALDATE), so a restart resumes the folder's delta sync instead
 //! of listing it again; the \Deleted marks, which Graph has no place for and which every session
 //! and instance must see until EXPUNGE; and each mailbox's folder subscriptions
-//! (SUBSCRIBE/UNSUBSCRIBE). UIDs are allocated here, atomically, in the order the caller gives
+//! (SUBSCRIBE/UNSUBSCRIBE); and per message APPENDed through the gateway its exact record
+//! (`crate::exact`: what Graph cannot give back of the literal), by Graph id alone, since a
+//! MOVE keeps the id. UIDs are allocated here, atomically, in the order the caller gives
 //! (ascending receivedDateTime), and never reused: a message that disappears takes its UID with
 //! it, and `next_uid` only grows.
 //!
@@ -25,6 +27,7 @@ use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 
 use crate::config::StoreConfig;
+use crate::exact::{StoredExact, Undecodable};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -55,7 +58,7 @@ pub enum StoreError {
 }
 
 /// The schema version this code reads and writes.
-const SCHEMA_VERSION: usize = 5;
+const SCHEMA_VERSION: usize = 6;
 
 /// One backend's schema as its history: step `i` takes a database from version `i` to `i + 1`,
 /// so a new version appends a step (and raises [`SCHEMA_VERSION`], which makes every backend
@@ -435,15 +438,111 @@ impl UidStore {
     }
 }
 
+impl UidStore {
+    /// The exact records (`crate::exact`) of these messages that have one, by Graph id; a
+    /// record that does not decode is given as such (the caller must not show other bytes).
+    pub async fn exact_records(
+        &self,
+        mailbox: &str,
+        message_ids: Vec<String>,
+    ) -> Result<HashMap<String, Result<StoredExact, Undecodable>>, StoreError> {
+        if message_ids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let rows = match &self.backend {
+            Backend::Sqlite(store) => store.exact_records(mailbox, message_ids).await?,
+            Backend::Postgres(store) => store.exact_records(mailbox, message_ids).await?,
+        };
+        Ok(rows
+            .into_iter()
+            .map(|(id, kind, data)| (id, StoredExact::decode(kind, data)))
+            .collect())
+    }
+
+    /// Keeps (or replaces) a message's exact record.
+    pub async fn put_exact(
+        &self,
+        mailbox: &str,
+        message_id: &str,
+        record: &StoredExact,
+    ) -> Result<(), StoreError> {
+        let (kind, data) = record.encode();
+        match &self.backend {
+            Backend::Sqlite(store) => store.put_exact(mailbox, message_id, kind, data).await,
+            Backend::Postgres(store) => store.put_exact(mailbox, message_id, kind, data).await,
+        }
+    }
+
+    /// Gives each copy (second id) the exact record of its original (first id), where the
+    /// original has one, in one transaction.
+    pub async fn copy_exact(
+        &self,
+        mailbox: &str,
+        copies: Vec<(String, String)>,
+    ) -> Result<(), StoreError> {
+        if copies.is_empty() {
+            return Ok(());
+        }
+        match &self.backend {
+            Backend::Sqlite(store) => store.copy_exact(mailbox, copies).await,
+            Backend::Postgres(store) => store.copy_exact(mailbox, copies).await,
+        }
+    }
+
+    /// Removes the exact records of messages gone from Graph.
+    pub async fn drop_exact(
+        &self,
+        mailbox: &str,
+        message_ids: Vec<String>,
+    ) -> Result<(), StoreError> {
+        if message_ids.is_empty() {
+            return Ok(());
+        }
+        match &self.backend {
+            Backend::Sqlite(store) => store.drop_exact(mailbox, message_ids).await,
+            Backend::Postgres(store) => store.drop_exact(mailbox, message_ids).await,
+        }
+    }
+
+    /// Gives a message of the folder a new UID in place of `old_uid` (its bytes as shown under
+    /// that UID can no longer be had), keeping its \Deleted mark and held flags. When it no
+    /// longer holds `old_uid` (another instance renumbered it already) it keeps the UID it has.
+    /// Returns its UID afterwards and the folder's UIDs.
+    pub async fn renumber(
+        &self,
+        mailbox: &str,
+        folder_id: &str,
+        message_id: &str,
+        old_uid: u32,
+    ) -> Result<(u32, FolderUids), StoreError> {
+        let changes = FolderChanges {
+            forget: Vec::new(),
+            only_present: false,
+            renumber: vec![(message_id.to_string(), old_uid)],
+            present: vec![(message_id.to_string(), None)],
+            delta_link: None,
+        };
+        let (uids, folder) = self.change_folder(mailbox, folder_id, changes).await?;
+        let uid = uids
+            .get(message_id)
+            .copied()
+            .ok_or_else(|| StoreError::Task("renumbered message got no UID".into()))?;
+        Ok((uid, folder))
+    }
+}
+
 /// One transaction on a folder's messages, in the one shape both backends run: what
-/// `reconcile` and `record_sync` ask for. In order: `forget`, then (when `only_present`)
-/// everything not in `present`, then UIDs and states for `present`, then `next_uid` and the
+/// `reconcile`, `record_sync` and `renumber` ask for. In order: `forget`, then (when
+/// `only_present`) everything not in `present`, then `renumber`, then UIDs and states for `present`, then `next_uid` and the
 /// deltaLink.
 struct FolderChanges {
     /// Ids whose rows and \Deleted marks go.
     forget: Vec<String>,
     /// Every row and \Deleted mark of the folder not in `present` goes too.
     only_present: bool,
+    /// Message rows that go when they still hold that UID (their marks and held flags stay),
+    /// so that, being in `present`, they get a new UID.
+    renumber: Vec<(String, u32)>,
     /// Ids that must have a UID, each once, in allocation order, with the JSON of the state to
     /// store: None keeps an existing row's state (NULL for a new row).
     present: Vec<(String, Option<String>)>,
@@ -456,6 +555,7 @@ impl FolderChanges {
         FolderChanges {
             forget: gone_ids,
             only_present: false,
+            renumber: Vec::new(),
             present: Self::each_once(new_ids.into_iter().map(|id| (id, None))),
             delta_link: None,
         }
@@ -477,6 +577,7 @@ impl FolderChanges {
         FolderChanges {
             forget,
             only_present: sync.complete,
+            renumber: Vec::new(),
             present,
             delta_link: Some(sync.delta_link),
         }
@@ -902,7 +1003,90 @@ pub mod conformance {
             "subscriptions are per mailbox",
         )?;
         synchronisation(store, reopen, prefix).await?;
+        exact_records(store, reopen, prefix).await?;
         uid_validities(store, reopen, prefix).await
+    }
+
+    /// Exact records: kept by mailbox and Graph id whatever the folder, seen by the other
+    /// handle, copied to a copy's id, replaced, dropped; a renumbered message gets a new UID
+    /// once, keeping its \Deleted mark.
+    async fn exact_records(
+        store: &UidStore,
+        reopen: &UidStore,
+        prefix: &str,
+    ) -> Result<(), String> {
+        let mailbox = format!("{prefix}exact@x.example");
+        let err = |e: StoreError| e.to_string();
+        let literal = StoredExact::Literal(b"Subject: x\r\n\r\n\x00\xffbody".to_vec());
+        let superseded = StoredExact::Superseded {
+            folder_id: "F".into(),
+            uid: 7,
+        };
+        store
+            .put_exact(&mailbox, "m1", &literal)
+            .await
+            .map_err(err)?;
+        store
+            .copy_exact(
+                &mailbox,
+                vec![("m1".into(), "c1".into()), ("none".into(), "c2".into())],
+            )
+            .await
+            .map_err(err)?;
+        let ids = || vec!["m1".to_string(), "c1".to_string(), "c2".to_string()];
+        let records = reopen.exact_records(&mailbox, ids()).await.map_err(err)?;
+        check(
+            records.len() == 2
+                && records.get("m1") == Some(&Ok(literal.clone()))
+                && records.get("c1") == Some(&Ok(literal.clone())),
+            "a record is seen by the other handle and copied to a copy, bytes as they were",
+        )?;
+        reopen
+            .put_exact(&mailbox, "c1", &superseded)
+            .await
+            .map_err(err)?;
+        store
+            .drop_exact(&mailbox, vec!["m1".into()])
+            .await
+            .map_err(err)?;
+        let records = store.exact_records(&mailbox, ids()).await.map_err(err)?;
+        check(
+            records.len() == 1 && records.get("c1") == Some(&Ok(superseded)),
+            "a record is replaced and dropped",
+        )?;
+        let (uids, _) = store
+            .reconcile(&mailbox, "F", vec!["a".into(), "b".into()], vec![])
+            .await
+            .map_err(err)?;
+        store
+            .set_deleted(&mailbox, "F", vec!["a".into()], true)
+            .await
+            .map_err(err)?;
+        let (first, folder) = store
+            .renumber(&mailbox, "F", "a", uids["a"])
+            .await
+            .map_err(err)?;
+        let (again, _) = reopen
+            .renumber(&mailbox, "F", "a", uids["a"])
+            .await
+            .map_err(err)?;
+        check(
+            first == 3 && again == 3 && folder.uid_next == 4,
+            "a renumbered message gets the next UID, once",
+        )?;
+        let known = reopen.messages(&mailbox, "F").await.map_err(err)?;
+        check(
+            known.get("a").map(|m| m.uid) == Some(3) && known.get("b").map(|m| m.uid) == Some(2),
+            "only the renumbered message changes",
+        )?;
+        check(
+            reopen
+                .deleted(&mailbox, "F")
+                .await
+                .map_err(err)?
+                .contains("a"),
+            "a renumbered message keeps its \\Deleted mark",
+        )
     }
 
     /// A folder the gateway creates gets a UIDVALIDITY larger than any the mailbox had, from

@@ -84,6 +84,16 @@ CREATE TABLE held_flags (
     PRIMARY KEY (mailbox, folder_id, message_id)
 );
 ",
+    // 6: exact records of appended messages (`crate::exact`), by Graph id (a MOVE keeps it).
+    "
+CREATE TABLE exact_records (
+    mailbox    TEXT     NOT NULL,
+    message_id TEXT     NOT NULL,
+    kind       SMALLINT NOT NULL,
+    data       BYTEA    NOT NULL,
+    PRIMARY KEY (mailbox, message_id)
+);
+",
 ];
 
 /// Where the schema's version is kept; a database made before versions were recorded has no
@@ -324,6 +334,15 @@ impl PostgresStore {
                 .await
                 .map_err(pg_error)?;
             }
+        }
+        for (message_id, uid) in &changes.renumber {
+            tx.execute(
+                "DELETE FROM messages WHERE mailbox = $1 AND folder_id = $2
+                 AND message_id = $3 AND uid = $4",
+                &[&mailbox, &folder_id, message_id, &i64::from(*uid)],
+            )
+            .await
+            .map_err(pg_error)?;
         }
         let existing: HashMap<String, u32> = tx
             .query(
@@ -591,6 +610,82 @@ impl PostgresStore {
             }
         }
         tx.commit().await.map_err(pg_error)
+    }
+
+    pub async fn exact_records(
+        &self,
+        mailbox: &str,
+        message_ids: Vec<String>,
+    ) -> Result<Vec<(String, i16, Vec<u8>)>, StoreError> {
+        let client = self.pool.get().await.map_err(pg_error)?;
+        let rows = client
+            .query(
+                "SELECT message_id, kind, data FROM exact_records
+                 WHERE mailbox = $1 AND message_id = ANY($2)",
+                &[&mailbox, &message_ids],
+            )
+            .await
+            .map_err(pg_error)?;
+        Ok(rows
+            .iter()
+            .map(|row| (row.get(0), row.get(1), row.get(2)))
+            .collect())
+    }
+
+    pub async fn put_exact(
+        &self,
+        mailbox: &str,
+        message_id: &str,
+        kind: i16,
+        data: Vec<u8>,
+    ) -> Result<(), StoreError> {
+        let client = self.pool.get().await.map_err(pg_error)?;
+        client
+            .execute(
+                "INSERT INTO exact_records (mailbox, message_id, kind, data) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (mailbox, message_id) DO UPDATE SET kind = excluded.kind, data = excluded.data",
+                &[&mailbox, &message_id, &kind, &data],
+            )
+            .await
+            .map_err(pg_error)?;
+        Ok(())
+    }
+
+    pub async fn copy_exact(
+        &self,
+        mailbox: &str,
+        copies: Vec<(String, String)>,
+    ) -> Result<(), StoreError> {
+        let client = self.pool.get().await.map_err(pg_error)?;
+        let (from, to): (Vec<String>, Vec<String>) = copies.into_iter().unzip();
+        client
+            .execute(
+                "INSERT INTO exact_records (mailbox, message_id, kind, data)
+                 SELECT r.mailbox, c.copy, r.kind, r.data
+                 FROM UNNEST($2::TEXT[], $3::TEXT[]) AS c (original, copy)
+                 JOIN exact_records r ON r.mailbox = $1 AND r.message_id = c.original
+                 ON CONFLICT (mailbox, message_id) DO UPDATE SET kind = excluded.kind, data = excluded.data",
+                &[&mailbox, &from, &to],
+            )
+            .await
+            .map_err(pg_error)?;
+        Ok(())
+    }
+
+    pub async fn drop_exact(
+        &self,
+        mailbox: &str,
+        message_ids: Vec<String>,
+    ) -> Result<(), StoreError> {
+        let client = self.pool.get().await.map_err(pg_error)?;
+        client
+            .execute(
+                "DELETE FROM exact_records WHERE mailbox = $1 AND message_id = ANY($2)",
+                &[&mailbox, &message_ids],
+            )
+            .await
+            .map_err(pg_error)?;
+        Ok(())
     }
 
     pub async fn check(&self) -> Result<(), StoreError> {

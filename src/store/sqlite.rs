@@ -87,6 +87,16 @@ CREATE TABLE held_flags (
     PRIMARY KEY (mailbox, folder_id, message_id)
 );
 ",
+    // 6: exact records of appended messages (`crate::exact`), by Graph id (a MOVE keeps it).
+    "
+CREATE TABLE exact_records (
+    mailbox    TEXT    NOT NULL,
+    message_id TEXT    NOT NULL,
+    kind       INTEGER NOT NULL,
+    data       BLOB    NOT NULL,
+    PRIMARY KEY (mailbox, message_id)
+);
+",
 ];
 
 impl SqliteStore {
@@ -300,6 +310,13 @@ impl SqliteStore {
                         params![mailbox, folder_id, present],
                     )?;
                 }
+            }
+            for (message_id, uid) in &changes.renumber {
+                tx.execute(
+                    "DELETE FROM messages WHERE mailbox = $1 AND folder_id = $2
+                     AND message_id = $3 AND uid = $4",
+                    params![mailbox, folder_id, message_id, uid],
+                )?;
             }
             let existing: HashMap<String, u32> = tx
                 .prepare_cached(
@@ -544,6 +561,85 @@ impl SqliteStore {
                 };
             }
             tx.commit()
+        })
+        .await
+    }
+
+    pub async fn exact_records(
+        &self,
+        mailbox: &str,
+        message_ids: Vec<String>,
+    ) -> Result<Vec<(String, i16, Vec<u8>)>, StoreError> {
+        let mailbox = mailbox.to_string();
+        let ids = serde_json::Value::from(message_ids).to_string();
+        self.with_connection(move |conn| {
+            let mut statement = conn.prepare_cached(
+                "SELECT message_id, kind, data FROM exact_records WHERE mailbox = $1
+                 AND message_id IN (SELECT value FROM json_each($2))",
+            )?;
+            let rows = statement.query_map(params![mailbox, ids], |row| {
+                Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+            })?;
+            rows.collect()
+        })
+        .await
+    }
+
+    pub async fn put_exact(
+        &self,
+        mailbox: &str,
+        message_id: &str,
+        kind: i16,
+        data: Vec<u8>,
+    ) -> Result<(), StoreError> {
+        let (mailbox, message_id) = (mailbox.to_string(), message_id.to_string());
+        self.with_connection(move |conn| {
+            conn.execute(
+                "INSERT INTO exact_records (mailbox, message_id, kind, data) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (mailbox, message_id) DO UPDATE SET kind = excluded.kind, data = excluded.data",
+                params![mailbox, message_id, kind, data],
+            )
+            .map(|_| ())
+        })
+        .await
+    }
+
+    pub async fn copy_exact(
+        &self,
+        mailbox: &str,
+        copies: Vec<(String, String)>,
+    ) -> Result<(), StoreError> {
+        let mailbox = mailbox.to_string();
+        self.with_connection(move |conn| {
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            for (from, to) in &copies {
+                tx.execute(
+                    "INSERT INTO exact_records (mailbox, message_id, kind, data)
+                     SELECT mailbox, ?3, kind, data FROM exact_records
+                     WHERE mailbox = ?1 AND message_id = ?2
+                     ON CONFLICT (mailbox, message_id) DO UPDATE SET kind = excluded.kind, data = excluded.data",
+                    params![mailbox, from, to],
+                )?;
+            }
+            tx.commit()
+        })
+        .await
+    }
+
+    pub async fn drop_exact(
+        &self,
+        mailbox: &str,
+        message_ids: Vec<String>,
+    ) -> Result<(), StoreError> {
+        let mailbox = mailbox.to_string();
+        let ids = serde_json::Value::from(message_ids).to_string();
+        self.with_connection(move |conn| {
+            conn.execute(
+                "DELETE FROM exact_records WHERE mailbox = $1
+                 AND message_id IN (SELECT value FROM json_each($2))",
+                params![mailbox, ids],
+            )
+            .map(|_| ())
         })
         .await
     }
