@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
-use imap2graph_emulator::{DeltaConfig, UpdatedItems};
+use imap2graph_emulator::{DeltaConfig, MimeConfig, MimeDrafts, UpdatedItems};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -62,6 +62,8 @@ pub enum Command {
         data_dir: Option<PathBuf>,
         #[command(flatten)]
         delta: EmulatorDelta,
+        #[command(flatten)]
+        mime: EmulatorMime,
     },
     /// Run the Graph emulator alone (serves the demo tenant unless --seed is given).
     Emulator {
@@ -73,6 +75,8 @@ pub enum Command {
         seed: Option<PathBuf>,
         #[command(flatten)]
         delta: EmulatorDelta,
+        #[command(flatten)]
+        mime: EmulatorMime,
     },
     /// Check, from this host, that the gateway can serve an application: DNS and HTTPS to the
     /// identity platform and Graph, the clock, a token and its roles, each mailbox's Inbox, the
@@ -123,6 +127,30 @@ impl EmulatorDelta {
         DeltaConfig {
             updated_items: self.delta_items,
             replay: self.delta_replay,
+        }
+    }
+}
+
+/// What the emulator does with drafts created from MIME (its `POST /_emulator/mime` changes it
+/// at run time).
+#[derive(Debug, Args)]
+pub struct EmulatorMime {
+    /// `$value` of a draft created from MIME: `regenerated` (written anew from the item, as
+    /// Exchange converts MIME it is given: new boundaries, its own header fields) or `kept`
+    /// (byte for byte as posted). Graph's documentation does not say which.
+    #[arg(
+        long,
+        value_name = "regenerated|kept",
+        default_value = "regenerated",
+        env = "IMAP2GRAPH_EMULATOR_MIME_DRAFTS"
+    )]
+    pub mime_drafts: MimeDrafts,
+}
+
+impl EmulatorMime {
+    pub fn config(&self) -> MimeConfig {
+        MimeConfig {
+            drafts: self.mime_drafts,
         }
     }
 }

@@ -11,7 +11,7 @@ use clap::Parser;
 use imap2graph::config::Config;
 use imap2graph::server::Gateway;
 use imap2graph::{listener, tls};
-use imap2graph_emulator::{demo, DeltaConfig, Emulator, EmulatorConfig};
+use imap2graph_emulator::{demo, DeltaConfig, Emulator, EmulatorConfig, MimeConfig};
 use tokio::sync::watch;
 
 use cli::{Cli, Command, LogFormat};
@@ -60,11 +60,13 @@ async fn run(command: Command) -> anyhow::Result<()> {
             graph,
             data_dir,
             delta,
-        } => run_demo(imap, graph, data_dir, delta.config()).await,
+            mime,
+        } => run_demo(imap, graph, data_dir, delta.config(), mime.config()).await,
         Command::Emulator {
             listen,
             seed,
             delta,
+            mime,
         } => {
             let mut config = match seed {
                 Some(dir) => EmulatorConfig::from_eml_dir(&dir)
@@ -72,6 +74,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 None => EmulatorConfig::demo(),
             };
             config.delta = delta.config();
+            config.mime = mime.config();
             let emulator = Emulator::with_config(config);
             let listener = tokio::net::TcpListener::bind(listen)
                 .await
@@ -154,6 +157,7 @@ async fn run_demo(
     graph: std::net::SocketAddr,
     data_dir: Option<PathBuf>,
     delta: DeltaConfig,
+    mime: MimeConfig,
 ) -> anyhow::Result<()> {
     let data_dir = data_dir.unwrap_or_else(default_demo_dir);
     std::fs::create_dir_all(&data_dir)
@@ -166,6 +170,7 @@ async fn run_demo(
 
     let emulator = Emulator::with_config(EmulatorConfig {
         delta,
+        mime,
         ..EmulatorConfig::demo()
     });
     let graph_listener = tokio::net::TcpListener::bind(graph)

@@ -70,6 +70,9 @@ pub struct ThrottleLimits {
     /// Bytes uploaded (request bodies of POST/PUT/PATCH) per `upload_window`.
     pub max_upload_bytes: u64,
     pub upload_window: Duration,
+    /// Whether refused (429) requests count against `max_requests` too, as "all requests
+    /// accrue against your usage limits" (<https://learn.microsoft.com/graph/throttling>).
+    pub count_refused: bool,
 }
 
 /// `ThrottleLimits` as JSON for `GET/POST /_emulator/throttle` (windows in seconds, which
@@ -83,6 +86,7 @@ pub struct ThrottleLimitsJson {
     pub request_window_secs: Option<f64>,
     pub max_upload_bytes: Option<u64>,
     pub upload_window_secs: Option<f64>,
+    pub count_refused: Option<bool>,
 }
 
 impl ThrottleLimits {
@@ -94,6 +98,7 @@ impl ThrottleLimits {
             request_window_secs: Some(self.request_window.as_secs_f64()),
             max_upload_bytes: Some(self.max_upload_bytes),
             upload_window_secs: Some(self.upload_window.as_secs_f64()),
+            count_refused: Some(self.count_refused),
         }
     }
 
@@ -115,6 +120,7 @@ impl ThrottleLimits {
             )?,
             max_upload_bytes: j.max_upload_bytes.unwrap_or(self.max_upload_bytes),
             upload_window: secs(j.upload_window_secs, self.upload_window, "uploadWindowSecs")?,
+            count_refused: j.count_refused.unwrap_or(self.count_refused),
         })
     }
 }
@@ -126,8 +132,10 @@ impl Default for ThrottleLimits {
             max_concurrent: 4,
             max_requests: 10_000,
             request_window: Duration::from_secs(600),
-            max_upload_bytes: 150 * 1024 * 1024,
+            // "150 MB": decimal megabytes, the smaller of the two readings.
+            max_upload_bytes: 150_000_000,
             upload_window: Duration::from_secs(300),
+            count_refused: true,
         }
     }
 }
@@ -208,6 +216,46 @@ impl std::str::FromStr for UpdatedItems {
     }
 }
 
+/// What Exchange does with the MIME of messages created through Graph, settable at start
+/// (`EmulatorConfig.mime`) and at run time (`POST /_emulator/mime`). Messages created from JSON
+/// always have their MIME regenerated from the item ("Outlook does not save messages in MIME
+/// format", <https://learn.microsoft.com/graph/outlook-get-mime-message>); for drafts created
+/// from MIME (<https://learn.microsoft.com/graph/api/user-post-messages>, "Create a message in
+/// MIME format") the page does not say whether `$value` gives back what was posted, so both
+/// behaviours are offered.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct MimeConfig {
+    /// What `$value` of a draft created from MIME gives back.
+    pub drafts: MimeDrafts,
+}
+
+/// The MIME of a draft created from MIME, as `$value` serves it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum MimeDrafts {
+    /// Exchange converts the MIME into an item (MS-OXCMAIL) and `$value` is written anew from
+    /// it: new boundaries, Exchange's header fields, dates in UTC, attachments in base64. The
+    /// least a client can rely on, hence the default.
+    #[default]
+    Regenerated,
+    /// The MIME as posted, byte for byte.
+    Kept,
+}
+
+impl std::str::FromStr for MimeDrafts {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "regenerated" | "regenerate" => Ok(MimeDrafts::Regenerated),
+            "kept" | "keep" => Ok(MimeDrafts::Kept),
+            _ => Err(format!(
+                "unknown MIME draft mode {s:?}: use `regenerated` or `kept`"
+            )),
+        }
+    }
+}
+
 /// One message to seed: the raw RFC 5322 bytes (stored byte for byte) and its Outlook state.
 #[derive(Clone, Debug)]
 pub struct SeedMessage {
@@ -264,6 +312,8 @@ pub struct EmulatorConfig {
     pub faults: FaultConfig,
     /// How delta pages represent updated items, and whether they replay.
     pub delta: DeltaConfig,
+    /// Whether drafts created from MIME keep it.
+    pub mime: MimeConfig,
     pub mailboxes: Vec<SeedMailbox>,
 }
 
@@ -298,6 +348,7 @@ impl EmulatorConfig {
             throttle: ThrottleLimits::default(),
             faults: FaultConfig::default(),
             delta: DeltaConfig::default(),
+            mime: MimeConfig::default(),
             mailboxes: Vec::new(),
         }
     }

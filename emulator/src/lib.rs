@@ -29,8 +29,9 @@ use axum::Router;
 use serde_json::{json, Value};
 
 pub use config::{
-    AppConfig, DeltaConfig, EmulatorConfig, ErrorFault, FaultConfig, Secret, SeedFolder,
-    SeedMailbox, SeedMessage, TenantConfig, ThrottleLimits, ThrottleLimitsJson, UpdatedItems,
+    AppConfig, DeltaConfig, EmulatorConfig, ErrorFault, FaultConfig, MimeConfig, MimeDrafts,
+    Secret, SeedFolder, SeedMailbox, SeedMessage, TenantConfig, ThrottleLimits, ThrottleLimitsJson,
+    UpdatedItems,
 };
 
 pub use seed::synthetic_mailbox;
@@ -76,6 +77,7 @@ pub(crate) struct Inner {
     limits: Mutex<ThrottleLimits>,
     faults: faults::Faults,
     delta: Mutex<DeltaConfig>,
+    mime: Mutex<MimeConfig>,
     token_key: [u8; 32],
 }
 
@@ -111,6 +113,7 @@ impl Emulator {
                 limits: Mutex::new(config.throttle.clone()),
                 faults: faults::Faults::new(config.faults.clone()),
                 delta: Mutex::new(config.delta.clone()),
+                mime: Mutex::new(config.mime.clone()),
                 token_key: key,
                 config,
             }),
@@ -145,6 +148,7 @@ impl Emulator {
                 "/_emulator/delta",
                 get(admin_get_delta).post(admin_set_delta),
             )
+            .route("/_emulator/mime", get(admin_get_mime).post(admin_set_mime))
             .route(
                 "/_emulator/mailboxes/{mailbox}/deliver",
                 post(admin_deliver),
@@ -187,6 +191,21 @@ impl Emulator {
             self.inner.config.throttle.clone();
         self.inner.faults.set(self.inner.config.faults.clone());
         self.set_delta(self.inner.config.delta.clone());
+        self.set_mime(self.inner.config.mime.clone());
+    }
+
+    /// What drafts created from MIME keep, from now on (as `POST /_emulator/mime`).
+    pub fn set_mime(&self, mime: MimeConfig) {
+        *self.inner.mime.lock().unwrap_or_else(|e| e.into_inner()) = mime;
+    }
+
+    /// What drafts created from MIME keep now.
+    pub fn mime_config(&self) -> MimeConfig {
+        self.inner
+            .mime
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// How delta pages answer from now on (as `POST /_emulator/delta`); tokens already issued
@@ -555,6 +574,29 @@ async fn admin_set_delta(State(emu): State<Emulator>, body: Bytes) -> Response {
         Err(e) => json_response(
             400,
             &json!({"error": {"code": "BadRequest", "message": format!("invalid delta configuration: {e}")}}),
+            &[],
+        ),
+    }
+}
+
+async fn admin_get_mime(State(emu): State<Emulator>) -> Response {
+    json_response(
+        200,
+        &serde_json::to_value(emu.mime_config()).unwrap_or(Value::Null),
+        &[],
+    )
+}
+
+/// `POST /_emulator/mime`: fields left out take their defaults, as in `POST /_emulator/delta`.
+async fn admin_set_mime(State(emu): State<Emulator>, body: Bytes) -> Response {
+    match serde_json::from_slice::<MimeConfig>(&body) {
+        Ok(m) => {
+            emu.set_mime(m.clone());
+            json_response(200, &serde_json::to_value(m).unwrap_or(Value::Null), &[])
+        }
+        Err(e) => json_response(
+            400,
+            &json!({"error": {"code": "BadRequest", "message": format!("invalid MIME configuration: {e}")}}),
             &[],
         ),
     }

@@ -33,6 +33,10 @@ pub(crate) struct AttachmentView {
     /// nested message.
     pub bytes: Vec<u8>,
     pub is_item: bool,
+    /// A hash of name, type and content: what the attachment's id is made from, so that an
+    /// attachment keeps its id when others are added or deleted (as Exchange's attachment
+    /// numbers do) and when the MIME around it is written anew.
+    pub fingerprint: u64,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -186,7 +190,14 @@ pub(crate) fn parse(raw: &[u8]) -> MimeView {
                 }
             })
             .unwrap_or_else(|| "attachment".to_string());
+        let fingerprint = {
+            use std::hash::{Hash, Hasher};
+            let mut hasher = std::collections::hash_map::DefaultHasher::new();
+            (&name, &content_type, &bytes, is_item).hash(&mut hasher);
+            hasher.finish()
+        };
         attachments.push(AttachmentView {
+            fingerprint,
             name,
             content_type,
             size: bytes.len(),

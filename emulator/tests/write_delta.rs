@@ -22,10 +22,51 @@ fn b64(b: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(b)
 }
 
+/// A draft created from MIME: `$value` written anew from the item by default (Exchange's
+/// conversion), byte for byte in the `kept` mode.
 #[tokio::test]
-async fn create_from_mime_is_a_draft_stored_verbatim() {
+async fn create_from_mime_is_a_draft_regenerated_or_kept() {
     let s = demo_server().await;
     let t = token(s.addr).await;
+    let mime = b"From: alice@contoso.example\r\nTo: bob@fabrikam.example\r\nSubject: draft via MIME\r\nX-Custom: kept as a named property\r\nReceived: from nowhere\r\nDate: Sat, 9 Mar 2024 18:03:11 +0100\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"client-boundary\"\r\n\r\n--client-boundary\r\nContent-Type: text/plain\r\n\r\nhello\r\n--client-boundary\r\nContent-Type: application/octet-stream; name=\"a.bin\"\r\nContent-Transfer-Encoding: base64\r\n\r\nAAECAw==\r\n--client-boundary--\r\n";
+    let created = send(
+        s.addr,
+        &t,
+        "POST",
+        &format!("/users/{ALICE_ENC}/messages"),
+        &[("Content-Type", "text/plain"), IMM],
+        b64(mime).as_bytes(),
+    )
+    .await;
+    assert_eq!(created.status, 201);
+    let id = created.json()["id"].as_str().unwrap_or("").to_string();
+    let v = get(
+        s.addr,
+        &t,
+        &format!("/users/{ALICE_ENC}/messages/{id}/$value"),
+    )
+    .await;
+    let text = String::from_utf8_lossy(&v.body).into_owned();
+    assert_ne!(v.body, mime.to_vec());
+    for wanted in [
+        "Subject: draft via MIME\r\n",
+        "Thread-Topic: draft via MIME\r\n",
+        "Date: Sat, 9 Mar 2024 17:03:11 +0000\r\n",
+        "X-Custom: kept as a named property\r\n",
+        "X-MS-Has-Attach: yes\r\n",
+        "boundary=\"_004_",
+        "Content-Description: a.bin\r\n",
+        "AAECAw==\r\n",
+        "\r\n\r\nhello\r\n",
+    ] {
+        assert!(text.contains(wanted), "{wanted:?} not in {text}");
+    }
+    for gone in ["client-boundary", "Received:", "+0100"] {
+        assert!(!text.contains(gone), "{gone:?} still in {text}");
+    }
+    s.emu.set_mime(imap2graph_emulator::MimeConfig {
+        drafts: imap2graph_emulator::MimeDrafts::Kept,
+    });
     let mime = b"From: alice@contoso.example\r\nTo: bob@fabrikam.example\r\nSubject: draft via MIME\r\nMIME-Version: 1.0\r\nContent-Type: text/plain\r\n\r\nhello\r\n";
     let r = send(
         s.addr,
@@ -1028,6 +1069,130 @@ async fn attachments_list_get_value_and_add() {
     assert!(r
         .header("Preference-Applied")
         .is_some_and(|p| p.contains("outlook.body-content-type")));
+}
+
+/// `$value` of a message created from JSON is Exchange's rendering of the item, and changes
+/// when an attachment is added or deleted; an attachment keeps its id when another one goes,
+/// and a deleted one is gone (404).
+#[tokio::test]
+async fn attachments_added_and_deleted_change_the_mime() {
+    let s = demo_server().await;
+    let t = token(s.addr).await;
+    let audio: Vec<u8> = (0..70_000u32).map(|i| (i * 13 % 251) as u8).collect();
+    let d = post_json(
+        &s,
+        &t,
+        &format!("/users/{ALICE_ENC}/mailFolders/inbox/messages"),
+        json!({
+            "subject": "Voice message",
+            "body": {"contentType": "text", "content": "You received a voice message."},
+            "singleValueExtendedProperties": [
+                {"id": "Integer 0x0E07", "value": "1"},
+                {"id": "SystemTime 0x0039", "value": "2026-03-09T17:03:11Z"}
+            ],
+            "attachments": [{
+                "@odata.type": "#microsoft.graph.fileAttachment", "name": "message.mp3",
+                "contentType": "audio/mpeg", "contentBytes": b64(&audio)
+            }]
+        }),
+        true,
+    )
+    .await;
+    assert_eq!(d.status, 201, "{}", String::from_utf8_lossy(&d.body));
+    let did = d.json()["id"].as_str().unwrap_or("").to_string();
+    let value = |s: &Server, t: &str| {
+        let path = format!("/users/{ALICE_ENC}/messages/{did}/$value");
+        let (addr, t) = (s.addr, t.to_string());
+        async move { String::from_utf8_lossy(&get(addr, &t, &path).await.body).into_owned() }
+    };
+    let first = value(&s, &t).await;
+    for wanted in [
+        "Date: Mon, 9 Mar 2026 17:03:11 +0000\r\n",
+        "Content-Type: audio/mpeg; name=\"message.mp3\"\r\n",
+        "Content-Disposition: attachment; filename=\"message.mp3\"; size=70000;",
+        "Content-Transfer-Encoding: base64\r\n",
+        "Content-Type: text/plain; charset=\"us-ascii\"\r\nContent-Transfer-Encoding: quoted-printable\r\n",
+    ] {
+        assert!(first.contains(wanted), "{wanted:?} not in {first}");
+    }
+    let list_ids = |s: &Server, t: &str| {
+        let path = format!("/users/{ALICE_ENC}/messages/{did}/attachments?$select=id,name");
+        let (addr, t) = (s.addr, t.to_string());
+        async move {
+            get(addr, &t, &path).await.json()["value"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+                .iter()
+                .map(|a| {
+                    (
+                        a["name"].as_str().unwrap_or("").to_string(),
+                        a["id"].as_str().unwrap_or("").to_string(),
+                    )
+                })
+                .collect::<Vec<_>>()
+        }
+    };
+    let r = post_json(
+        &s,
+        &t,
+        &format!("/users/{ALICE_ENC}/messages/{did}/attachments"),
+        json!({
+            "@odata.type": "#microsoft.graph.fileAttachment", "name": "transcript.txt",
+            "contentType": "text/plain", "contentBytes": b64(b"hello there")
+        }),
+        true,
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    let second = value(&s, &t).await;
+    assert!(second.contains("name=\"transcript.txt\""), "{second}");
+    let ids = list_ids(&s, &t).await;
+    assert_eq!(ids.len(), 2, "{ids:?}");
+    let (mp3, transcript) = (ids[0].1.clone(), ids[1].1.clone());
+    let r = get(
+        s.addr,
+        &t,
+        &format!("/users/{ALICE_ENC}/messages/{did}/attachments/{mp3}/$value"),
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body, audio);
+    let r = send(
+        s.addr,
+        &t,
+        "DELETE",
+        &format!("/users/{ALICE_ENC}/messages/{did}/attachments/{mp3}"),
+        &[IMM],
+        b"",
+    )
+    .await;
+    assert_eq!(r.status, 204, "{}", String::from_utf8_lossy(&r.body));
+    assert!(r.body.is_empty());
+    let third = value(&s, &t).await;
+    assert!(!third.contains("message.mp3"), "{third}");
+    assert!(third.contains("name=\"transcript.txt\""), "{third}");
+    assert_eq!(
+        list_ids(&s, &t).await,
+        vec![("transcript.txt".to_string(), transcript)]
+    );
+    let r = get(
+        s.addr,
+        &t,
+        &format!("/users/{ALICE_ENC}/messages/{did}/attachments/{mp3}"),
+    )
+    .await;
+    assert_eq!(r.status, 404);
+    let r = send(
+        s.addr,
+        &t,
+        "DELETE",
+        &format!("/users/{ALICE_ENC}/messages/{did}/attachments/{mp3}"),
+        &[IMM],
+        b"",
+    )
+    .await;
+    assert_eq!(r.status, 404);
 }
 
 #[tokio::test]

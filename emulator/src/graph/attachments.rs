@@ -1,10 +1,14 @@
-//! Attachments: list, get, `$value`, add (under 3 MB), and upload sessions for 3–150 MB
+//! Attachments: list, get, `$value`, add (under 3 MB), delete, and upload sessions for 3–150 MB
 //! (`createUploadSession`, then `PUT` byte ranges to the pre-authenticated upload URL).
-//! Owns the attachment JSON shapes, the upload session state and the rewriting of a stored
-//! message's MIME when an attachment is added.
+//! Owns the attachment JSON shapes and ids, the upload session state and the rewriting of a
+//! stored message's MIME when an attachment is added or deleted.
 //!
 //! Docs: <https://learn.microsoft.com/graph/api/message-list-attachments>,
-//! <https://learn.microsoft.com/graph/api/attachment-get> (raw contents with `/$value`),
+//! <https://learn.microsoft.com/graph/api/attachment-get> (raw contents with `/$value`: "For a
+//! file attachment, the content type is based on its original content type"; an attached
+//! message's raw contents are its MIME),
+//! <https://learn.microsoft.com/graph/api/attachment-delete> (`DELETE …/attachments/{id}`,
+//! 204 No Content),
 //! <https://learn.microsoft.com/graph/api/message-post-attachments> (fileAttachment with
 //! contentBytes, under 3 MB), <https://learn.microsoft.com/graph/api/attachment-createuploadsession>
 //! and <https://learn.microsoft.com/graph/outlook-large-attachments>: files of 3–150 MB;
@@ -46,11 +50,25 @@ pub(crate) const MIN_SESSION: u64 = 3 * 1024 * 1024;
 pub(crate) const MAX_SESSION: u64 = 150 * 1024 * 1024;
 pub(crate) const MAX_CHUNK: usize = 4 * 1024 * 1024;
 
+/// An attachment's id: made from the message and the attachment's content (and which of
+/// identical ones it is), so it stays the same when other attachments come or go and when the
+/// message's MIME is written anew. Exchange's attachment ids name the attachment, not its
+/// position (their make-up is not documented).
 fn attachment_id(mb: &Mailbox, m: &Message, index: usize) -> String {
+    let attachments = &m.view.attachments;
+    let fingerprint = attachments.get(index).map(|a| a.fingerprint).unwrap_or(0);
+    let twin = attachments[..index.min(attachments.len())]
+        .iter()
+        .filter(|a| a.fingerprint == fingerprint)
+        .count() as u64;
     ids::make(
         IdKind::Attachment,
         &mb.user_id,
-        &[m.immutable_id.as_bytes(), &(index as u64).to_le_bytes()],
+        &[
+            m.immutable_id.as_bytes(),
+            &fingerprint.to_le_bytes(),
+            &twin.to_le_bytes(),
+        ],
     )
 }
 
@@ -168,111 +186,29 @@ pub(crate) fn get_value(mb: &Mailbox, id: &str, att: &str) -> Result<GraphRespon
     })
 }
 
-/// Adds a part to a stored MIME message: into an existing multipart/mixed, or by wrapping
-/// the original content in a new multipart/mixed. Other header fields stay byte for byte.
-pub(crate) fn add_part(
-    raw: &[u8],
-    name: &str,
-    ct: &str,
-    bytes: &[u8],
-    cid: Option<&str>,
-    salt: &str,
-) -> Vec<u8> {
-    let split = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .map(|p| (p + 2, p + 4))
-        .or_else(|| {
-            raw.windows(2)
-                .position(|w| w == b"\n\n")
-                .map(|p| (p + 1, p + 2))
-        });
-    let (head_end, body_start) = split.unwrap_or((raw.len(), raw.len()));
-    let head = &raw[..head_end];
-    let body = &raw[body_start..];
-    // Header fields as (raw text including folded lines).
-    let head_s = String::from_utf8_lossy(head).into_owned();
-    let mut fields: Vec<String> = Vec::new();
-    for line in head_s.split_inclusive('\n') {
-        if (line.starts_with(' ') || line.starts_with('\t')) && !fields.is_empty() {
-            if let Some(last) = fields.last_mut() {
-                last.push_str(line);
-            }
-        } else {
-            fields.push(line.to_string());
-        }
-    }
-    let is = |f: &str, n: &str| {
-        f.split(':')
-            .next()
-            .is_some_and(|k| k.trim().eq_ignore_ascii_case(n))
-    };
-    let disp = if cid.is_some() {
-        "inline"
-    } else {
-        "attachment"
-    };
-    let enc_name = crate::seed::encode_header_text(name);
-    let mut part = format!(
-        "Content-Type: {ct}; name=\"{enc_name}\"\r\nContent-Disposition: {disp}; filename=\"{enc_name}\"\r\n"
-    );
-    if let Some(c) = cid {
-        part.push_str(&format!("Content-ID: <{c}>\r\n"));
-    }
-    part.push_str(&format!(
-        "Content-Transfer-Encoding: base64\r\n\r\n{}",
-        crate::seed::b64_lines(bytes)
-    ));
-    let parsed = mail_parser::MessageParser::default().parse(raw);
-    let mixed_boundary = parsed.as_ref().and_then(|m| {
-        use mail_parser::MimeHeaders;
-        let ct = m.root_part().content_type()?;
-        if ct.ctype().eq_ignore_ascii_case("multipart")
-            && ct
-                .subtype()
-                .is_some_and(|s| s.eq_ignore_ascii_case("mixed"))
-        {
-            ct.attribute("boundary").map(|b| b.to_string())
-        } else {
-            None
-        }
+/// Writes a message's MIME anew from its item after its attachments changed: Exchange holds
+/// attachments as attachment objects of the item, and `$value` of a changed item is converted
+/// from it (MS-OXCMAIL 2.2.3), whatever MIME the message first came with ("Outlook does not
+/// save messages in MIME format", <https://learn.microsoft.com/graph/outlook-get-mime-message>).
+fn rewrite(
+    mb: &mut Mailbox,
+    imm: &str,
+    change: impl FnOnce(&mut super::write::Draft),
+    skip: Option<usize>,
+) -> Result<(), GraphError> {
+    let m = mb
+        .messages
+        .get(imm)
+        .ok_or_else(GraphError::item_not_found)?;
+    let mut draft = super::write::draft_from_view(mb, &m.raw, &m.view, m.received, skip);
+    change(&mut draft);
+    let raw = super::write::render_mime(&draft);
+    let view = crate::mime_view::parse(&raw);
+    mb.update_message(imm, |m| {
+        m.raw = std::sync::Arc::new(raw);
+        m.view = std::sync::Arc::new(view);
     });
-    if let Some(b) = mixed_boundary {
-        let close = format!("--{b}--");
-        if let Some(pos) = raw
-            .windows(close.len())
-            .rposition(|w| w == close.as_bytes())
-        {
-            let mut out = raw[..pos].to_vec();
-            out.extend_from_slice(format!("--{b}\r\n{part}\r\n").as_bytes());
-            out.extend_from_slice(&raw[pos..]);
-            return out;
-        }
-    }
-    let boundary = format!("=_att{}", ids::opaque(&[raw, salt.as_bytes()], 20));
-    let mut out = String::new();
-    let mut content_fields = String::new();
-    for f in &fields {
-        if is(f, "Content-Type") || is(f, "Content-Transfer-Encoding") {
-            content_fields.push_str(f);
-        } else if !is(f, "MIME-Version") && !f.trim().is_empty() {
-            out.push_str(f);
-        }
-    }
-    if content_fields.is_empty() {
-        content_fields.push_str("Content-Type: text/plain; charset=\"us-ascii\"\r\n");
-    }
-    let mut bytes_out = out.into_bytes();
-    bytes_out.extend_from_slice(
-        format!(
-            "MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"{boundary}\"\r\n\r\n--{boundary}\r\n{content_fields}\r\n"
-        )
-        .as_bytes(),
-    );
-    bytes_out.extend_from_slice(body);
-    bytes_out
-        .extend_from_slice(format!("\r\n--{boundary}\r\n{part}\r\n--{boundary}--\r\n").as_bytes());
-    bytes_out
+    Ok(())
 }
 
 /// Adds a file attachment to a message, returning its new attachment id.
@@ -284,27 +220,37 @@ pub(crate) fn attach(
     bytes: &[u8],
     cid: Option<&str>,
 ) -> Result<String, GraphError> {
+    let added = (
+        name.to_string(),
+        ct.to_string(),
+        bytes.to_vec(),
+        cid.map(str::to_string),
+    );
+    rewrite(mb, imm, |d| d.attachments.push(added), None)?;
     let m = mb
         .messages
         .get(imm)
         .ok_or_else(GraphError::item_not_found)?;
-    let salt = format!("{}", m.change_count);
-    let raw = add_part(&m.raw, name, ct, bytes, cid, &salt);
-    let view = crate::mime_view::parse(&raw);
-    let index = view
+    let index = m
+        .view
         .attachments
         .iter()
-        .rposition(|a| a.name == name && a.bytes == bytes)
-        .unwrap_or(view.attachments.len().saturating_sub(1));
-    mb.update_message(imm, |m| {
-        m.raw = std::sync::Arc::new(raw);
-        m.view = std::sync::Arc::new(view);
-    });
-    let m = mb
-        .messages
-        .get(imm)
-        .ok_or_else(GraphError::item_not_found)?;
+        .rposition(|a| !a.is_item && a.name == name && a.bytes == bytes)
+        .unwrap_or(m.view.attachments.len().saturating_sub(1));
     Ok(attachment_id(mb, m, index))
+}
+
+/// DELETE /messages/{id}/attachments/{id} → 204; the message's MIME is written anew without it.
+pub(crate) fn delete(mb: &mut Mailbox, id: &str, att: &str) -> Result<GraphResponse, GraphError> {
+    let m = lookup(mb, id)?;
+    let imm = m.immutable_id.clone();
+    let (index, _) = find(mb, m, att)?;
+    rewrite(mb, &imm, |_| {}, Some(index))?;
+    Ok(GraphResponse {
+        status: StatusCode::NO_CONTENT,
+        headers: Vec::new(),
+        body: RespBody::Empty,
+    })
 }
 
 /// POST /messages/{id}/attachments (fileAttachment under 3 MB) → 201.

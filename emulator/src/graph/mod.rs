@@ -122,6 +122,7 @@ pub(crate) enum Op {
     GetAttachment(String, String),
     GetAttachmentValue(String, String),
     AddAttachment(String),
+    DeleteAttachment(String, String),
     CreateUploadSession(String),
     SendMail,
 }
@@ -253,6 +254,7 @@ pub(crate) fn resolve(method: &Method, path: &str) -> Resolved {
                 (M::GET, ["attachments"]) => Ok(Op::ListAttachments(id)),
                 (M::POST, ["attachments"]) => Ok(Op::AddAttachment(id)),
                 (M::GET, ["attachments", a]) => Ok(Op::GetAttachment(id, a.to_string())),
+                (M::DELETE, ["attachments", a]) => Ok(Op::DeleteAttachment(id, a.to_string())),
                 (M::GET, ["attachments", a, "$value"]) => {
                     Ok(Op::GetAttachmentValue(id, a.to_string()))
                 }
@@ -520,6 +522,7 @@ fn run(
     }
     let epoch = emu.inner.faults.delta_epoch();
     let delta_config = emu.delta_config();
+    let mime_config = emu.mime_config();
     let mb = store
         .mailboxes
         .get_mut(mailbox)
@@ -537,6 +540,7 @@ fn run(
             | Op::ListAttachments(m)
             | Op::AddAttachment(m)
             | Op::GetAttachment(m, _)
+            | Op::DeleteAttachment(m, _)
             | Op::GetAttachmentValue(m, _) => Some(m.clone()),
             _ => None,
         };
@@ -579,8 +583,8 @@ fn run(
             let kind = delta::DeltaKind::Messages { folder_id };
             delta::serve(ctx, mb, kind, epoch, &delta_config)
         }
-        Op::CreateMessage => write::create(ctx, mb, None),
-        Op::CreateFolderMessage(f) => write::create(ctx, mb, Some(&f)),
+        Op::CreateMessage => write::create(ctx, mb, None, &mime_config),
+        Op::CreateFolderMessage(f) => write::create(ctx, mb, Some(&f), &mime_config),
         Op::PatchMessage(m) => write::patch(ctx, mb, &m),
         Op::DeleteMessage(m) => write::delete(mb, &m),
         Op::MoveMessage(m) => write::move_to(ctx, mb, &m),
@@ -590,6 +594,7 @@ fn run(
         Op::GetAttachment(m, a) => attachments::get(ctx, mb, &m, &a),
         Op::GetAttachmentValue(m, a) => attachments::get_value(mb, &m, &a),
         Op::AddAttachment(m) => attachments::add(ctx, mb, &m),
+        Op::DeleteAttachment(m, a) => attachments::delete(mb, &m, &a),
         other => Err(GraphError::not_implemented(&format!("{other:?}"))),
     }
 }

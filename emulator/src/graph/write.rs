@@ -165,9 +165,10 @@ fn fmt_addr(a: &Addr) -> String {
 /// (name, content type, bytes, inline content id) of an attachment to render.
 pub(crate) type NewAttachment = (String, String, Vec<u8>, Option<String>);
 
-/// The fields a JSON-built message is rendered from.
+/// The item a message's MIME is written from: what Exchange keeps of a message (its
+/// properties and attachments), not its MIME.
 #[derive(Clone, Debug, Default)]
-struct Draft {
+pub(crate) struct Draft {
     from: Option<Addr>,
     to: Vec<Addr>,
     cc: Vec<Addr>,
@@ -179,84 +180,241 @@ struct Draft {
     date: i64,
     message_id: String,
     importance: Option<String>,
-    attachments: Vec<NewAttachment>,
-    /// internetMessageHeaders (custom `x-` headers only).
+    pub(crate) attachments: Vec<NewAttachment>,
+    /// Attached messages (itemAttachment): name and the message's MIME.
+    items: Vec<(String, Vec<u8>)>,
+    /// internetMessageHeaders (custom `x-` headers), In-Reply-To and References.
     extra_headers: Vec<(String, String)>,
 }
 
-fn render_mime(d: &Draft) -> Vec<u8> {
+/// Exchange's form of a date in a header field: UTC, day of month without a leading zero
+/// (`Date: Mon, 10 Sep 2018 23:47:53 +0000` in the sample of
+/// <https://learn.microsoft.com/graph/outlook-get-mime-message>).
+fn exchange_date(ts: i64) -> String {
+    chrono::DateTime::from_timestamp(ts, 0)
+        .unwrap_or_default()
+        .format("%a, %-d %b %Y %H:%M:%S +0000")
+        .to_string()
+}
+
+/// A boundary in Exchange's form, `_00N_` + the Message-ID's letters and digits + `_`
+/// (Exchange's own MIME shows `_000_BYAPR15MB2423E0E4…namp_` for the alternative and `_004_…_`
+/// around attachments; the rule behind the characters is not documented, only that a boundary
+/// is new: it never is the one a client wrote).
+fn exchange_boundary(kind: u8, message_id: &str) -> String {
+    let tag: String = message_id
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .take(40)
+        .collect();
+    format!("_{kind:03}_{tag}_")
+}
+
+/// The MIME Exchange writes for an item (`$value` of a message created from JSON, or whose
+/// MIME Exchange converted): MS-OXCMAIL 2.2.3 ("Converting a Message Object to MIME") —
+/// header fields from the properties (From, To, Cc, Subject, Thread-Topic, Date in UTC,
+/// Message-ID, X-MS-Has-Attach, X-MS-TNEF-Correlator, Content-Type before MIME-Version, in
+/// the order of the outlook-get-mime-message sample), an HTML body as multipart/alternative
+/// with a text/plain rendering, text in quoted-printable, and each file attachment in base64
+/// with Content-Description and a Content-Disposition carrying size, creation-date and
+/// modification-date (MS-OXCMAIL 2.2.3.4.2: "MIME writers SHOULD generate a
+/// Content-Description header by using the value of the PidTagDisplayName property"). None of
+/// what the client's own MIME had (boundaries, encodings, line lengths, other header fields)
+/// survives.
+pub(crate) fn render_mime(d: &Draft) -> Vec<u8> {
     let mut h = String::new();
+    let list = |v: &[Addr]| v.iter().map(fmt_addr).collect::<Vec<_>>().join(", ");
     if let Some(f) = &d.from {
         h.push_str(&format!("From: {}\r\n", fmt_addr(f)));
     }
-    let list = |v: &[Addr]| v.iter().map(fmt_addr).collect::<Vec<_>>().join(", ");
     if !d.to.is_empty() {
         h.push_str(&format!("To: {}\r\n", list(&d.to)));
     }
     if !d.cc.is_empty() {
-        h.push_str(&format!("Cc: {}\r\n", list(&d.cc)));
+        h.push_str(&format!("CC: {}\r\n", list(&d.cc)));
     }
     if !d.bcc.is_empty() {
-        h.push_str(&format!("Bcc: {}\r\n", list(&d.bcc)));
+        h.push_str(&format!("BCC: {}\r\n", list(&d.bcc)));
     }
     if !d.reply_to.is_empty() {
         h.push_str(&format!("Reply-To: {}\r\n", list(&d.reply_to)));
     }
+    let subject = crate::seed::encode_header_text(&d.subject);
     h.push_str(&format!(
-        "Subject: {}\r\n",
-        crate::seed::encode_header_text(&d.subject)
+        "Subject: {subject}\r\nThread-Topic: {subject}\r\n"
     ));
-    h.push_str(&format!("Date: {}\r\n", crate::seed::rfc2822_date(d.date)));
+    h.push_str(&format!("Date: {}\r\n", exchange_date(d.date)));
     h.push_str(&format!("Message-ID: {}\r\n", d.message_id));
+    for (n, v) in &d.extra_headers {
+        h.push_str(&format!("{n}: {}\r\n", crate::seed::encode_header_text(v)));
+    }
     if let Some(i) = &d.importance {
         if i != "normal" {
             h.push_str(&format!("Importance: {i}\r\n"));
         }
     }
-    for (n, v) in &d.extra_headers {
-        h.push_str(&format!("{n}: {}\r\n", crate::seed::encode_header_text(v)));
-    }
-    h.push_str("MIME-Version: 1.0\r\n");
-    let ct = if d.body_html {
-        "text/html"
-    } else {
-        "text/plain"
+    let has_attachments = !d.attachments.is_empty() || !d.items.is_empty();
+    h.push_str(&format!(
+        "X-MS-Has-Attach: {}\r\nX-MS-TNEF-Correlator:\r\n",
+        if has_attachments { "yes" } else { "" }
+    ));
+    let text_part = |ct: &str, text: &str| {
+        let charset = if text.is_ascii() { "us-ascii" } else { "utf-8" };
+        format!(
+            "Content-Type: {ct}; charset=\"{charset}\"\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n{}",
+            // One line end closes the text, as it does in the item's body: a body written
+            // anew comes out the same however often it is.
+            crate::seed::qp(text.replace("\r\n", "\n").strip_suffix('\n').unwrap_or(text))
+        )
     };
-    let text_part = format!(
-        "Content-Type: {ct}; charset=\"utf-8\"\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n{}",
-        crate::seed::qp(&d.body.replace("\r\n", "\n"))
-    );
-    if d.attachments.is_empty() {
-        h.push_str(&text_part);
+    let body = if d.body_html {
+        let b = exchange_boundary(0, &d.message_id);
+        let plain = crate::mime_view::strip_html(&d.body);
+        format!(
+            "Content-Type: multipart/alternative;\r\n\tboundary=\"{b}\"\r\n\r\n--{b}\r\n{}\r\n--{b}\r\n{}\r\n--{b}--\r\n",
+            text_part("text/plain", plain.trim()),
+            text_part("text/html", &d.body)
+        )
     } else {
-        let b = format!(
-            "=_i2g{}",
-            crate::ids::opaque(&[d.message_id.as_bytes()], 16)
-        );
+        text_part("text/plain", &d.body)
+    };
+    if !has_attachments {
+        // Content-Type comes before MIME-Version in Exchange's output.
+        let (fields, rest) = body.split_once("\r\n\r\n").unwrap_or((&body, ""));
+        h.push_str(&format!("{fields}\r\nMIME-Version: 1.0\r\n\r\n{rest}"));
+        return h.into_bytes();
+    }
+    let b = exchange_boundary(4, &d.message_id);
+    h.push_str(&format!(
+        "Content-Type: multipart/mixed;\r\n\tboundary=\"{b}\"\r\nMIME-Version: 1.0\r\n\r\n--{b}\r\n{body}"
+    ));
+    let when = chrono::DateTime::from_timestamp(d.date, 0)
+        .unwrap_or_default()
+        .format("%a, %d %b %Y %H:%M:%S GMT")
+        .to_string();
+    for (name, ct, bytes, cid) in &d.attachments {
+        let n = crate::seed::encode_header_text(name);
+        let disposition = if cid.is_some() {
+            "inline"
+        } else {
+            "attachment"
+        };
         h.push_str(&format!(
-            "Content-Type: multipart/mixed; boundary=\"{b}\"\r\n\r\n--{b}\r\n{text_part}"
+            "\r\n--{b}\r\nContent-Type: {ct}; name=\"{n}\"\r\nContent-Description: {n}\r\n\
+             Content-Disposition: {disposition}; filename=\"{n}\"; size={};\r\n\
+             \tcreation-date=\"{when}\";\r\n\tmodification-date=\"{when}\"\r\n",
+            bytes.len()
         ));
-        for (name, ct, bytes, cid) in &d.attachments {
-            let disp = if cid.is_some() {
-                "inline"
-            } else {
-                "attachment"
-            };
-            h.push_str(&format!(
-                "\r\n--{b}\r\nContent-Type: {ct}; name=\"{n}\"\r\nContent-Disposition: {disp}; filename=\"{n}\"\r\n",
-                n = crate::seed::encode_header_text(name)
-            ));
-            if let Some(c) = cid {
-                h.push_str(&format!("Content-ID: <{c}>\r\n"));
+        if let Some(c) = cid {
+            h.push_str(&format!("Content-ID: <{c}>\r\n"));
+        }
+        h.push_str(&format!(
+            "Content-Transfer-Encoding: base64\r\n\r\n{}",
+            crate::seed::b64_lines(bytes)
+        ));
+    }
+    let mut out = h.into_bytes();
+    for (name, raw) in &d.items {
+        out.extend_from_slice(
+            format!(
+                "\r\n--{b}\r\nContent-Type: message/rfc822\r\nContent-Description: {}\r\n\
+                 Content-Disposition: attachment\r\n\r\n",
+                crate::seed::encode_header_text(name)
+            )
+            .as_bytes(),
+        );
+        out.extend_from_slice(raw);
+    }
+    out.extend_from_slice(format!("\r\n--{b}--\r\n").as_bytes());
+    out
+}
+
+/// The item Exchange makes of a message it holds as MIME (a draft created from MIME, or any
+/// message whose attachments change): its properties and attachments, without the attachment
+/// at `skip` (one being deleted). Header fields with no property of their own are kept when
+/// MS-OXCMAIL maps them to one: `X-` fields (2.2.3.2.x: stored as named properties in
+/// PS_INTERNET_HEADERS), In-Reply-To and References (PidTagInReplyToId,
+/// PidTagInternetReferences); the others (Received, Content-Class, Comments, …) are not
+/// carried over. Whether Exchange writes every named X- property back is not documented.
+pub(crate) fn draft_from_view(
+    mb: &Mailbox,
+    raw: &[u8],
+    view: &crate::mime_view::MimeView,
+    fallback_date: i64,
+    skip: Option<usize>,
+) -> Draft {
+    let mut extra_headers = Vec::new();
+    if let Some(parsed) = mail_parser::MessageParser::default().parse_headers(raw) {
+        for header in parsed.headers_raw() {
+            let (name, value) = header;
+            let kept = name.len() > 2
+                && name.get(..2).is_some_and(|p| p.eq_ignore_ascii_case("x-"))
+                || name.eq_ignore_ascii_case("In-Reply-To")
+                || name.eq_ignore_ascii_case("References");
+            let regenerated = ["X-MS-Has-Attach", "X-MS-TNEF-Correlator"]
+                .iter()
+                .any(|n| n.eq_ignore_ascii_case(name));
+            if kept && !regenerated {
+                let unfolded: String = value
+                    .split(['\r', '\n'])
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                extra_headers.push((name.to_string(), unfolded));
             }
-            h.push_str(&format!(
-                "Content-Transfer-Encoding: base64\r\n\r\n{}",
-                crate::seed::b64_lines(bytes)
+        }
+    }
+    let mut attachments = Vec::new();
+    let mut items = Vec::new();
+    for (i, a) in view.attachments.iter().enumerate() {
+        if Some(i) == skip {
+            continue;
+        }
+        if a.is_item {
+            items.push((a.name.clone(), a.bytes.clone()));
+        } else {
+            attachments.push((
+                a.name.clone(),
+                a.content_type.clone(),
+                a.bytes.clone(),
+                if a.is_inline {
+                    a.content_id.clone()
+                } else {
+                    None
+                },
             ));
         }
-        h.push_str(&format!("\r\n--{b}--\r\n"));
     }
-    h.into_bytes()
+    let (body_html, body) = match (&view.body_html, &view.body_text) {
+        (Some(h), _) => (true, h.clone()),
+        (None, Some(t)) => (false, t.clone()),
+        _ => (false, String::new()),
+    };
+    Draft {
+        from: view.from.clone().or_else(|| {
+            Some(Addr {
+                name: Some(mb.display_name.clone()),
+                address: mb.address.clone(),
+            })
+        }),
+        to: view.to.clone(),
+        cc: view.cc.clone(),
+        bcc: view.bcc.clone(),
+        reply_to: view.reply_to.clone(),
+        subject: view.subject.clone(),
+        body_html,
+        body,
+        date: view.date.unwrap_or(fallback_date),
+        message_id: view
+            .message_id
+            .clone()
+            .unwrap_or_else(|| fresh_message_id(mb)),
+        importance: Some(view.importance.to_string()),
+        attachments,
+        items,
+        extra_headers,
+    }
 }
 
 fn parse_time(v: &str) -> Option<i64> {
@@ -441,6 +599,7 @@ fn draft_from_json(mb: &Mailbox, o: &Map<String, Value>, date: i64) -> Result<Dr
             .and_then(|s| s.as_str())
             .map(|s| s.to_string()),
         attachments: attachments_from(o.get("attachments"))?,
+        items: Vec::new(),
     })
 }
 
@@ -552,11 +711,13 @@ fn mime_body(ctx: &Ctx<'_>) -> Result<Vec<u8>, GraphError> {
     Ok(raw)
 }
 
-/// POST /messages or /mailFolders/{id}/messages.
+/// POST /messages or /mailFolders/{id}/messages. A draft created from MIME keeps it or has it
+/// written anew from the item, as `mime` says ([`crate::MimeDrafts`]).
 pub(crate) fn create(
     ctx: &Ctx<'_>,
     mb: &mut Mailbox,
     folder: Option<&str>,
+    mime: &crate::MimeConfig,
 ) -> Result<GraphResponse, GraphError> {
     let folder_id = match folder {
         Some(f) => super::folders::lookup(mb, f)?.id.clone(),
@@ -567,7 +728,11 @@ pub(crate) fn create(
     let now = chrono::Utc::now().timestamp();
     let key = format!("created/{}", mb.next_order + 1);
     if is_mime_request(ctx) {
-        let raw = mime_body(ctx)?;
+        let mut raw = mime_body(ctx)?;
+        if mime.drafts == crate::MimeDrafts::Regenerated {
+            let view = crate::mime_view::parse(&raw);
+            raw = render_mime(&draft_from_view(mb, &raw, &view, now, None));
+        }
         let imm = mb.add_message(
             &folder_id,
             key.as_bytes(),
@@ -678,23 +843,12 @@ pub(crate) fn patch(
             }
         }
         let mut d = draft_from_json(mb, &merged, v.date.unwrap_or(m.received))?;
-        d.attachments = v
-            .attachments
-            .iter()
-            .filter(|a| !a.is_item)
-            .map(|a| {
-                (
-                    a.name.clone(),
-                    a.content_type.clone(),
-                    a.bytes.clone(),
-                    if a.is_inline {
-                        a.content_id.clone()
-                    } else {
-                        None
-                    },
-                )
-            })
-            .collect();
+        let item = draft_from_view(mb, &m.raw, v, m.received, None);
+        d.attachments = item.attachments;
+        d.items = item.items;
+        if !o.contains_key("internetMessageHeaders") {
+            d.extra_headers = item.extra_headers;
+        }
         let raw = render_mime(&d);
         let view = crate::mime_view::parse(&raw);
         mb.update_message(&imm, |m| {
