@@ -109,7 +109,7 @@ pub struct Process {
 impl Process {
     /// Spawns `command` with piped output and waits until it printed every line that starts
     /// with one of `wanted` (in any order); returns the process and those lines' remainders.
-    fn spawn(what: &str, mut command: Command, wanted: &[&str]) -> (Process, Vec<String>) {
+    pub fn spawn(what: &str, mut command: Command, wanted: &[&str]) -> (Process, Vec<String>) {
         command
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
