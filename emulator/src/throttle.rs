@@ -9,10 +9,20 @@
 //! one Graph sends, "Application is over its MailboxConcurrency limit." (quoted in
 //! <https://learn.microsoft.com/answers/questions/734143/mailboxconcurrency-limit-throttling-exception>);
 //! the pages do not give a code, Graph answers `ApplicationThrottled`.
+//!
+//! Refused requests count too (`ThrottleLimits::count_refused`, on by default): "Avoid
+//! immediate retries, because all requests accrue against your usage limits", and "Microsoft
+//! Graph continues to log resource usage while a client is being throttled"
+//! (<https://learn.microsoft.com/graph/throttling>, "Best practices to handle throttling"). The
+//! page does not say how much a refused request weighs; counting it as one request is the
+//! least convenient reading, so it is the default. `$batch` sub-requests come here one by one
+//! (<https://learn.microsoft.com/graph/json-batching>: "Requests in a batch are evaluated
+//! individually against the applicable throttling limits and if any request exceeds the
+//! limits, it fails with a status of `429`").
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::config::ThrottleLimits;
 use crate::graph::errors::GraphError;
@@ -60,6 +70,21 @@ fn throttled(message: &str, retry_after: f64) -> GraphError {
     GraphError::new(429, "ApplicationThrottled", message).with_header("Retry-After", ra)
 }
 
+/// Whether a refused request is added to the window: when they count, up to a bound, so a
+/// client hammering away cannot grow it without end.
+fn counts_refused(bucket: &Bucket, limits: &ThrottleLimits) -> bool {
+    limits.count_refused && bucket.requests.len() < (limits.max_requests as usize).saturating_mul(4)
+}
+
+/// Seconds until `at + window`, rounded up to the millisecond and at least one.
+fn seconds_until(at: Instant, window: Duration, now: Instant) -> f64 {
+    let wait = window
+        .saturating_sub(now.duration_since(at))
+        .as_secs_f64()
+        .max(0.001);
+    (wait * 1000.0).ceil() / 1000.0
+}
+
 impl Throttle {
     pub fn reset(&self) {
         self.buckets
@@ -96,37 +121,37 @@ impl Throttle {
             b.uploads.pop_front();
         }
         if limits.enabled {
-            if b.in_flight >= limits.max_concurrent {
+            let refusal = if b.in_flight >= limits.max_concurrent {
                 // A slot frees as soon as one request finishes; Graph asks for about a second.
-                return Err(throttled(
+                Some(throttled(
                     "Application is over its MailboxConcurrency limit.",
                     1.0,
-                ));
-            }
-            if b.requests.len() as u64 >= limits.max_requests as u64 {
-                let oldest = b.requests.front().copied().unwrap_or(now);
-                let wait = limits
-                    .request_window
-                    .saturating_sub(now.duration_since(oldest))
-                    .as_secs_f64()
-                    .max(0.001);
-                return Err(throttled(
+                ))
+            } else if b.requests.len() as u64 >= limits.max_requests as u64 {
+                // A retry may go once enough of the window's requests have left it that fewer
+                // than the limit remain, this refused one included when it counts.
+                let counted = usize::from(counts_refused(b, limits));
+                let excess = b.requests.len() + counted - limits.max_requests as usize;
+                let leaves = b.requests.get(excess).copied().unwrap_or(now);
+                Some(throttled(
                     "Application is over its MailboxRequests limit.",
-                    (wait * 1000.0).ceil() / 1000.0,
-                ));
-            }
-            let used: u64 = b.uploads.iter().map(|(_, n)| n).sum();
-            if upload > 0 && used + upload > limits.max_upload_bytes {
-                let oldest = b.uploads.front().map(|(t, _)| *t).unwrap_or(now);
-                let wait = limits
-                    .upload_window
-                    .saturating_sub(now.duration_since(oldest))
-                    .as_secs_f64()
-                    .max(0.001);
-                return Err(throttled(
-                    "Application is over its MailboxUploadSize limit.",
-                    (wait * 1000.0).ceil() / 1000.0,
-                ));
+                    seconds_until(leaves, limits.request_window, now),
+                ))
+            } else {
+                let used: u64 = b.uploads.iter().map(|(_, n)| n).sum();
+                (upload > 0 && used + upload > limits.max_upload_bytes).then(|| {
+                    let oldest = b.uploads.front().map(|(t, _)| *t).unwrap_or(now);
+                    throttled(
+                        "Application is over its MailboxUploadSize limit.",
+                        seconds_until(oldest, limits.upload_window, now),
+                    )
+                })
+            };
+            if let Some(refusal) = refusal {
+                if counts_refused(b, limits) {
+                    b.requests.push_back(now);
+                }
+                return Err(refusal);
             }
         }
         b.in_flight += 1;

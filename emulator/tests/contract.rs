@@ -884,6 +884,50 @@ async fn request_window_limit() {
     assert_eq!(get(s.addr, &t, &p).await.status, 200);
 }
 
+/// "All requests accrue against your usage limits" (https://learn.microsoft.com/graph/throttling):
+/// a client that keeps sending while throttled stays throttled past the first Retry-After,
+/// one that waits gets through; with `countRefused` off the refused ones do not count.
+#[tokio::test]
+async fn refused_requests_count_against_the_window() {
+    for count_refused in [true, false] {
+        let mut c = EmulatorConfig::demo();
+        c.throttle.max_requests = 2;
+        c.throttle.request_window = std::time::Duration::from_millis(1000);
+        c.throttle.count_refused = count_refused;
+        let s = start(Emulator::with_config(c)).await;
+        let t = token(s.addr).await;
+        let p = format!("/users/{ALICE_ENC}/mailFolders/inbox");
+        assert_eq!(get(s.addr, &t, &p).await.status, 200);
+        assert_eq!(get(s.addr, &t, &p).await.status, 200);
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        let mut retry_after = 0.0f64;
+        for _ in 0..3 {
+            let r = get(s.addr, &t, &p).await;
+            assert_eq!(r.status, 429);
+            retry_after = r
+                .header("Retry-After")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0.0);
+        }
+        // Counted, the three refusals keep the window full until they leave it (~1 s after
+        // them); not counted, it empties when the first two leave (~0.5 s).
+        if count_refused {
+            assert!(retry_after > 0.6, "countRefused: Retry-After {retry_after}");
+        } else {
+            assert!(retry_after <= 0.6, "Retry-After {retry_after}");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+        let expected = if count_refused { 429 } else { 200 };
+        assert_eq!(
+            get(s.addr, &t, &p).await.status,
+            expected,
+            "countRefused {count_refused}"
+        );
+        let r = request(s.addr, "GET", "/_emulator/throttle", &[], b"").await;
+        assert_eq!(r.json()["countRefused"], count_refused);
+    }
+}
+
 // ---------------------------------------------------------------- eml seed
 
 #[tokio::test]
