@@ -399,11 +399,24 @@ pub struct MailboxHub {
     indexes: Mutex<HashMap<String, Arc<FolderIndex>>>,
     /// How often a folder that sessions IDLE on is listed again.
     poll_interval: Duration,
+    /// A round this recent serves a folder that changed through this hub since (`pacing`).
+    sync_coalesce: Duration,
+    /// How far freshness windows and IDLE polling stretch as the mailbox's budget runs out.
+    tight_stretch: f64,
 }
 
 impl MailboxHub {
     pub fn mailbox(&self) -> &MailboxName {
         self.graph.mailbox()
+    }
+
+    /// How many times longer than usual memory may serve the mailbox's folders and IDLE
+    /// polls may be apart: 1 while its Graph budget is plentiful, up to `pacing.tight_stretch`
+    /// as it runs out (growing with the square of the budget spent, so a mailbox that spends
+    /// a little hardly notices).
+    fn stretch(&self) -> f64 {
+        let tightness = self.graph.budget_tightness();
+        1.0 + (self.tight_stretch - 1.0).max(0.0) * tightness * tightness
     }
 
     /// Whether this application may change the mailbox: false only when its token's roles
@@ -422,7 +435,7 @@ impl MailboxHub {
     pub async fn folders(&self, refresh: bool) -> Result<Arc<FolderTree>, HubError> {
         let mut state = self.tree.lock().await;
         if let (Some(tree), Some(at)) = (&state.tree, state.at) {
-            if !refresh && at.elapsed() < FOLDER_TREE_FRESHNESS {
+            if !refresh && at.elapsed() < FOLDER_TREE_FRESHNESS.mul_f64(self.stretch()) {
                 return Ok(tree.clone());
             }
         }
@@ -543,6 +556,14 @@ impl MailboxHub {
 
     /// Like [`folder_snapshot`](Self::folder_snapshot), accepting a synchronisation up to
     /// `max_age` old. Every new snapshot is announced to the sessions that watch the folder.
+    ///
+    /// Asks for one folder share rounds: those that come while a round is under way wait for
+    /// it and take it (if it is young enough for them). A folder changed through this hub
+    /// since its last round (`invalidate`) is synchronised again unless that round ended
+    /// within `pacing.sync_coalesce_ms`: the change is in the snapshot already, and a storm of
+    /// APPENDs and SELECTs from many sessions then costs a round per window, not one each.
+    /// Both windows stretch as the mailbox's Graph budget runs out; `max_age` zero always
+    /// synchronises.
     pub async fn fresh_snapshot(
         &self,
         folder_id: &str,
@@ -551,9 +572,17 @@ impl MailboxHub {
         let index = self.index(folder_id);
         let mut point = index.sync.lock().await;
         let stale = index.stale.swap(false, Ordering::SeqCst);
-        if let (false, Some(at), Some(snapshot)) = (stale, point.at, index.latest.borrow().clone())
-        {
-            if at.elapsed() < max_age {
+        if let (Some(at), Some(snapshot)) = (point.at, index.latest.borrow().clone()) {
+            let stretch = self.stretch();
+            let mut window = max_age.mul_f64(stretch);
+            if stale {
+                window = window.min(self.sync_coalesce.mul_f64(stretch));
+            }
+            if at.elapsed() < window {
+                if stale {
+                    // Still owed a round: the next ask past the window takes it.
+                    index.stale.store(true, Ordering::SeqCst);
+                }
                 return Ok(snapshot);
             }
         }
@@ -624,8 +653,9 @@ impl MailboxHub {
         if !index.polled.swap(true, Ordering::SeqCst) {
             let hub = Arc::downgrade(self);
             let folder_id = folder_id.to_string();
-            let interval = self.poll_interval;
+            let usual = self.poll_interval;
             tokio::spawn(async move {
+                let mut interval = usual;
                 loop {
                     // Jitter spreads pollers of many folders; small enough to keep a change within the
                     // interval plus a second.
@@ -634,12 +664,14 @@ impl MailboxHub {
                     ));
                     tokio::time::sleep(interval + jitter).await;
                     let Some(hub) = hub.upgrade() else { return };
+                    // Polls come less often while the mailbox's budget is tight.
+                    interval = usual.mul_f64(hub.stretch());
                     let index = hub.index(&folder_id);
                     if index.latest.receiver_count() == 0 {
                         index.polled.store(false, Ordering::SeqCst);
                         return;
                     }
-                    if let Err(err) = hub.fresh_snapshot(&folder_id, interval / 2).await {
+                    if let Err(err) = hub.fresh_snapshot(&folder_id, usual / 2).await {
                         tracing::warn!(mailbox = %hub.mailbox(), error = %err, "polling a folder failed");
                     }
                 }
@@ -958,6 +990,8 @@ impl HubRegistry {
                 tree: tokio::sync::Mutex::new(TreeState::default()),
                 indexes: Mutex::new(HashMap::new()),
                 poll_interval: Duration::from_secs(self.config.imap.idle_poll_secs),
+                sync_coalesce: Duration::from_millis(self.config.pacing.sync_coalesce_ms),
+                tight_stretch: self.config.pacing.tight_stretch as f64,
             }))
         };
         let hub = self

@@ -52,6 +52,36 @@ pub struct Metrics {
     logins_delayed: AtomicU64,
     logins_refused_cached: AtomicU64,
     logins_refused_throttled: AtomicU64,
+    graph_counted_requests: AtomicU64,
+    pacing: [PacingWaits; 4],
+}
+
+/// The budget a Graph request waited for (`graph::pacing`).
+#[derive(Debug, Clone, Copy)]
+pub enum PacingBudget {
+    /// The mailbox's requests per window.
+    MailboxRequests,
+    /// The mailbox's bytes uploaded per window.
+    MailboxUpload,
+    /// The application's requests per second over all mailboxes.
+    Application,
+    /// Graph answered 429 with a `Retry-After` for the mailbox.
+    RetryAfter,
+}
+
+/// Time spent waiting for one budget: waits and their total in microseconds.
+struct PacingWaits {
+    waits: AtomicU64,
+    micros: AtomicU64,
+}
+
+impl PacingWaits {
+    const fn new() -> PacingWaits {
+        PacingWaits {
+            waits: AtomicU64::new(0),
+            micros: AtomicU64::new(0),
+        }
+    }
 }
 
 /// Why a connection was closed at accept, before its TLS handshake.
@@ -98,6 +128,13 @@ impl Metrics {
             logins_delayed: AtomicU64::new(0),
             logins_refused_cached: AtomicU64::new(0),
             logins_refused_throttled: AtomicU64::new(0),
+            graph_counted_requests: AtomicU64::new(0),
+            pacing: [
+                PacingWaits::new(),
+                PacingWaits::new(),
+                PacingWaits::new(),
+                PacingWaits::new(),
+            ],
         }
     }
 
@@ -140,6 +177,22 @@ impl Metrics {
     /// Graph asked the gateway to wait (429, 503, 504) and it did.
     pub fn graph_wait(&self) {
         self.graph_waits.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Requests sent to Graph as Outlook counts them against a mailbox's limits: each request
+    /// of a `$batch` on its own.
+    pub fn graph_counted_requests(&self, requests: u32) {
+        self.graph_counted_requests
+            .fetch_add(requests as u64, Ordering::Relaxed);
+    }
+
+    /// A Graph request waited this long for that budget before it was sent.
+    pub fn pacing_wait(&self, budget: PacingBudget, waited: Duration) {
+        let waits = &self.pacing[budget as usize];
+        waits.waits.fetch_add(1, Ordering::Relaxed);
+        waits
+            .micros
+            .fetch_add(waited.as_micros() as u64, Ordering::Relaxed);
     }
 
     pub fn graph_transport_error(&self) {
@@ -250,6 +303,50 @@ impl Metrics {
             "counter",
             "Times Graph asked the gateway to wait (429, 503, 504) before trying again.",
             plain(self.graph_waits.load(Ordering::Relaxed)),
+        );
+        metric(
+            "imap2graph_graph_counted_requests_total",
+            "counter",
+            "Requests to Graph as Outlook counts them against a mailbox's limits (each request of a $batch on its own).",
+            plain(self.graph_counted_requests.load(Ordering::Relaxed)),
+        );
+        let budgets = [
+            ("mailbox_requests", PacingBudget::MailboxRequests),
+            ("mailbox_upload", PacingBudget::MailboxUpload),
+            ("application", PacingBudget::Application),
+            ("retry_after", PacingBudget::RetryAfter),
+        ];
+        metric(
+            "imap2graph_pacing_waits_total",
+            "counter",
+            "Graph requests held back to stay within Graph's limits, by the budget they waited for.",
+            budgets
+                .iter()
+                .map(|(name, budget)| {
+                    (
+                        format!("{{budget=\"{name}\"}}"),
+                        self.pacing[*budget as usize]
+                            .waits
+                            .load(Ordering::Relaxed)
+                            .to_string(),
+                    )
+                })
+                .collect(),
+        );
+        metric(
+            "imap2graph_pacing_wait_seconds_total",
+            "counter",
+            "Time Graph requests spent held back to stay within Graph's limits, by budget.",
+            budgets
+                .iter()
+                .map(|(name, budget)| {
+                    let micros = self.pacing[*budget as usize].micros.load(Ordering::Relaxed);
+                    (
+                        format!("{{budget=\"{name}\"}}"),
+                        format!("{:.6}", micros as f64 / 1e6),
+                    )
+                })
+                .collect(),
         );
         metric(
             "imap2graph_graph_transport_errors_total",

@@ -52,7 +52,7 @@ impl Gateway {
             .ok_or(ServeError::MissingTls("key"))?;
         let tls = tls::ReloadableTls::load(cert, key)?;
         let store = UidStore::open(&config.store).await?;
-        let graph = GraphClient::new(&config.graph, &config.identity.authority)?;
+        let graph = GraphClient::paced(&config.graph, &config.pacing, &config.identity.authority)?;
         let config = Arc::new(config);
         let registry = Arc::new(HubRegistry::new(config.clone(), graph, store.clone()));
         Ok(Gateway {

@@ -1,6 +1,6 @@
 //! Owns requests to Graph: URL building (every part from a login or from Graph percent-encoded),
-//! `$select`/`$top` paging that follows `@odata.nextLink` verbatim, `$batch`, the per-mailbox
-//! limit of requests in flight, and the retry policy:
+//! `$select`/`$top` paging that follows `@odata.nextLink` verbatim, `$batch`, and the retry
+//! policy; every request first passes its mailbox's budget (`pacing`):
 //! - 429 and 503 wait for `Retry-After` (seconds, possibly fractional) and try again, a bounded
 //!   number of times, with jitter when Graph gives no delay
 //!   (https://learn.microsoft.com/en-us/graph/throttling);
@@ -11,22 +11,22 @@
 //! (https://learn.microsoft.com/en-us/graph/outlook-immutable-id).
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, RwLock, Weak};
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use bytes::Bytes;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
-use tokio::sync::Semaphore;
 
 use super::error::{parse_graph_error, GraphError};
 use super::model::{
     BatchResponses, DeltaPage, DeltaRound, MailFolder, MessageSummary, Page, FOLDER_SELECT,
     LAST_VERB_PROPERTY, MESSAGE_SELECT,
 };
+use super::pacing::{Cost, MailboxBudget, Pacer};
 use super::token::{describe_transport_error, Credentials, MailAccess, TokenCache};
-use crate::config::GraphConfig;
+use crate::config::{GraphConfig, PacingConfig};
 use crate::login::MailboxName;
 use crate::metrics::METRICS;
 
@@ -61,7 +61,7 @@ pub const WELL_KNOWN_FOLDERS: [&str; 7] = [
     "msgfolderroot",
 ];
 
-/// Shared by every mailbox of the process: the HTTP pool, the token cache and the limiters.
+/// Shared by every mailbox of the process: the HTTP pool, the token cache and the budgets.
 #[derive(Clone)]
 pub struct GraphClient {
     inner: Arc<ClientInner>,
@@ -72,11 +72,20 @@ struct ClientInner {
     base_url: String,
     tokens: TokenCache,
     config: GraphConfig,
-    limiters: Mutex<HashMap<String, Weak<Semaphore>>>,
+    pacer: Pacer,
 }
 
 impl GraphClient {
+    /// A client paced with the default `[pacing]` settings.
     pub fn new(config: &GraphConfig, authority: &str) -> Result<GraphClient, GraphError> {
+        GraphClient::paced(config, &PacingConfig::default(), authority)
+    }
+
+    pub fn paced(
+        config: &GraphConfig,
+        pacing: &PacingConfig,
+        authority: &str,
+    ) -> Result<GraphClient, GraphError> {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(config.timeout_secs))
             .connect_timeout(Duration::from_secs(10))
@@ -90,7 +99,7 @@ impl GraphClient {
                 http,
                 base_url: config.base_url.trim_end_matches('/').to_string(),
                 config: config.clone(),
-                limiters: Mutex::new(HashMap::new()),
+                pacer: Pacer::new(config, pacing),
             }),
         })
     }
@@ -120,33 +129,19 @@ impl GraphClient {
     }
 
     /// The handle through which one mailbox is read and written. Handles of one mailbox share
-    /// one limiter of requests in flight, whichever session or hub holds them.
+    /// one budget (requests in flight, requests and bytes per window), whichever session or
+    /// hub holds them.
     pub fn mailbox(&self, credentials: Credentials, mailbox: MailboxName) -> MailboxGraph {
-        let limiter = {
-            let mut limiters = self
-                .inner
-                .limiters
-                .lock()
-                .unwrap_or_else(|e| e.into_inner());
-            limiters.retain(|_, weak| weak.strong_count() > 0);
-            let key = format!("{}/{}", credentials.client_id, mailbox);
-            match limiters.get(&key).and_then(Weak::upgrade) {
-                Some(limiter) => limiter,
-                None => {
-                    let limiter = Arc::new(Semaphore::new(
-                        self.inner.config.max_concurrency_per_mailbox,
-                    ));
-                    limiters.insert(key, Arc::downgrade(&limiter));
-                    limiter
-                }
-            }
-        };
+        let budget = self
+            .inner
+            .pacer
+            .mailbox(credentials.client_id.as_str(), mailbox.as_str());
         MailboxGraph {
             client: self.clone(),
             user_path: format!("{}/users/{}", self.inner.base_url, encode(mailbox.as_str())),
             mailbox,
             credentials: RwLock::new(credentials),
-            limiter,
+            budget,
         }
     }
 }
@@ -159,7 +154,7 @@ pub struct MailboxGraph {
     user_path: String,
     /// The credentials of the latest successful login to this mailbox.
     credentials: RwLock<Credentials>,
-    limiter: Arc<Semaphore>,
+    budget: Arc<MailboxBudget>,
 }
 
 /// A request that can be sent again: method, absolute URL, optional JSON or text body.
@@ -204,6 +199,11 @@ impl MailboxGraph {
     /// `/users/{mailbox}`, for URLs inside a `$batch`.
     pub(super) fn relative_user_path(&self) -> String {
         format!("/users/{}", encode(self.mailbox.as_str()))
+    }
+
+    /// How much of the mailbox's request budget is spent: 0 (all there) to 1 (none left).
+    pub fn budget_tightness(&self) -> f64 {
+        self.budget.tightness()
     }
 
     pub fn set_credentials(&self, credentials: Credentials) {
@@ -557,14 +557,17 @@ impl MailboxGraph {
                 // A batch that fails as a whole fails its own entries only: those of earlier
                 // batches were carried out and keep their answers.
                 let sent = self
-                    .execute(RequestSpec {
-                        method: Method::POST,
-                        url: format!("{}/$batch", self.client.inner.base_url),
-                        json: Some(serde_json::json!({ "requests": entries })),
-                        text: None,
-                        extra_prefer: None,
-                        idempotent,
-                    })
+                    .execute_counted(
+                        RequestSpec {
+                            method: Method::POST,
+                            url: format!("{}/$batch", self.client.inner.base_url),
+                            json: Some(serde_json::json!({ "requests": entries })),
+                            text: None,
+                            extra_prefer: None,
+                            idempotent,
+                        },
+                        chunk.len() as u32,
+                    )
                     .await
                     .and_then(|(_, body)| {
                         serde_json::from_slice::<BatchResponses>(&body)
@@ -602,6 +605,9 @@ impl MailboxGraph {
                             .min(Duration::from_secs(
                                 self.client.inner.config.max_retry_after_secs,
                             ));
+                        if response.status == 429 {
+                            self.budget.throttled(asked);
+                        }
                         wait = wait.max(asked);
                         throttled.push(index);
                         continue;
@@ -634,7 +640,7 @@ impl MailboxGraph {
     }
 
     /// PUTs one byte range of an attachment to a pre-authenticated upload URL, under the
-    /// mailbox's limiter and without an Authorization header
+    /// mailbox's budget and without an Authorization header
     /// (https://learn.microsoft.com/en-us/graph/outlook-large-attachments). 429 and 503 wait
     /// and try again; a transport error is not retried, since the range may have arrived.
     pub(super) async fn put_range(
@@ -646,6 +652,7 @@ impl MailboxGraph {
     ) -> Result<(StatusCode, Bytes), GraphError> {
         let inner = &self.client.inner;
         let end = start + (chunk.len() as u64).saturating_sub(1);
+        let cost = Cost::one(chunk.len() as u64);
         let mut attempt = 0u32;
         loop {
             let request = inner
@@ -657,7 +664,7 @@ impl MailboxGraph {
                 )
                 .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
                 .body(chunk.clone());
-            let outcome = self.send_limited(request).await?;
+            let outcome = self.send_limited(request, cost).await?;
             match outcome {
                 Ok((status, _, body)) if status.is_success() => return Ok((status, body)),
                 Ok((status, retry_after, _))
@@ -667,6 +674,9 @@ impl MailboxGraph {
                     let delay = retry_after
                         .unwrap_or_else(|| backoff(attempt))
                         .min(Duration::from_secs(inner.config.max_retry_after_secs));
+                    if status.as_u16() == 429 {
+                        self.budget.throttled(delay);
+                    }
                     attempt += 1;
                     METRICS.graph_wait();
                     tokio::time::sleep(delay).await;
@@ -677,18 +687,16 @@ impl MailboxGraph {
         }
     }
 
-    /// Sends one request while holding one of the mailbox's slots (released before any wait),
-    /// and reads its status, `Retry-After` and body. `Err` only when the gateway is stopping;
-    /// a transport failure is the inner `Err`, described without its URL.
+    /// Sends one request once the mailbox's budget lets it go, holding its slots in flight
+    /// (released before any retry's wait), and reads its status, `Retry-After` and body. `Err`
+    /// when the gateway is stopping or Graph asked the mailbox to wait longer than the gateway
+    /// waits; a transport failure is the inner `Err`, described without its URL.
     async fn send_limited(
         &self,
         request: reqwest::RequestBuilder,
+        cost: Cost,
     ) -> Result<Result<(StatusCode, Option<Duration>, Bytes), String>, GraphError> {
-        let _permit = self
-            .limiter
-            .acquire()
-            .await
-            .map_err(|_| GraphError::Unavailable("shutting down".into()))?;
+        let _permit = self.budget.admit(cost).await?;
         let outcome = match request.send().await {
             Ok(response) => {
                 let status = response.status();
@@ -711,12 +719,33 @@ impl MailboxGraph {
         Ok(outcome)
     }
 
-    /// Sends one request under the mailbox's limiter, with the retry policy of this module.
+    /// Sends one request under the mailbox's budget, with the retry policy of this module.
     pub(super) async fn execute(
         &self,
         spec: RequestSpec,
     ) -> Result<(StatusCode, Bytes), GraphError> {
+        self.execute_counted(spec, 1).await
+    }
+
+    /// [`execute`](Self::execute) for a request Outlook counts as `requests` (a `$batch`).
+    async fn execute_counted(
+        &self,
+        spec: RequestSpec,
+        requests: u32,
+    ) -> Result<(StatusCode, Bytes), GraphError> {
         let inner = &self.client.inner;
+        // The body is made once: its size is what the upload budget is charged.
+        let json_body = match &spec.json {
+            Some(json) => Some(Bytes::from(
+                serde_json::to_vec(json).map_err(|err| GraphError::Decode(err.to_string()))?,
+            )),
+            None => None,
+        };
+        let cost = Cost {
+            requests,
+            upload_bytes: json_body.as_ref().map_or(0, Bytes::len) as u64
+                + spec.text.as_ref().map_or(0, String::len) as u64,
+        };
         let mut refreshed_token = false;
         let mut attempt = 0u32;
         loop {
@@ -730,15 +759,17 @@ impl MailboxGraph {
             if let Some(prefer) = &spec.extra_prefer {
                 request = request.header("Prefer", prefer);
             }
-            if let Some(json) = &spec.json {
-                request = request.json(json);
+            if let Some(json) = &json_body {
+                request = request
+                    .header(reqwest::header::CONTENT_TYPE, "application/json")
+                    .body(json.clone());
             }
             if let Some(text) = &spec.text {
                 request = request
                     .header(reqwest::header::CONTENT_TYPE, "text/plain")
                     .body(text.clone());
             }
-            let outcome = self.send_limited(request).await?;
+            let outcome = self.send_limited(request, cost).await?;
             match outcome {
                 Ok((status, _, body)) if status.is_success() => return Ok((status, body)),
                 Ok((StatusCode::UNAUTHORIZED, _, _)) if !refreshed_token => {
@@ -753,6 +784,11 @@ impl MailboxGraph {
                         )));
                     }
                     let delay = retry_after.unwrap_or_else(|| backoff(attempt));
+                    if status == StatusCode::TOO_MANY_REQUESTS {
+                        // Every request counts, the refused ones too: the mailbox's others
+                        // wait out the same Retry-After rather than add to the count.
+                        self.budget.throttled(delay);
+                    }
                     if delay > Duration::from_secs(inner.config.max_retry_after_secs) {
                         let err = parse_graph_error(status.as_u16(), &body);
                         return Err(GraphError::Unavailable(format!(

@@ -9,6 +9,7 @@ pub mod compose;
 pub mod error;
 pub mod model;
 pub mod mutate;
+pub mod pacing;
 pub mod token;
 
 pub use client::{GraphClient, MailboxGraph};
