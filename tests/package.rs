@@ -205,14 +205,21 @@ fn require_cargo_deb() {
     );
 }
 
+/// Nothing of an earlier installation is here: the test writes a certificate into
+/// /etc/imap2graph and purges the package, which deletes /var/lib/imap2graph.
 fn require_not_installed() {
     let status = command_output("dpkg-query", &["-W", "-f=${Status}", PACKAGE]);
     let status = String::from_utf8_lossy(&status.stdout);
+    let traces: Vec<&str> = ["/etc/imap2graph", STATE_DIR]
+        .into_iter()
+        .filter(|path| Path::new(path).exists())
+        .collect();
     assert!(
-        !status.contains(" installed"),
-        "the {PACKAGE} package is installed on this machine ({status}); this test installs its \
-         own build and purges it, which would delete {STATE_DIR}: run it where the package is \
-         not installed (or `dpkg --purge {PACKAGE}` first)"
+        (status.is_empty() || status.contains("not-installed")) && traces.is_empty(),
+        "the {PACKAGE} package is or was installed on this machine (dpkg: {status:?}; present: \
+         {traces:?}); this test installs its own build, writes a certificate into \
+         /etc/imap2graph and purges the package, which deletes {STATE_DIR}: run it where \
+         imap2graph was never installed (or `dpkg --purge {PACKAGE}` and remove those first)"
     );
 }
 
@@ -280,7 +287,7 @@ fn the_debian_package_installs_runs_and_purges() {
     for gone in [
         "/usr/bin/imap2graph",
         INSTALLED_UNIT,
-        INSTALLED_CONFIG,
+        "/etc/imap2graph",
         STATE_DIR,
     ] {
         assert!(!Path::new(gone).exists(), "{gone} is left after the purge");
