@@ -2,13 +2,13 @@
 //! `packaging/` parses with the gateway's own loader, every key commented in or not; and the
 //! Debian package, built by `cargo deb` (one release build), installs with `dpkg -i` as root:
 //! the binary runs, the unit passes `systemd-analyze verify` and keeps its exposure score, the
-//! configuration is a conffile readable by the `imap2graph` user only, /var/lib/imap2graph is
-//! that user's; the gateway then runs as the unit would start it (that user, only
+//! configuration is a conffile readable by root and the `imap2graph` group only,
+//! /var/lib/imap2graph is that user's; the gateway then runs as the unit would start it (that user, only
 //! CAP_NET_BIND_SERVICE, on port 993, the installed configuration), takes a TLS connection,
 //! reloads its certificate by the unit's ExecReload, and stops; a second `dpkg -i` (an
 //! upgrade) keeps it all, and `dpkg --purge` removes it. systemd itself need not run.
 //!
-//! The install test needs root, `cargo deb` (cargo-deb), `dpkg`, `setpriv` and
+//! The install test needs root, `cargo deb` (cargo-deb), `dpkg` and `dpkg-dev`, `setpriv` and
 //! `systemd-analyze` (Debian's `systemd`); `.ci/run` provides them. It refuses to run where the
 //! imap2graph package is already installed, since the purge would delete that uid store.
 
