@@ -258,6 +258,7 @@ fn the_debian_package_installs_runs_and_purges() {
     require_cargo_deb();
     for (program, package) in [
         ("dpkg", "dpkg"),
+        ("dpkg-shlibdeps", "dpkg-dev"),
         ("setpriv", "util-linux"),
         ("systemd-analyze", "systemd"),
         ("getent", "libc-bin"),
