@@ -1,5 +1,5 @@
-//! Owns the command line: `serve`, `demo`, `emulator`, `check` and `cert`, with every flag
-//! documented in `--help`.
+//! Owns the command line: `serve`, `demo`, `emulator`, `check`, `loadtest` and `cert`, with every
+//! flag documented in `--help` (`loadtest`'s flags are in imap2graph::loadtest::Options).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -93,6 +93,10 @@ pub enum Command {
         #[arg(long, value_name = "ADDR")]
         mailbox: Vec<String>,
     },
+    /// Load-test an IMAP server (this gateway, Dovecot, Exchange…): N sessions over M mailboxes
+    /// run a workload for a while, checking consistency as they go; prints a table per command
+    /// (or --json). Exits 1 if a command failed or a consistency check found a discrepancy.
+    Loadtest(imap2graph::loadtest::Options),
     /// Write a self-signed certificate and key (PEM) for a host name.
     Cert {
         /// Directory to write cert.pem and key.pem into.

@@ -14,6 +14,7 @@ pub mod framing;
 pub mod graph;
 pub mod hub;
 pub mod listener;
+pub mod loadtest;
 pub mod login;
 pub mod metrics;
 pub mod mime;

@@ -1,5 +1,6 @@
 //! The `imap2graph` binary: parses the command line, sets up logging, and wires the layers
-//! together for `serve`, `demo`, `emulator` and `cert`. The emulator is wired in only here.
+//! together for `serve`, `demo`, `emulator`, `check`, `loadtest` and `cert`. The emulator is
+//! wired in only here.
 
 mod cli;
 
@@ -101,6 +102,19 @@ async fn run(command: Command) -> anyhow::Result<()> {
             let rows = imap2graph::check::run(&config, &path, &login, &mailbox, secret).await;
             print!("{}", imap2graph::check::render(&rows));
             if rows.iter().any(|row| !row.ok) {
+                std::process::exit(1);
+            }
+            Ok(())
+        }
+        Command::Loadtest(options) => {
+            let json = options.json;
+            let summary = imap2graph::loadtest::run(options).await?;
+            if json {
+                println!("{}", summary.to_json());
+            } else {
+                print!("{}", summary.render());
+            }
+            if summary.stats.total_errors() > 0 || summary.consistency_errors() > 0 {
                 std::process::exit(1);
             }
             Ok(())
