@@ -172,6 +172,12 @@ pub fn candidates(literal: &[u8]) -> Vec<Candidate> {
     found
 }
 
+/// Whether `decoded` is the candidate's content.
+pub fn digest_matches(candidate: &Candidate, decoded: &[u8]) -> bool {
+    decoded.len() as u64 == candidate.decoded_length
+        && <[u8; 32]>::from(Sha256::digest(decoded)) == candidate.decoded_digest
+}
+
 /// The attachment each candidate is, by name and content type in order (a name used twice
 /// matches in turn); only file attachments. None where Graph lists none.
 pub fn match_attachments(
@@ -402,6 +408,9 @@ const KIND_PARTS: i16 = 2;
 const KIND_SUPERSEDED: i16 = 3;
 
 impl StoredExact {
+    /// The stored kind of a record of parts.
+    pub const PARTS: i16 = KIND_PARTS;
+
     /// The store's (kind, data) of this record.
     pub fn encode(&self) -> (i16, Vec<u8>) {
         match self {
@@ -539,7 +548,7 @@ impl<'a> Reader<'a> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// A voice message as unified-messaging servers write it: MP3 in base64, 76-character

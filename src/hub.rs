@@ -2,12 +2,14 @@
 //! session of that mailbox. It holds the folder tree (kept with `mailFolders/delta`), each
 //! folder's snapshot with UIDs from the uid store (kept with `messages/delta`, in `sync`), the
 //! channel that tells sessions of a newer snapshot (one poller per watched folder), and message
-//! bodies in a byte-bounded cache, so that sessions ask it for folders, messages and bodies and
-//! never see HTTP. Changes to the mailbox (flags, expunge, copy and move, append, folders) are in
+//! bodies in a byte-bounded cache (a message APPENDed through the gateway rebuilt as appended
+//! from its exact record, `exact`), so that sessions ask it for folders, messages and bodies
+//! and never see HTTP. Changes to the mailbox (flags, expunge, copy and move, append, folders) are in
 //! `write`.
 
 #[cfg(test)]
 mod consistency;
+mod exact;
 mod sync;
 mod write;
 
@@ -706,6 +708,7 @@ impl MailboxHub {
         for message in messages {
             results.push(self.bodies.get(&message.id).await.map(Ok));
         }
+        self.exact_bodies(folder_id, messages, &mut results).await;
         let missing_small: Vec<usize> = (0..messages.len())
             .filter(|&i| results[i].is_none() && !messages[i].has_attachments)
             .collect();
@@ -788,6 +791,60 @@ impl MailboxHub {
             .into_iter()
             .map(|r| r.unwrap_or_else(|| Err(HubError::Store("body not fetched".into()))))
             .collect()
+    }
+
+    /// The bodies of messages APPENDed through the gateway (those with an exact record, issue
+    /// 11) that `results` lacks: the appended literal, rebuilt from the record and Graph's
+    /// attachments, a few messages at a time. Messages whose record does not speak for their
+    /// UID are left to Graph's MIME.
+    async fn exact_bodies(
+        &self,
+        folder_id: &str,
+        messages: &[&MessageMeta],
+        results: &mut [Option<Result<Bytes, HubError>>],
+    ) {
+        let missing: Vec<String> = (0..messages.len())
+            .filter(|&i| results[i].is_none())
+            .map(|i| messages[i].id.to_string())
+            .collect();
+        let mut records = match self
+            .store
+            .exact_records(self.mailbox().as_str(), missing)
+            .await
+        {
+            Ok(records) => records,
+            Err(err) => {
+                // Graph's MIME is not what such a message showed: nothing is answered.
+                let err = HubError::from(err);
+                for result in results.iter_mut().filter(|r| r.is_none()) {
+                    *result = Some(Err(err.clone()));
+                }
+                return;
+            }
+        };
+        let with_record: Vec<(usize, _)> = (0..messages.len())
+            .filter(|&i| results[i].is_none())
+            .filter_map(|i| Some((i, records.remove(&*messages[i].id)?)))
+            .collect();
+        let rebuilds = with_record.into_iter().map(|(i, record)| async move {
+            (i, self.exact_body(folder_id, messages[i], record).await)
+        });
+        let rebuilt: Vec<_> = stream::iter(rebuilds)
+            .buffered(BODIES_IN_FLIGHT)
+            .collect()
+            .await;
+        for (i, outcome) in rebuilt {
+            match outcome {
+                Ok(exact::ExactBody::Literal(body)) => {
+                    self.bodies
+                        .insert(messages[i].id.clone(), body.clone())
+                        .await;
+                    results[i] = Some(Ok(body));
+                }
+                Ok(exact::ExactBody::FromGraph) => {}
+                Err(err) => results[i] = Some(Err(err)),
+            }
+        }
     }
 
     /// Splits `positions` into the bodies this caller downloads (registered as in flight until

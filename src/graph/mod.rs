@@ -4,6 +4,7 @@
 //! create (`compose`) and Graph's errors (`error`).
 //! Nothing here knows IMAP.
 
+pub mod attachments;
 pub mod client;
 pub mod compose;
 pub mod error;

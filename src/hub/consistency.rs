@@ -17,7 +17,7 @@ use imap2graph_emulator::{demo, Emulator};
 
 /// A hub of the demo mailbox on an emulator of its own; the temporary directory holds the uid
 /// store.
-async fn demo_hub() -> (Arc<MailboxHub>, Emulator, tempfile::TempDir) {
+pub(super) async fn demo_hub() -> (Arc<MailboxHub>, Emulator, tempfile::TempDir) {
     let (emulator, address) = emulator().await;
     let dir = tempfile::tempdir().unwrap();
     let store = UidStore::open_sqlite(&dir.path().join("uids.sqlite")).unwrap();
@@ -53,7 +53,7 @@ async fn hub_of(address: std::net::SocketAddr, store: UidStore) -> Arc<MailboxHu
     registry.open(credentials, mailbox).await.unwrap()
 }
 
-async fn folder(hub: &MailboxHub, name: &str) -> String {
+pub(super) async fn folder(hub: &MailboxHub, name: &str) -> String {
     hub.create_folder(name).await.unwrap();
     hub.folders(true)
         .await

@@ -228,6 +228,22 @@ impl MailboxHub {
             Start::Scratch => None,
         };
         let changed = self.read_unknown(folder_id, changed, &known, &left).await?;
+        // A shown message whose item changes nothing IMAP shows of it (or only whether it has
+        // attachments), or that a round names for the first time (appended or copied through
+        // this hub), may have lost an attachment in Outlook: checked against its exact record,
+        // if it has one (`exact`).
+        let unexplained: Vec<String> = changed
+            .iter()
+            .filter(|summary| shown.contains_key(summary.id.as_str()))
+            .filter(|summary| {
+                known(&summary.id).is_none_or(|before| {
+                    let state = merged_state(before, summary);
+                    state == *before || state.has_attachments != before.has_attachments
+                })
+            })
+            .map(|summary| summary.id.clone())
+            .collect();
+        let exact_gone = self.exact_parts_gone(unexplained).await;
         // An item that changes neither the state nor what the index shows (a replay) is left
         // out.
         let mut states: Vec<(String, MessageState)> = changed
@@ -418,6 +434,9 @@ impl MailboxHub {
                 .complete_from_store(folder_id, shown_up_to, &mut messages)
                 .await?;
         }
+        touched |= self
+            .supersede_in_round(folder_id, &exact_gone, &mut messages)
+            .await;
         for message in messages.values_mut() {
             let marked = deleted.contains(&*message.id);
             if message.flags.deleted != marked {
@@ -472,6 +491,10 @@ impl MailboxHub {
             if let Some(meta) = messages.get_mut(id.as_str()) {
                 if row.uid > shown_up_to && meta.uid != row.uid {
                     meta.uid = row.uid;
+                    // A message renumbered because its appended bytes could no longer be had
+                    // (`exact`) shows Graph's MIME now: another body, another size.
+                    meta.size = row.size;
+                    self.bodies.invalidate(&meta.id).await;
                     renumbered = true;
                 }
             }

@@ -167,7 +167,10 @@ impl MailboxHub {
     /// Holds off synchronisation rounds of these folders while a change is carried out and
     /// applied to their snapshots (changes share it). Folders are taken in one order, so
     /// changes and rounds never wait on each other in a ring.
-    async fn changing(&self, folder_ids: &[&str]) -> Vec<tokio::sync::OwnedRwLockReadGuard<()>> {
+    pub(super) async fn changing(
+        &self,
+        folder_ids: &[&str],
+    ) -> Vec<tokio::sync::OwnedRwLockReadGuard<()>> {
         let mut ids = folder_ids.to_vec();
         ids.sort_unstable();
         ids.dedup();
@@ -180,7 +183,7 @@ impl MailboxHub {
 
     /// Held from the allocation of new UIDs in the folder until their messages are in its
     /// snapshot, so they enter it in UID order.
-    async fn allocating(&self, folder_id: &str) -> tokio::sync::OwnedMutexGuard<()> {
+    pub(super) async fn allocating(&self, folder_id: &str) -> tokio::sync::OwnedMutexGuard<()> {
         self.index(folder_id).allocating.clone().lock_owned().await
     }
 
@@ -188,7 +191,7 @@ impl MailboxHub {
     /// session learns of them (EXISTS) before a later UID; a message it shows already stays.
     /// A UID beyond the snapshot's UIDNEXT follows UIDs another instance gave meanwhile: the
     /// next round shows those and it in order (the caller invalidates the folder).
-    fn amend_arrived(&self, folder_id: &str, mut arrived: Vec<MessageMeta>) {
+    pub(super) fn amend_arrived(&self, folder_id: &str, mut arrived: Vec<MessageMeta>) {
         if arrived.is_empty() {
             return;
         }
@@ -437,6 +440,16 @@ impl MailboxHub {
             .map(|(id, _)| id.to_string())
             .collect();
         self.amend_removed(folder_id, &gone);
+        // A message moved to Deleted Items keeps its id, and its exact record.
+        if !matches!(action, MessageAction::Move(_)) {
+            if let Err(err) = self
+                .store
+                .drop_exact(self.mailbox().as_str(), gone.clone())
+                .await
+            {
+                tracing::warn!(error = %err, "could not drop the exact records of expunged messages");
+            }
+        }
         self.forget(folder_id, gone).await;
         if let ExpungeMode::Trash = mode {
             if let Some(trash) = trash {
@@ -514,6 +527,17 @@ impl MailboxHub {
                 .collect();
             self.amend_removed(source_id, &gone);
             self.forget(source_id, gone).await;
+        }
+        if !moving {
+            // Each copy is exact too (a move keeps its id, and so its record).
+            let copies: Vec<(String, String)> = new_ids
+                .iter()
+                .zip(messages)
+                .filter_map(|(r, m)| Some((m.id.to_string(), r.as_ref().ok()?.clone())))
+                .collect();
+            if let Err(err) = self.store.copy_exact(&mailbox, copies).await {
+                tracing::warn!(error = %err, "could not give copies their exact records");
+            }
         }
         let allocating = self.allocating(destination_id).await;
         let (uids, folder) = self
@@ -670,6 +694,8 @@ impl MailboxHub {
                 },
             )?)
         };
+        // What of the literal Graph will hold and give back (issue 11, `crate::exact`).
+        let candidates = crate::exact::candidates(mime);
         self.ensure_listed(folder_id).await?;
         let _changing = self.changing(&[folder_id]).await;
         let id = if let Some(composed) = composed {
@@ -709,6 +735,13 @@ impl MailboxHub {
             id
         };
         let mailbox = self.mailbox().as_str().to_string();
+        // The record is in the store before the message has a UID: no session ever reads it
+        // without.
+        let record = self.exact_record(&id, mime, &candidates, flags.draft).await;
+        if let Err(err) = self.store.put_exact(&mailbox, &id, &record).await {
+            self.undo_create(&id).await;
+            return Err(err.into());
+        }
         let allocating = self.allocating(folder_id).await;
         let (uids, folder) = self
             .store
@@ -728,6 +761,17 @@ impl MailboxHub {
             .get(&id)
             .copied()
             .ok_or_else(|| HubError::Store("the new message's UID was not allocated".into()))?;
+        let size = mime.len() as u64;
+        if let Err(err) = self
+            .store
+            .set_sizes(&mailbox, folder_id, vec![(id.clone(), size)])
+            .await
+        {
+            tracing::warn!(error = %err, "could not record an appended message's size");
+        }
+        self.bodies
+            .insert(Arc::from(id.as_str()), bytes::Bytes::copy_from_slice(mime))
+            .await;
         // Sessions with the folder selected learn of it (EXISTS) at the end of their next
         // command; the next delta round brings what Graph made of it (size, attachments).
         let appended = MessageMeta {
@@ -742,7 +786,7 @@ impl MailboxHub {
             } else {
                 internal_date.unwrap_or_else(Utc::now)
             },
-            size: None,
+            size: Some(size),
             has_attachments: false,
         };
         self.amend_arrived(folder_id, vec![appended]);

@@ -450,12 +450,43 @@ impl UidStore {
             return Ok(HashMap::new());
         }
         let rows = match &self.backend {
-            Backend::Sqlite(store) => store.exact_records(mailbox, message_ids).await?,
-            Backend::Postgres(store) => store.exact_records(mailbox, message_ids).await?,
+            Backend::Sqlite(store) => store.exact_records_of(mailbox, message_ids, None).await?,
+            Backend::Postgres(store) => store.exact_records_of(mailbox, message_ids, None).await?,
         };
         Ok(rows
             .into_iter()
             .map(|(id, kind, data)| (id, StoredExact::decode(kind, data)))
+            .collect())
+    }
+
+    /// The exact records of parts (small: no literal) of these messages that have one.
+    pub async fn exact_parts(
+        &self,
+        mailbox: &str,
+        message_ids: Vec<String>,
+    ) -> Result<Vec<(String, crate::exact::ExactRecord)>, StoreError> {
+        if message_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let kind = StoredExact::PARTS;
+        let rows = match &self.backend {
+            Backend::Sqlite(store) => {
+                store
+                    .exact_records_of(mailbox, message_ids, Some(kind))
+                    .await?
+            }
+            Backend::Postgres(store) => {
+                store
+                    .exact_records_of(mailbox, message_ids, Some(kind))
+                    .await?
+            }
+        };
+        Ok(rows
+            .into_iter()
+            .filter_map(|(id, kind, data)| match StoredExact::decode(kind, data) {
+                Ok(StoredExact::Parts(record)) => Some((id, record)),
+                _ => None,
+            })
             .collect())
     }
 

@@ -612,17 +612,20 @@ impl PostgresStore {
         tx.commit().await.map_err(pg_error)
     }
 
-    pub async fn exact_records(
+    /// The records of these messages (of that kind only, when given).
+    pub async fn exact_records_of(
         &self,
         mailbox: &str,
         message_ids: Vec<String>,
+        kind: Option<i16>,
     ) -> Result<Vec<(String, i16, Vec<u8>)>, StoreError> {
         let client = self.pool.get().await.map_err(pg_error)?;
         let rows = client
             .query(
                 "SELECT message_id, kind, data FROM exact_records
-                 WHERE mailbox = $1 AND message_id = ANY($2)",
-                &[&mailbox, &message_ids],
+                 WHERE mailbox = $1 AND message_id = ANY($2)
+                 AND ($3::SMALLINT IS NULL OR kind = $3)",
+                &[&mailbox, &message_ids, &kind],
             )
             .await
             .map_err(pg_error)?;

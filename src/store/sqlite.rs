@@ -565,19 +565,22 @@ impl SqliteStore {
         .await
     }
 
-    pub async fn exact_records(
+    /// The records of these messages (of that kind only, when given).
+    pub async fn exact_records_of(
         &self,
         mailbox: &str,
         message_ids: Vec<String>,
+        kind: Option<i16>,
     ) -> Result<Vec<(String, i16, Vec<u8>)>, StoreError> {
         let mailbox = mailbox.to_string();
         let ids = serde_json::Value::from(message_ids).to_string();
         self.with_connection(move |conn| {
             let mut statement = conn.prepare_cached(
-                "SELECT message_id, kind, data FROM exact_records WHERE mailbox = $1
-                 AND message_id IN (SELECT value FROM json_each($2))",
+                "SELECT message_id, kind, data FROM exact_records WHERE mailbox = ?1
+                 AND message_id IN (SELECT value FROM json_each(?2))
+                 AND (?3 IS NULL OR kind = ?3)",
             )?;
-            let rows = statement.query_map(params![mailbox, ids], |row| {
+            let rows = statement.query_map(params![mailbox, ids, kind], |row| {
                 Ok((row.get(0)?, row.get(1)?, row.get(2)?))
             })?;
             rows.collect()
