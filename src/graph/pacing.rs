@@ -146,8 +146,8 @@ impl MailboxBudget {
             .acquire_many(slots)
             .await
             .map_err(|_| GraphError::Unavailable("shutting down".into()))?;
-        METRICS.graph_counted_requests(cost.requests);
         let Some(buckets) = &self.buckets else {
+            METRICS.graph_counted_requests(cost.requests);
             return Ok(permit);
         };
         let now = Instant::now();
@@ -186,6 +186,7 @@ impl MailboxBudget {
             }
             (at, budget)
         };
+        METRICS.graph_counted_requests(cost.requests);
         if let Some(budget) = budget {
             let wait = at.saturating_duration_since(now);
             METRICS.pacing_wait(budget, wait);
@@ -386,6 +387,56 @@ mod tests {
             bucket.ready_at(10.0, at).duration_since(at),
             Duration::from_millis(2500)
         );
+    }
+
+    #[tokio::test]
+    async fn a_retry_after_longer_than_the_gateway_waits_fails_the_mailbox_at_once() {
+        let graph = GraphConfig {
+            max_retry_after_secs: 30,
+            ..GraphConfig::default()
+        };
+        let pacer = Pacer::new(&graph, &PacingConfig::default());
+        let budget = pacer.mailbox("app", "busy@x");
+        let other = pacer.mailbox("app", "quiet@x");
+        assert_eq!(budget.tightness(), 0.0);
+        budget.throttled(Duration::from_secs(376));
+        assert_eq!(budget.tightness(), 1.0);
+        match budget.admit(Cost::one(0)).await {
+            Err(GraphError::Unavailable(text)) => assert!(text.contains("throttled"), "{text}"),
+            Err(err) => panic!("{err}"),
+            Ok(_) => panic!("a request went while Graph asked the mailbox to wait 376 s"),
+        }
+        // Another mailbox of the application is not held back.
+        assert!(other.admit(Cost::one(0)).await.is_ok());
+        // With pacing off, Graph's word is left to the request that got it.
+        let unpaced = Pacer::new(
+            &graph,
+            &PacingConfig {
+                enabled: false,
+                ..PacingConfig::default()
+            },
+        )
+        .mailbox("app", "busy@x");
+        unpaced.throttled(Duration::from_secs(376));
+        assert!(unpaced.admit(Cost::one(0)).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_batch_holds_as_many_slots_as_graph_runs_of_it() {
+        let pacer = Pacer::new(&GraphConfig::default(), &PacingConfig::default());
+        let budget = pacer.mailbox("app", "x@y");
+        let batch = budget
+            .admit(Cost {
+                requests: 20,
+                upload_bytes: 0,
+            })
+            .await
+            .unwrap();
+        assert_eq!(budget.in_flight.available_permits(), 0);
+        drop(batch);
+        let single = budget.admit(Cost::one(10)).await.unwrap();
+        assert_eq!(budget.in_flight.available_permits(), 3);
+        drop(single);
     }
 
     #[tokio::test]
