@@ -61,6 +61,11 @@ fn size_read_buffer(buffer: &mut Vec<u8>, last_read: usize, in_message: bool) {
     }
 }
 
+// The task of a connection holds its future for as long as the connection lasts, sized for the
+// largest state it can be in. The futures of commands (`Session::handle` and the like, which
+// reach Graph, the store and the MIME code) are boxed where they are awaited, so they take memory
+// only while a command runs, not in every idle connection.
+
 /// What the next complete message on the wire is.
 enum Expecting {
     Command,
@@ -68,17 +73,34 @@ enum Expecting {
 }
 
 /// Serves one connection until LOGOUT, a timeout, shutdown, or the peer going away.
-pub async fn serve<S>(
+pub fn serve<S>(
     stream: S,
+    peer: SocketAddr,
+    registry: Arc<HubRegistry>,
+    limits: ConnectionLimits,
+    shutdown: watch::Receiver<bool>,
+) -> impl std::future::Future<Output = std::io::Result<()>> + Send
+where
+    S: AsyncRead + AsyncWrite + Send + Unpin,
+{
+    // Split before the future is made, so it holds two handles rather than the TLS stream itself
+    // (over a kilobyte) for the whole connection.
+    let (reader, writer) = tokio::io::split(stream);
+    serve_halves(reader, writer, peer, registry, limits, shutdown)
+}
+
+async fn serve_halves<R, W>(
+    mut reader: R,
+    mut writer: W,
     peer: SocketAddr,
     registry: Arc<HubRegistry>,
     limits: ConnectionLimits,
     mut shutdown: watch::Receiver<bool>,
 ) -> std::io::Result<()>
 where
-    S: AsyncRead + AsyncWrite + Send + Unpin,
+    R: AsyncRead + Send + Unpin,
+    W: AsyncWrite + Send + Unpin,
 {
-    let (mut reader, mut writer) = tokio::io::split(stream);
     let mut session = Session::new(registry, peer);
     let after_login = FrameLimits::after_login(limits.max_command_bytes, limits.max_literal_bytes);
     let mut framer = Framer::new(FrameLimits::before_login());
@@ -182,10 +204,10 @@ where
                 Ok((b"", command)) => {
                     let command = command.into_static();
                     tracing::debug!(%peer, tag = command.tag.inner(), command = command.body.name(), "command");
-                    session.handle(command, &mut sink).await?
+                    Box::pin(session.handle(command, &mut sink)).await?
                 }
                 _ => match lenient_login(framer.message()) {
-                    Some(command) => session.handle(command, &mut sink).await?,
+                    Some(command) => Box::pin(session.handle(command, &mut sink)).await?,
                     None => {
                         sink.push(
                             format!("{answer_tag} BAD syntax error in command\r\n").as_bytes(),
@@ -199,10 +221,10 @@ where
                 match AuthenticateDataCodec::default().decode(framer.message()) {
                     Ok((b"", AuthenticateData::Continue(data))) => {
                         let data = data.declassify().to_vec();
-                        session.authenticate_data(&tag, Some(data), &mut sink).await
+                        Box::pin(session.authenticate_data(&tag, Some(data), &mut sink)).await
                     }
                     Ok((b"", AuthenticateData::Cancel)) => {
-                        session.authenticate_data(&tag, None, &mut sink).await
+                        Box::pin(session.authenticate_data(&tag, None, &mut sink)).await
                     }
                     _ => {
                         sink.push(
@@ -328,7 +350,7 @@ where
                     continue;
                 }
                 let mut sink = ResponseSink::new(writer);
-                let go_on = session.idle_updates(&mut sink).await;
+                let go_on = Box::pin(session.idle_updates(&mut sink)).await;
                 sink.flush().await?;
                 if !go_on {
                     return Ok(false);
@@ -469,6 +491,68 @@ mod tests {
             Ok(Err(err)) if err.is_panic() => panic!("the connection task panicked: {err}"),
             _ => transcript,
         }
+    }
+
+    /// Every open connection holds its task's future for as long as it lasts: with commands
+    /// boxed, an idle connection costs a few hundred bytes of it, not the ~14 KiB of the largest
+    /// command (issue 13, item 4).
+    #[tokio::test]
+    async fn a_connection_future_stays_small() {
+        let dir = tempfile::tempdir().unwrap();
+        // A stream as large as a TLS one, which the future must not hold.
+        struct Large {
+            inner: tokio::io::DuplexStream,
+            _bulk: [u8; 4096],
+        }
+        impl AsyncRead for Large {
+            fn poll_read(
+                mut self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+                buf: &mut tokio::io::ReadBuf<'_>,
+            ) -> std::task::Poll<std::io::Result<()>> {
+                std::pin::Pin::new(&mut self.inner).poll_read(cx, buf)
+            }
+        }
+        impl AsyncWrite for Large {
+            fn poll_write(
+                mut self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+                buf: &[u8],
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                std::pin::Pin::new(&mut self.inner).poll_write(cx, buf)
+            }
+            fn poll_flush(
+                mut self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<std::io::Result<()>> {
+                std::pin::Pin::new(&mut self.inner).poll_flush(cx)
+            }
+            fn poll_shutdown(
+                mut self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<std::io::Result<()>> {
+                std::pin::Pin::new(&mut self.inner).poll_shutdown(cx)
+            }
+        }
+        let (_client, server) = tokio::io::duplex(64);
+        let server = Large {
+            inner: server,
+            _bulk: [0; 4096],
+        };
+        let (_shutdown_tx, shutdown_rx) = watch::channel(false);
+        let peer: SocketAddr = "127.0.0.1:1".parse().unwrap();
+        let future = serve(
+            server,
+            peer,
+            offline_registry(dir.path()),
+            limits(),
+            shutdown_rx,
+        );
+        let size = std::mem::size_of_val(&future);
+        assert!(
+            size <= 2048,
+            "the future of a connection takes {size} bytes"
+        );
     }
 
     #[tokio::test]
