@@ -73,6 +73,23 @@ pub struct ThrottleLimits {
     /// Whether refused (429) requests count against `max_requests` too, as "all requests
     /// accrue against your usage limits" (<https://learn.microsoft.com/graph/throttling>).
     pub count_refused: bool,
+    /// The body of a 429.
+    pub body: ThrottleBody,
+}
+
+/// The body of a throttled request's 429. The throttling page gives a sample "similar to"
+/// what Graph sends (<https://learn.microsoft.com/graph/throttling>, "Sample response"):
+/// `TooManyRequests`, "Please retry again later.", with `code`, `message` and `status` in
+/// `innerError`; Outlook's own answers name the limit met ("Application is over its
+/// MailboxConcurrency limit.", quoted in
+/// <https://learn.microsoft.com/answers/questions/1660054/>). Both are offered; the
+/// documented one, which does not say which limit was met, is the default.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ThrottleBody {
+    #[default]
+    Documented,
+    Outlook,
 }
 
 /// `ThrottleLimits` as JSON for `GET/POST /_emulator/throttle` (windows in seconds, which
@@ -87,6 +104,7 @@ pub struct ThrottleLimitsJson {
     pub max_upload_bytes: Option<u64>,
     pub upload_window_secs: Option<f64>,
     pub count_refused: Option<bool>,
+    pub body: Option<ThrottleBody>,
 }
 
 impl ThrottleLimits {
@@ -99,6 +117,7 @@ impl ThrottleLimits {
             max_upload_bytes: Some(self.max_upload_bytes),
             upload_window_secs: Some(self.upload_window.as_secs_f64()),
             count_refused: Some(self.count_refused),
+            body: Some(self.body),
         }
     }
 
@@ -121,6 +140,7 @@ impl ThrottleLimits {
             max_upload_bytes: j.max_upload_bytes.unwrap_or(self.max_upload_bytes),
             upload_window: secs(j.upload_window_secs, self.upload_window, "uploadWindowSecs")?,
             count_refused: j.count_refused.unwrap_or(self.count_refused),
+            body: j.body.unwrap_or(self.body),
         })
     }
 }
@@ -136,6 +156,7 @@ impl Default for ThrottleLimits {
             max_upload_bytes: 150_000_000,
             upload_window: Duration::from_secs(300),
             count_refused: true,
+            body: ThrottleBody::Documented,
         }
     }
 }

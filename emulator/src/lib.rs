@@ -30,8 +30,8 @@ use serde_json::{json, Value};
 
 pub use config::{
     AppConfig, DeltaConfig, EmulatorConfig, ErrorFault, FaultConfig, MimeConfig, MimeDrafts,
-    Secret, SeedFolder, SeedMailbox, SeedMessage, TenantConfig, ThrottleLimits, ThrottleLimitsJson,
-    UpdatedItems,
+    Secret, SeedFolder, SeedMailbox, SeedMessage, TenantConfig, ThrottleBody, ThrottleLimits,
+    ThrottleLimitsJson, UpdatedItems,
 };
 
 pub use seed::synthetic_mailbox;

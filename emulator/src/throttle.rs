@@ -5,10 +5,11 @@
 //! Docs: <https://learn.microsoft.com/graph/throttling-limits#outlook-service-limits> —
 //! per app ID and mailbox: 10,000 API requests in a 10-minute period, 4 concurrent
 //! requests, 150 MB upload (PATCH, POST, PUT) in a 5-minute period; 429 with Retry-After
-//! (<https://learn.microsoft.com/graph/throttling>). The error text for concurrency is the
-//! one Graph sends, "Application is over its MailboxConcurrency limit." (quoted in
-//! <https://learn.microsoft.com/answers/questions/734143/mailboxconcurrency-limit-throttling-exception>);
-//! the pages do not give a code, Graph answers `ApplicationThrottled`.
+//! (<https://learn.microsoft.com/graph/throttling>). The body is the throttling page's sample
+//! by default, or Outlook's own naming the limit met (`ThrottleLimits::body`): for
+//! concurrency "Application is over its MailboxConcurrency limit." (quoted in
+//! <https://learn.microsoft.com/answers/questions/734143/mailboxconcurrency-limit-throttling-exception>)
+//! with the code `ApplicationThrottled`.
 //!
 //! Refused requests count too (`ThrottleLimits::count_refused`, on by default): "Avoid
 //! immediate retries, because all requests accrue against your usage limits", and "Microsoft
@@ -24,7 +25,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::config::ThrottleLimits;
+use crate::config::{ThrottleBody, ThrottleLimits};
 use crate::graph::errors::GraphError;
 use crate::stats::Stats;
 
@@ -61,13 +62,23 @@ impl Drop for Permit {
     }
 }
 
-fn throttled(message: &str, retry_after: f64) -> GraphError {
+/// A 429 for the limit `outlook_message` names, with the body `limits.body` asks for.
+fn throttled(limits: &ThrottleLimits, outlook_message: &str, retry_after: f64) -> GraphError {
     let ra = if retry_after.fract() == 0.0 {
         format!("{}", retry_after as u64)
     } else {
         format!("{retry_after:.3}")
     };
-    GraphError::new(429, "ApplicationThrottled", message).with_header("Retry-After", ra)
+    let error = match limits.body {
+        ThrottleBody::Documented => {
+            GraphError::new(429, "TooManyRequests", "Please retry again later.")
+                .with_inner("code", "429")
+                .with_inner("message", "Please retry after")
+                .with_inner("status", "429")
+        }
+        ThrottleBody::Outlook => GraphError::new(429, "ApplicationThrottled", outlook_message),
+    };
+    error.with_header("Retry-After", ra)
 }
 
 /// Whether a refused request is added to the window: when they count, up to a bound, so a
@@ -124,6 +135,7 @@ impl Throttle {
             let refusal = if b.in_flight >= limits.max_concurrent {
                 // A slot frees as soon as one request finishes; Graph asks for about a second.
                 Some(throttled(
+                    limits,
                     "Application is over its MailboxConcurrency limit.",
                     1.0,
                 ))
@@ -134,6 +146,7 @@ impl Throttle {
                 let excess = b.requests.len() + counted - limits.max_requests as usize;
                 let leaves = b.requests.get(excess).copied().unwrap_or(now);
                 Some(throttled(
+                    limits,
                     "Application is over its MailboxRequests limit.",
                     seconds_until(leaves, limits.request_window, now),
                 ))
@@ -142,6 +155,7 @@ impl Throttle {
                 (upload > 0 && used + upload > limits.max_upload_bytes).then(|| {
                     let oldest = b.uploads.front().map(|(t, _)| *t).unwrap_or(now);
                     throttled(
+                        limits,
                         "Application is over its MailboxUploadSize limit.",
                         seconds_until(oldest, limits.upload_window, now),
                     )

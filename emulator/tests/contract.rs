@@ -4,7 +4,9 @@
 mod common;
 
 use common::*;
-use imap2graph_emulator::{demo, Emulator, EmulatorConfig, FaultConfig, ThrottleLimits};
+use imap2graph_emulator::{
+    demo, Emulator, EmulatorConfig, FaultConfig, ThrottleBody, ThrottleLimits,
+};
 use serde_json::{json, Value};
 
 // ---------------------------------------------------------------- identity platform
@@ -790,7 +792,10 @@ async fn fifth_concurrent_request_is_throttled() {
         latency_ms: 400,
         ..FaultConfig::default()
     };
-    c.throttle = ThrottleLimits::default();
+    c.throttle = ThrottleLimits {
+        body: ThrottleBody::Outlook,
+        ..ThrottleLimits::default()
+    };
     let s = start(Emulator::with_config(c)).await;
     let t = token(s.addr).await;
     let mut tasks = Vec::new();
@@ -880,6 +885,14 @@ async fn request_window_limit() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(0.0);
     assert!(ra > 0.0 && ra <= 1.5, "{ra}");
+    // The throttling page's sample response (https://learn.microsoft.com/graph/throttling).
+    let error = &r.json()["error"];
+    assert_eq!(error["code"], "TooManyRequests");
+    assert_eq!(error["message"], "Please retry again later.");
+    assert_eq!(error["innerError"]["code"], "429");
+    assert_eq!(error["innerError"]["status"], "429");
+    assert_eq!(error["innerError"]["message"], "Please retry after");
+    assert!(error["innerError"]["request-id"].is_string());
     tokio::time::sleep(std::time::Duration::from_millis(1600)).await;
     assert_eq!(get(s.addr, &t, &p).await.status, 200);
 }

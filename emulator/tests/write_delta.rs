@@ -1370,6 +1370,8 @@ async fn upload_budget_session_limits_and_orderby() {
     use imap2graph_emulator::{Emulator, EmulatorConfig};
     let mut c = EmulatorConfig::demo();
     c.throttle.max_upload_bytes = 4_000;
+    // Outlook's body, which names the limit met.
+    c.throttle.body = imap2graph_emulator::ThrottleBody::Outlook;
     let s = start(Emulator::with_config(c)).await;
     let t = token(s.addr).await;
     let big = json!({"subject": "x".repeat(2_500)});

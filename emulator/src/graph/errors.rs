@@ -13,6 +13,8 @@ pub(crate) struct GraphError {
     pub message: String,
     /// Extra headers (WWW-Authenticate, Retry-After).
     pub headers: Vec<(&'static str, String)>,
+    /// Extra members of `innerError` (the throttling sample's `code`, `message`, `status`).
+    pub inner: Vec<(&'static str, String)>,
 }
 
 impl GraphError {
@@ -22,6 +24,7 @@ impl GraphError {
             code: code.to_string(),
             message: message.into(),
             headers: Vec::new(),
+            inner: Vec::new(),
         }
     }
 
@@ -30,15 +33,24 @@ impl GraphError {
         self
     }
 
+    pub fn with_inner(mut self, name: &'static str, value: impl Into<String>) -> GraphError {
+        self.inner.push((name, value.into()));
+        self
+    }
+
     pub fn body(&self, request_id: &str, client_request_id: &str) -> Value {
+        let mut inner = json!({
+            "date": chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S").to_string(),
+            "request-id": request_id,
+            "client-request-id": client_request_id,
+        });
+        for (name, value) in &self.inner {
+            inner[*name] = json!(value);
+        }
         json!({"error": {
             "code": self.code,
             "message": self.message,
-            "innerError": {
-                "date": chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S").to_string(),
-                "request-id": request_id,
-                "client-request-id": client_request_id,
-            }
+            "innerError": inner,
         }})
     }
 
