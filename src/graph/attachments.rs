@@ -1,6 +1,7 @@
 //! Owns reading a message's attachments: the list (ids, names, types, kinds, without their
 //! contents) and one attachment's raw contents, by which an exact record (`crate::exact`) is
-//! made at APPEND and rebuilt at FETCH.
+//! made at APPEND and rebuilt at FETCH; and whether messages that left a folder still exist
+//! (moved elsewhere, keeping their record) or are gone (their record goes).
 //!
 //! Pages: <https://learn.microsoft.com/en-us/graph/api/message-list-attachments> and
 //! <https://learn.microsoft.com/en-us/graph/api/attachment-get> ("Get the raw contents of a
@@ -57,6 +58,22 @@ impl MailboxGraph {
                 name: item.name.unwrap_or_default(),
                 content_type: item.content_type.unwrap_or_default(),
             })
+            .collect())
+    }
+
+    /// Whether each message is gone from the mailbox (Graph answers not found), in the order
+    /// asked, through `$batch`; any other answer counts as still there.
+    pub async fn messages_gone(&self, ids: &[&str]) -> Result<Vec<bool>, GraphError> {
+        let base = self.relative_user_path();
+        let urls = ids
+            .iter()
+            .map(|id| format!("{base}/messages/{}?$select=id", encode(id)))
+            .collect();
+        Ok(self
+            .batch_get(urls)
+            .await?
+            .into_iter()
+            .map(|answer| answer.is_err_and(|err| err.is_not_found()))
             .collect())
     }
 

@@ -227,6 +227,37 @@ impl MailboxHub {
         gone
     }
 
+    /// Drops the exact records of messages that left a folder (named removed by a delta
+    /// round) and are gone from the mailbox: those with a UID in no folder are asked about, in
+    /// one `$batch`; a message moved where the gateway has not looked yet keeps its record.
+    pub(super) async fn drop_exact_of_gone(&self, removed: &[String]) {
+        let mailbox = self.mailbox().as_str();
+        let orphans = match self.store.exact_orphans(mailbox, removed.to_vec()).await {
+            Ok(orphans) if !orphans.is_empty() => orphans,
+            Ok(_) => return,
+            Err(err) => {
+                tracing::warn!(error = %err, "could not read exact records");
+                return;
+            }
+        };
+        let ids: Vec<&str> = orphans.iter().map(String::as_str).collect();
+        let gone = match self.graph.messages_gone(&ids).await {
+            Ok(gone) => gone,
+            Err(err) => {
+                tracing::debug!(error = %err, "could not ask whether messages are gone");
+                return;
+            }
+        };
+        let gone: Vec<String> = orphans
+            .into_iter()
+            .zip(gone)
+            .filter_map(|(id, gone)| gone.then_some(id))
+            .collect();
+        if let Err(err) = self.store.drop_exact(mailbox, gone).await {
+            tracing::warn!(error = %err, "could not drop exact records");
+        }
+    }
+
     /// Gives the messages of `gone` that `messages` (the index a synchronisation round is
     /// building, under the folder's sync lock) shows a new UID, their records saying their
     /// bytes ended with the old one; whether any changed.
@@ -435,5 +466,39 @@ mod tests {
         assert!(uids[0] > copy_uid, "{uids:?}");
         let body = rebuilt_body(&hub, &copies, uids[0]).await.unwrap();
         assert_ne!(body, literal);
+
+        // Records go with their messages: expunged through the gateway, or deleted in Outlook.
+        let record_of = |id: Arc<str>| {
+            let hub = hub.clone();
+            async move {
+                hub.store
+                    .exact_records(hub.mailbox().as_str(), vec![id.to_string()])
+                    .await
+                    .unwrap()
+                    .len()
+            }
+        };
+        assert_eq!(record_of(copy.id.clone()).await, 1);
+        let expunged = hub
+            .expunge(
+                &copies,
+                std::slice::from_ref(&copy.id),
+                crate::config::ExpungeMode::Soft,
+            )
+            .await;
+        assert!(expunged[0].is_ok());
+        assert_eq!(record_of(copy.id.clone()).await, 0);
+        assert_eq!(record_of(appended.id.clone()).await, 1);
+        hub.graph
+            .message_actions(
+                &[&appended.id],
+                &crate::graph::mutate::MessageAction::PermanentDelete,
+            )
+            .await
+            .unwrap();
+        hub.invalidate(&inbox);
+        let snapshot = hub.fresh_snapshot(&inbox, Duration::ZERO).await.unwrap();
+        assert!(snapshot.messages.is_empty());
+        assert_eq!(record_of(appended.id.clone()).await, 0);
     }
 }

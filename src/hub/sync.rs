@@ -298,6 +298,9 @@ impl MailboxHub {
                 )
                 .await?;
             point.persisted_at = Some(Instant::now());
+            if !removed.is_empty() {
+                self.drop_exact_of_gone(&removed).await;
+            }
             Some(recorded)
         } else {
             None

@@ -520,6 +520,22 @@ impl UidStore {
         }
     }
 
+    /// Of these messages, those with an exact record and no UID in any folder of the mailbox:
+    /// gone from Graph, or moved where the gateway has not looked yet.
+    pub async fn exact_orphans(
+        &self,
+        mailbox: &str,
+        message_ids: Vec<String>,
+    ) -> Result<Vec<String>, StoreError> {
+        if message_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        match &self.backend {
+            Backend::Sqlite(store) => store.exact_orphans(mailbox, message_ids).await,
+            Backend::Postgres(store) => store.exact_orphans(mailbox, message_ids).await,
+        }
+    }
+
     /// Removes the exact records of messages gone from Graph.
     pub async fn drop_exact(
         &self,
@@ -1084,6 +1100,22 @@ pub mod conformance {
         check(
             records.len() == 1 && records.get("c1") == Some(&Ok(superseded)),
             "a record is replaced and dropped",
+        )?;
+        store
+            .reconcile(&mailbox, "G", vec!["c1".into()], vec![])
+            .await
+            .map_err(err)?;
+        store
+            .put_exact(&mailbox, "o", &literal)
+            .await
+            .map_err(err)?;
+        let orphans = reopen
+            .exact_orphans(&mailbox, vec!["c1".into(), "o".into(), "m1".into()])
+            .await
+            .map_err(err)?;
+        check(
+            orphans == vec!["o".to_string()],
+            "a record whose message has no UID in any folder is an orphan",
         )?;
         let (uids, _) = store
             .reconcile(&mailbox, "F", vec!["a".into(), "b".into()], vec![])

@@ -675,6 +675,25 @@ impl PostgresStore {
         Ok(())
     }
 
+    pub async fn exact_orphans(
+        &self,
+        mailbox: &str,
+        message_ids: Vec<String>,
+    ) -> Result<Vec<String>, StoreError> {
+        let client = self.pool.get().await.map_err(pg_error)?;
+        let rows = client
+            .query(
+                "SELECT r.message_id FROM exact_records r
+                 WHERE r.mailbox = $1 AND r.message_id = ANY($2)
+                 AND NOT EXISTS (SELECT 1 FROM messages m
+                                 WHERE m.mailbox = r.mailbox AND m.message_id = r.message_id)",
+                &[&mailbox, &message_ids],
+            )
+            .await
+            .map_err(pg_error)?;
+        Ok(rows.iter().map(|row| row.get(0)).collect())
+    }
+
     pub async fn drop_exact(
         &self,
         mailbox: &str,

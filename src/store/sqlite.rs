@@ -629,6 +629,26 @@ impl SqliteStore {
         .await
     }
 
+    pub async fn exact_orphans(
+        &self,
+        mailbox: &str,
+        message_ids: Vec<String>,
+    ) -> Result<Vec<String>, StoreError> {
+        let mailbox = mailbox.to_string();
+        let ids = serde_json::Value::from(message_ids).to_string();
+        self.with_connection(move |conn| {
+            let mut statement = conn.prepare_cached(
+                "SELECT r.message_id FROM exact_records r WHERE r.mailbox = ?1
+                 AND r.message_id IN (SELECT value FROM json_each(?2))
+                 AND NOT EXISTS (SELECT 1 FROM messages m
+                                 WHERE m.mailbox = r.mailbox AND m.message_id = r.message_id)",
+            )?;
+            let rows = statement.query_map(params![mailbox, ids], |row| row.get(0))?;
+            rows.collect()
+        })
+        .await
+    }
+
     pub async fn drop_exact(
         &self,
         mailbox: &str,
