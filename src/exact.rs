@@ -635,6 +635,12 @@ pub(crate) mod tests {
         let stored = record(&literal, &found, &ids);
         let (kind, data) = stored.encode();
         assert_eq!(kind, KIND_PARTS);
+        println!(
+            "voice message of {} bytes: {} bytes of record ({:.4} per appended byte)",
+            literal.len(),
+            data.len(),
+            data.len() as f64 / literal.len() as f64
+        );
         assert!(
             data.len() * 100 < literal.len() / 2,
             "{} bytes kept of {}",

@@ -24,7 +24,7 @@ pub(super) async fn demo_hub() -> (Arc<MailboxHub>, Emulator, tempfile::TempDir)
     (hub_of(address, store).await, emulator, dir)
 }
 
-async fn emulator() -> (Emulator, std::net::SocketAddr) {
+pub(super) async fn emulator() -> (Emulator, std::net::SocketAddr) {
     crate::tls::install_crypto_provider();
     let emulator = Emulator::demo();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -37,7 +37,7 @@ async fn emulator() -> (Emulator, std::net::SocketAddr) {
 }
 
 /// The demo mailbox's hub in a registry of its own (as in a gateway instance of its own).
-async fn hub_of(address: std::net::SocketAddr, store: UidStore) -> Arc<MailboxHub> {
+pub(super) async fn hub_of(address: std::net::SocketAddr, store: UidStore) -> Arc<MailboxHub> {
     let mut config = Config::default();
     config.graph.base_url = format!("http://{address}/v1.0");
     config.identity.authority = format!("http://{address}");

@@ -373,9 +373,10 @@ fn superseded_error() -> HubError {
 
 #[cfg(test)]
 mod tests {
-    use super::super::consistency::{demo_hub, folder};
+    use super::super::consistency::{demo_hub, emulator, folder, hub_of};
     use super::*;
     use crate::hub::MessageFlags;
+    use crate::store::UidStore;
     use std::time::Duration;
 
     /// The message of `uid` in the folder's latest snapshot.
@@ -500,5 +501,64 @@ mod tests {
         let snapshot = hub.fresh_snapshot(&inbox, Duration::ZERO).await.unwrap();
         assert!(snapshot.messages.is_empty());
         assert_eq!(record_of(appended.id.clone()).await, 0);
+    }
+
+    /// Two instances on one uid store: the second rebuilds the same bytes; when the MP3 goes,
+    /// whichever instance notices first gives the message its new UID, and the other shows
+    /// the old UID expunged and the new one, never Graph's bytes under the old UID.
+    #[tokio::test]
+    async fn two_instances_agree_on_the_bytes_and_on_the_new_uid() {
+        let (_emulator, address) = emulator().await;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("uids.sqlite");
+        let a = hub_of(address, UidStore::open_sqlite(&path).unwrap()).await;
+        let b = hub_of(address, UidStore::open_sqlite(&path).unwrap()).await;
+        let inbox = folder(&a, "Shared").await;
+        let literal = crate::exact::tests::voice_message(300_000);
+        let (_, uid) = a
+            .append(&inbox, &literal, &MessageFlags::default(), None)
+            .await
+            .unwrap();
+        b.invalidate(&inbox);
+        let shown = b.fresh_snapshot(&inbox, Duration::ZERO).await.unwrap();
+        assert_eq!(
+            shown.messages.iter().map(|m| m.uid).collect::<Vec<_>>(),
+            [uid]
+        );
+        let on_b = shown.messages[0].clone();
+        assert_eq!(
+            b.bodies(&inbox, &[&on_b]).await.remove(0).unwrap(),
+            literal,
+            "the other instance rebuilds the appended bytes"
+        );
+
+        let attachments = a.graph.list_attachments(&on_b.id).await.unwrap();
+        let mp3 = attachments
+            .iter()
+            .find(|x| x.name == "msg0001.mp3")
+            .unwrap();
+        a.graph.delete_attachment(&on_b.id, &mp3.id).await.unwrap();
+        a.invalidate(&inbox);
+        let on_a = a.fresh_snapshot(&inbox, Duration::ZERO).await.unwrap();
+        let new_uid = on_a.messages[0].uid;
+        assert!(new_uid > uid);
+
+        // B still shows the old UID until its next round: its cached body is the appended
+        // literal, and without it the FETCH fails rather than give Graph's bytes.
+        assert_eq!(b.bodies(&inbox, &[&on_b]).await.remove(0).unwrap(), literal);
+        b.bodies.invalidate(&on_b.id).await;
+        assert!(b.bodies(&inbox, &[&on_b]).await.remove(0).is_err());
+        b.invalidate(&inbox);
+        let shown = b.fresh_snapshot(&inbox, Duration::ZERO).await.unwrap();
+        assert_eq!(
+            shown.messages.iter().map(|m| m.uid).collect::<Vec<_>>(),
+            [new_uid]
+        );
+        let body = b
+            .bodies(&inbox, &[&shown.messages[0]])
+            .await
+            .remove(0)
+            .unwrap();
+        assert_ne!(body, literal);
     }
 }
