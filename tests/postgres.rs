@@ -442,3 +442,14 @@ fn recent_is_claimed_once_across_instances() {
     instances.run("recent.py", &[]);
     instances.stop();
 }
+
+#[test]
+fn an_appended_voice_message_is_exact_on_both_instances() {
+    // Issue 11: the voice message APPENDed through the first instance comes back byte for byte
+    // from the second, which shares the uid store (tests/exact_append.rs for one instance).
+    let instances = TwoInstances::start("exact");
+    let out = instances.a.python_ok("exact_append.py", &["voice"]);
+    assert!(out.contains("all checks passed"), "{out}");
+    instances.run("exact_append.py", &["verify"]);
+    instances.stop();
+}

@@ -24,6 +24,11 @@ pub struct Setup {
 }
 
 impl Setup {
+    /// The gateway's uid store (SQLite).
+    pub fn store_path(&self) -> std::path::PathBuf {
+        self._dir.path().join("uids.sqlite")
+    }
+
     pub async fn stop(self) {
         let _ = self.stop.send(true);
         let _ = self.gateway.await;
