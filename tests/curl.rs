@@ -250,3 +250,115 @@ fn the_demo_prints_a_curl_line_that_works() {
     );
     gateway.stop();
 }
+
+/// A message curl APPENDs (`--upload-file`) comes back byte for byte (issue 11): BODY[] with
+/// curl, RFC822.SIZE and SEARCH by a header field, after the gateway restarts on the same uid
+/// store and after COPY. Its parts are kept three ways: an audio attachment in base64 lines
+/// of 76 (by reference to Graph's attachment), a quoted-printable text and a small PNG (inline
+/// in the uid store), under header fields Graph has no place for.
+#[test]
+fn curl_appends_a_message_that_comes_back_as_written() {
+    use base64::Engine;
+    require_program("curl", "curl");
+    let dir = temp_dir();
+    let mut rng = fastrand::Rng::with_seed(11);
+    let audio: Vec<u8> = (0..200_000).map(|_| rng.u8(..)).collect();
+    let encoded = base64::engine::general_purpose::STANDARD.encode(&audio);
+    let lines: Vec<&str> = encoded
+        .as_bytes()
+        .chunks(76)
+        .map(|line| std::str::from_utf8(line).expect("base64 is ASCII"))
+        .collect();
+    let message = format!(
+        "Return-Path: <pbx@example.net>\r\nReceived: from pbx.example.net by mx.example.net;\r\n \
+         Sat, 9 Mar 2024 18:03:12 +0100\r\nFrom: Caller <caller@example.net>\r\n\
+         To: undisclosed-recipients:;\r\nSubject: =?utf-8?q?Gr=C3=BC=C3=9Fe?= by curl\r\n\
+         Date: Sat, 9 Mar 2024 18:03:11 +0100\r\nMessage-ID: <curl-exact-1@example.net>\r\n\
+         Content-Class: voice\r\nContent-Language: de\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/mixed;\r\n boundary=\"=_outer\"\r\n\r\npreamble\r\n--=_outer\r\n\
+         Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n\
+         Eine Sprachnachricht f=C3=BCr Sie.=\r\n\r\n--=_outer\r\n\
+         Content-Type: image/png; name=logo.png\r\nContent-Transfer-Encoding: base64\r\n\
+         Content-Description: logo\r\n\r\niVBORw0KGgo=\r\n--=_outer\r\n\
+         Content-Type: audio/mpeg; name=\"call.mp3\"\r\nContent-Disposition: attachment; filename=\"call.mp3\"\r\n\
+         Content-Transfer-Encoding: base64\r\n\r\n{}\r\n--=_outer--\r\nepilogue\r\n",
+        lines.join("\r\n")
+    )
+    .into_bytes();
+    // Not in the data directory, whose .eml files the demo would serve as mail of its own.
+    let upload_dir = temp_dir();
+    let file = upload_dir.path().join("message.eml");
+    std::fs::write(&file, &message).expect("write the message");
+    let user = login_name(ALICE);
+
+    let emulator = EmulatorProcess::start();
+    let gateway = Gateway::serve(dir.path(), &emulator.url, &[]);
+    let mut upload = curl_command(&gateway, &user, SECRET, "INBOX");
+    upload.arg("--upload-file").arg(&file);
+    let uploaded = run(upload, CLIENT_TIMEOUT);
+    assert_success("curl --upload-file", &uploaded, Some(&gateway));
+    let uid_of = |gateway: &Gateway| -> u32 {
+        let mut search = curl_command(gateway, &user, SECRET, "INBOX");
+        search
+            .arg("--request")
+            .arg("UID SEARCH HEADER Message-ID <curl-exact-1@example.net>");
+        let output = run(search, CLIENT_TIMEOUT);
+        assert_success("curl UID SEARCH", &output, Some(gateway));
+        let text = String::from_utf8_lossy(&output.stdout).to_string();
+        let uids: Vec<u32> = text
+            .trim()
+            .strip_prefix("* SEARCH")
+            .unwrap_or_default()
+            .split_whitespace()
+            .filter_map(|uid| uid.parse().ok())
+            .collect();
+        assert_eq!(
+            uids.len(),
+            1,
+            "one message found by its Message-ID: {text:?} {}",
+            gateway.stderr_so_far()
+        );
+        uids[0]
+    };
+    let size_of = |gateway: &Gateway, folder: &str, uid: u32| -> String {
+        let mut fetch = curl_command(gateway, &user, SECRET, folder);
+        fetch
+            .arg("--request")
+            .arg(format!("UID FETCH {uid} RFC822.SIZE"));
+        let output = run(fetch, CLIENT_TIMEOUT);
+        assert_success("curl UID FETCH RFC822.SIZE", &output, Some(gateway));
+        String::from_utf8_lossy(&output.stdout).to_string()
+    };
+    let uid = uid_of(&gateway);
+    let fetched = curl_ok(&gateway, &user, &format!("INBOX;UID={uid}"));
+    assert!(fetched == message, "BODY[] differs from what curl appended");
+    let size = size_of(&gateway, "INBOX", uid);
+    assert!(
+        size.contains(&format!("RFC822.SIZE {}", message.len())),
+        "{size}"
+    );
+    gateway.stop();
+
+    let gateway = Gateway::serve(dir.path(), &emulator.url, &[]);
+    let uid = uid_of(&gateway);
+    let fetched = curl_ok(&gateway, &user, &format!("INBOX;UID={uid}"));
+    assert!(fetched == message, "BODY[] differs after a restart");
+    let mut copy = curl_command(&gateway, &user, SECRET, "INBOX");
+    copy.arg("--request").arg(format!("UID COPY {uid} Archive"));
+    assert_success("curl UID COPY", &run(copy, CLIENT_TIMEOUT), Some(&gateway));
+    let mut search = curl_command(&gateway, &user, SECRET, "Archive");
+    search
+        .arg("--request")
+        .arg("UID SEARCH HEADER Message-ID <curl-exact-1@example.net>");
+    let output = run(search, CLIENT_TIMEOUT);
+    let text = String::from_utf8_lossy(&output.stdout).to_string();
+    let copied: u32 = text
+        .split_whitespace()
+        .last()
+        .and_then(|uid| uid.parse().ok())
+        .unwrap_or_else(|| panic!("the copy is found in Archive: {text:?}"));
+    let fetched = curl_ok(&gateway, &user, &format!("Archive;UID={copied}"));
+    assert!(fetched == message, "the copy's BODY[] differs");
+    gateway.stop();
+    emulator.process.stop();
+}
