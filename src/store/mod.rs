@@ -1117,6 +1117,23 @@ pub mod conformance {
             orphans == vec!["o".to_string()],
             "a record whose message has no UID in any folder is an orphan",
         )?;
+        let parts = crate::exact::ExactRecord {
+            length: 3,
+            digest: [7; 32],
+            segments: vec![crate::exact::Segment::Inline(b"abc".to_vec())],
+        };
+        store
+            .put_exact(&mailbox, "p", &StoredExact::Parts(parts.clone()))
+            .await
+            .map_err(err)?;
+        let only_parts = reopen
+            .exact_parts(&mailbox, vec!["p".into(), "o".into(), "c1".into()])
+            .await
+            .map_err(err)?;
+        check(
+            only_parts == vec![("p".to_string(), parts)],
+            "records of parts are read alone",
+        )?;
         let (uids, _) = store
             .reconcile(&mailbox, "F", vec!["a".into(), "b".into()], vec![])
             .await
