@@ -38,6 +38,9 @@ use crate::graph::compose::attachment_label;
 /// the message is read, and some 150 bytes of record.
 pub const MIN_REFERENCED: usize = 8 * 1024;
 
+/// Bytes taken at once for a rebuilt literal (Graph's messages are at most 150 MB).
+const MAX_PREALLOCATED: u64 = 160 * 1024 * 1024;
+
 /// What the uid store holds for one message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StoredExact {
@@ -212,7 +215,10 @@ pub fn record(
     let mut at = 0;
     for (candidate, id) in candidates.iter().zip(attachment_ids) {
         let Some(id) = id else { continue };
-        if candidate.range.start < at || candidate.range.end > literal.len() {
+        if candidate.range.start < at
+            || candidate.range.start > candidate.range.end
+            || candidate.range.end > literal.len()
+        {
             continue;
         }
         if candidate.range.start > at {
@@ -287,7 +293,11 @@ pub struct Rebuild {
 impl Rebuild {
     pub fn new(record: &ExactRecord) -> Rebuild {
         Rebuild {
-            out: Vec::with_capacity(usize::try_from(record.length).unwrap_or(0)),
+            // The length is the store's word: room for more than Graph's largest message is
+            // not taken on it.
+            out: Vec::with_capacity(
+                usize::try_from(record.length.min(MAX_PREALLOCATED)).unwrap_or(0),
+            ),
             hasher: Sha256::new(),
         }
     }
