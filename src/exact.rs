@@ -27,6 +27,10 @@
 //!   attachment removed in Outlook, content changed), the record becomes
 //!   [`StoredExact::Superseded`]: the old UID is never again shown with other bytes (FETCH of
 //!   it fails), and the message is shown as Graph holds it under a new UID.
+//! - Between Graph's creation of an appended message and its record, the record is
+//!   [`StoredExact::Pending`]: another instance that sees the message in a delta round then
+//!   answers a FETCH of it with NO rather than with Graph's bytes (which would be a second body
+//!   under its UID). A record pending for long (the instance died half-way) no longer holds.
 
 use base64::Engine;
 use mail_parser::{Encoding, MessageParser};
@@ -52,6 +56,9 @@ pub enum StoredExact {
     /// literal and must never show anything else. The message has (or gets) a new UID there
     /// and is shown as Graph holds it.
     Superseded { folder_id: String, uid: u32 },
+    /// The message is being APPENDed (created in Graph, its record not written yet), since
+    /// `since` (Unix seconds): no instance shows Graph's bytes for it meanwhile.
+    Pending { since: i64 },
 }
 
 /// The appended literal, as inline bytes and references to attachments, in order.
@@ -416,6 +423,7 @@ fn encode(decoded: &[u8], encoding: PartEncoding, out: &mut Vec<u8>) {
 const KIND_LITERAL: i16 = 1;
 const KIND_PARTS: i16 = 2;
 const KIND_SUPERSEDED: i16 = 3;
+const KIND_PENDING: i16 = 4;
 
 impl StoredExact {
     /// The stored kind of a record of parts.
@@ -425,6 +433,7 @@ impl StoredExact {
     pub fn encode(&self) -> (i16, Vec<u8>) {
         match self {
             StoredExact::Literal(bytes) => (KIND_LITERAL, bytes.clone()),
+            StoredExact::Pending { since } => (KIND_PENDING, since.to_be_bytes().to_vec()),
             StoredExact::Superseded { folder_id, uid } => {
                 let mut out = Vec::new();
                 out.extend_from_slice(&uid.to_be_bytes());
@@ -471,6 +480,9 @@ impl StoredExact {
     pub fn decode(kind: i16, data: Vec<u8>) -> Result<StoredExact, Undecodable> {
         match kind {
             KIND_LITERAL => Ok(StoredExact::Literal(data)),
+            KIND_PENDING => Ok(StoredExact::Pending {
+                since: i64::from_be_bytes(Reader(&data).array()?),
+            }),
             KIND_SUPERSEDED => {
                 let mut reader = Reader(&data);
                 let uid = u32::from_be_bytes(reader.array()?);
@@ -807,6 +819,11 @@ pub(crate) mod tests {
         };
         let (kind, data) = superseded.encode();
         assert_eq!(StoredExact::decode(kind, data).unwrap(), superseded);
+        let pending = StoredExact::Pending {
+            since: 1_767_000_000,
+        };
+        let (kind, data) = pending.encode();
+        assert_eq!(StoredExact::decode(kind, data).unwrap(), pending);
         let literal = voice_message(20_000);
         let found = candidates(&literal);
         let (kind, data) = record(

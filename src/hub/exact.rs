@@ -22,12 +22,28 @@ pub(super) enum ExactBody {
     FromGraph,
 }
 
+/// A pending record older than this was left by an APPEND that never finished (its instance
+/// stopped): the message is then shown as Graph holds it.
+const PENDING_FOR: i64 = 10 * 60;
+
 /// A Graph answer that says the attachment is not there (as opposed to Graph failing now).
 fn is_absent(err: &GraphError) -> bool {
     err.is_not_found() || err.status() == Some(400)
 }
 
 impl MailboxHub {
+    /// Marks a message just created for an APPEND as pending in the uid store, before anything
+    /// else happens to it (see [`StoredExact::Pending`]).
+    pub(super) async fn exact_pending(&self, message_id: &str) -> Result<(), HubError> {
+        let pending = StoredExact::Pending {
+            since: chrono::Utc::now().timestamp(),
+        };
+        Ok(self
+            .store
+            .put_exact(self.mailbox().as_str(), message_id, &pending)
+            .await?)
+    }
+
     /// The exact record of a message just created from `literal`: its large attachment parts
     /// by reference to the attachments Graph lists for it, the rest inline. `verify` downloads
     /// each referenced attachment first (a draft, whose attachments Exchange made from the
@@ -89,6 +105,14 @@ impl MailboxHub {
                 // This instance still shows the UID another one gave up.
                 self.supersede(folder_id, meta, None).await;
                 return Err(superseded_error());
+            }
+            Ok(StoredExact::Pending { since }) => {
+                if chrono::Utc::now().timestamp().saturating_sub(since) > PENDING_FOR {
+                    return Ok(ExactBody::FromGraph);
+                }
+                return Err(HubError::Store(
+                    "the message is being appended through another connection; try again".into(),
+                ));
             }
             Ok(StoredExact::Parts(record)) => self.rebuild(&meta.id, record).await,
             Err(undecodable) => Err(Rebuilt::Mismatch(
@@ -560,5 +584,38 @@ mod tests {
             .remove(0)
             .unwrap();
         assert_ne!(body, literal);
+    }
+
+    /// While an APPEND is under way (its record pending) a body is not given at all; a record
+    /// pending for long (an instance that stopped half-way) no longer holds.
+    #[tokio::test]
+    async fn a_pending_record_holds_back_the_body_for_a_while() {
+        let (hub, _emulator, _dir) = demo_hub().await;
+        let inbox = folder(&hub, "Pending").await;
+        let literal = b"Subject: pending\r\nMessage-ID: <p@example.net>\r\n\r\nbody\r\n";
+        let (_, uid) = hub
+            .append(&inbox, literal, &MessageFlags::default(), None)
+            .await
+            .unwrap();
+        let message = meta(&hub, &inbox, uid).unwrap();
+        let mailbox = hub.mailbox().as_str().to_string();
+        let now = chrono::Utc::now().timestamp();
+        hub.store
+            .put_exact(&mailbox, &message.id, &StoredExact::Pending { since: now })
+            .await
+            .unwrap();
+        assert!(rebuilt_body(&hub, &inbox, uid).await.is_err());
+        hub.store
+            .put_exact(
+                &mailbox,
+                &message.id,
+                &StoredExact::Pending {
+                    since: now - 2 * PENDING_FOR,
+                },
+            )
+            .await
+            .unwrap();
+        let body = rebuilt_body(&hub, &inbox, uid).await.unwrap();
+        assert_ne!(&body[..], &literal[..], "Graph's own MIME");
     }
 }

@@ -721,6 +721,10 @@ impl MailboxHub {
                 }
                 Err(err) => return Err(err.into()),
             };
+            if let Err(err) = self.exact_pending(&id).await {
+                self.undo_create(&id).await;
+                return Err(err.into());
+            }
             for attachment in &composed.later_attachments {
                 if let Err(err) = self.graph.add_attachment(&id, attachment).await {
                     self.undo_create(&id).await;
@@ -730,6 +734,10 @@ impl MailboxHub {
             id
         } else {
             let id = self.graph.create_mime_draft(folder_id, mime).await?;
+            if let Err(err) = self.exact_pending(&id).await {
+                self.undo_create(&id).await;
+                return Err(err.into());
+            }
             if let Some(patch) = graph_patch(&as_created, &graph) {
                 if let Err(err) = self.patch_one(&id, patch).await {
                     self.undo_create(&id).await;
@@ -815,6 +823,15 @@ impl MailboxHub {
     async fn undo_create(&self, id: &str) {
         if let Err(err) = self.graph.permanent_delete(id).await {
             tracing::warn!(error = %err, "could not remove a half-made appended message");
+            // Its pending record stays: no instance shows it for a while, then as Graph has it.
+            return;
+        }
+        if let Err(err) = self
+            .store
+            .drop_exact(self.mailbox().as_str(), vec![id.to_string()])
+            .await
+        {
+            tracing::warn!(error = %err, "could not drop a half-made message's record");
         }
     }
 
