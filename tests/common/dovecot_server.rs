@@ -120,7 +120,7 @@ impl DovecotServer {
                  inet_listener imaps {{\n    port = {port}\n    ssl = yes\n  }}\n}}\n\
                  service imap {{\n  process_limit = 10000\n}}\n\
                  default_process_limit = 10000\n\
-                 default_client_limit = 20000\n",
+                 default_client_limit = 30000\n",
                 login_user = if root { "dovenull" } else { internal_user.as_str() },
             ),
         )
