@@ -16,6 +16,7 @@ pub mod hub;
 pub mod listener;
 pub mod loadtest;
 pub mod login;
+pub mod memory;
 pub mod metrics;
 pub mod mime;
 pub mod proxy;

@@ -83,7 +83,11 @@ impl Gateway {
         listener: TcpListener,
         shutdown: watch::Receiver<bool>,
     ) -> Result<(), ServeError> {
-        crate::listener::run(listener, self.tls, self.registry, &self.config, shutdown).await?;
+        let trimmer = tokio::spawn(crate::memory::give_back_freed_memory(shutdown.clone()));
+        let served =
+            crate::listener::run(listener, self.tls, self.registry, &self.config, shutdown).await;
+        trimmer.abort();
+        served?;
         Ok(())
     }
 }
