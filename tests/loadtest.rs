@@ -20,11 +20,6 @@ use serde_json::Value;
 /// Long enough for a few rounds of each workload on a loaded two-core machine.
 const SECONDS: &str = "4";
 
-/// Kinds of discrepancy the gateway shows today because a non-draft APPEND does not yet come
-/// back byte for byte (issue 11): Graph's MIME of the created message is not what was
-/// appended. Every other kind must stay at zero; remove these when issue 11 is resolved.
-const AWAITING_ISSUE_11: &[&str] = &["append_size", "section_bytes"];
-
 /// Runs `imap2graph loadtest ARGS --json` and returns its report.
 fn loadtest(args: &[&str]) -> Value {
     let mut command = common::binary_command();
@@ -54,19 +49,19 @@ fn per_command(report: &Value, name: &str) -> u64 {
     report["per_command"][name]["count"].as_u64().unwrap_or(0)
 }
 
-/// No failed command, and no discrepancy but those listed in `tolerated`.
-fn assert_clean(report: &Value, tolerated: &[&str], what: &str) {
+/// No failed command and no discrepancy.
+fn assert_clean(report: &Value, what: &str) {
     assert_eq!(report["errors"], 0, "{what}: commands failed: {report:#}");
-    let consistency = report["consistency"].as_object().expect("consistency");
-    let counted: u64 = consistency
-        .iter()
-        .filter(|(kind, _)| !tolerated.contains(&kind.as_str()))
-        .map(|(_, found)| found["count"].as_u64().unwrap_or(0))
-        .sum();
-    assert_eq!(counted, 0, "{what}: consistency errors: {report:#}");
-    if tolerated.is_empty() {
-        assert_eq!(report["consistency_errors"], 0, "{what}: {report:#}");
-    }
+    assert_eq!(
+        report["consistency_errors"], 0,
+        "{what}: consistency errors: {report:#}"
+    );
+    assert!(
+        report["consistency"]
+            .as_object()
+            .is_some_and(|kinds| kinds.is_empty()),
+        "{what}: {report:#}"
+    );
     assert!(
         report["commands_per_second"].as_f64().unwrap_or(0.0) > 0.0,
         "{what}: {report:#}"
@@ -159,7 +154,7 @@ fn both_workloads_against_the_demo_gateway() {
             &metrics,
         ]);
         let what = format!("{workload} against the gateway");
-        assert_clean(&report, AWAITING_ISSUE_11, &what);
+        assert_clean(&report, &what);
         assert_workload_counted(&report, workload, 3, &what);
         assert!(
             report["graph_requests_per_command"].as_f64().unwrap_or(0.0) > 0.0,
@@ -212,7 +207,7 @@ fn both_workloads_against_dovecot() {
             "16",
         ]);
         let what = format!("{workload} against Dovecot");
-        assert_clean(&report, &[], &what);
+        assert_clean(&report, &what);
         assert_workload_counted(&report, workload, 4, &what);
         assert!(
             report.get("graph_429").is_none(),
