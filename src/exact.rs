@@ -320,9 +320,10 @@ impl Rebuild {
         {
             return Err(Mismatch::AttachmentChanged(part.name.clone()));
         }
-        let start = self.out.len();
-        encode(decoded, part.encoding, &mut self.out);
-        self.hasher.update(&self.out[start..]);
+        encode(decoded, part.encoding, |piece| {
+            self.out.extend_from_slice(piece);
+            self.hasher.update(piece);
+        });
         Ok(())
     }
 
@@ -371,51 +372,57 @@ fn base64_layout(encoded: &[u8]) -> Option<PartEncoding> {
     })
 }
 
-/// Whether `decoded`, encoded so, is `encoded`.
+/// Whether `decoded`, encoded so, is `encoded`: compared piece by piece as it is encoded, with
+/// no copy of the whole.
 fn encodes_to(decoded: &[u8], encoding: PartEncoding, encoded: &[u8]) -> bool {
-    let mut out = Vec::with_capacity(encoded.len());
-    encode(decoded, encoding, &mut out);
-    out == encoded
+    let mut rest = encoded;
+    let mut same = true;
+    encode(decoded, encoding, |piece| {
+        same = same && rest.starts_with(piece);
+        if same {
+            rest = &rest[piece.len()..];
+        }
+    });
+    same && rest.is_empty()
 }
 
-/// Writes `decoded` encoded so.
-fn encode(decoded: &[u8], encoding: PartEncoding, out: &mut Vec<u8>) {
+/// Gives `decoded` encoded so to `sink`, a line (or line end) at a time.
+fn encode(decoded: &[u8], encoding: PartEncoding, mut sink: impl FnMut(&[u8])) {
     let PartEncoding::Base64 {
         line_length,
         crlf,
         final_break,
     } = encoding
     else {
-        out.extend_from_slice(decoded);
+        sink(decoded);
         return;
     };
     let engine = base64::engine::general_purpose::STANDARD;
     let line_end: &[u8] = if crlf { b"\r\n" } else { b"\n" };
     let line_length = line_length as usize;
     if line_length == 0 {
-        out.extend_from_slice(engine.encode(decoded).as_bytes());
+        sink(engine.encode(decoded).as_bytes());
     } else if line_length % 4 == 0 {
         // Whole quanta per line: each line is encoded on its own, with no copy of the whole.
+        let mut line = vec![0u8; line_length.min(decoded.len().div_ceil(3) * 4)];
         for (i, chunk) in decoded.chunks(line_length / 4 * 3).enumerate() {
             if i > 0 {
-                out.extend_from_slice(line_end);
+                sink(line_end);
             }
-            let start = out.len();
-            out.resize(start + chunk.len().div_ceil(3) * 4, 0);
-            let written = engine.encode_slice(chunk, &mut out[start..]).unwrap_or(0);
-            out.truncate(start + written);
+            let written = engine.encode_slice(chunk, &mut line).unwrap_or(0);
+            sink(&line[..written]);
         }
     } else {
         let text = engine.encode(decoded);
         for (i, line) in text.as_bytes().chunks(line_length).enumerate() {
             if i > 0 {
-                out.extend_from_slice(line_end);
+                sink(line_end);
             }
-            out.extend_from_slice(line);
+            sink(line);
         }
     }
     if final_break {
-        out.extend_from_slice(line_end);
+        sink(line_end);
     }
 }
 
