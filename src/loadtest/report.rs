@@ -16,7 +16,18 @@ pub struct CommandStats {
     latencies_us: Vec<u32>,
     /// Failures by kind (`NO`, `NO [UNAVAILABLE]`, `BAD`, `timeout`, `io`…).
     errors: BTreeMap<String, u64>,
+    /// The first failure of each kind, in words (the server's text, the I/O error).
+    examples: BTreeMap<String, String>,
 }
+
+/// A failed command: a bounded kind for counting, and what was said, for the report.
+pub struct Failure {
+    pub kind: String,
+    pub detail: String,
+}
+
+/// The longest detail kept for a failure.
+const DETAIL_CHARS: usize = 200;
 
 /// The figures of one session, merged into the run's at the end.
 #[derive(Default)]
@@ -37,7 +48,7 @@ impl Stats {
         &mut self,
         name: &'static str,
         took: Duration,
-        failure: Option<String>,
+        failure: Option<Failure>,
         live: &Live,
     ) {
         let entry = self.commands.entry(name).or_default();
@@ -45,7 +56,11 @@ impl Stats {
             .latencies_us
             .push(u32::try_from(took.as_micros()).unwrap_or(u32::MAX));
         live.commands.fetch_add(1, Ordering::Relaxed);
-        if let Some(kind) = failure {
+        if let Some(Failure { kind, detail }) = failure {
+            entry
+                .examples
+                .entry(kind.clone())
+                .or_insert_with(|| detail.chars().take(DETAIL_CHARS).collect());
             *entry.errors.entry(kind).or_default() += 1;
             live.errors.fetch_add(1, Ordering::Relaxed);
         }
@@ -57,6 +72,9 @@ impl Stats {
             ours.latencies_us.append(&mut theirs.latencies_us);
             for (kind, n) in theirs.errors {
                 *ours.errors.entry(kind).or_default() += n;
+            }
+            for (kind, detail) in theirs.examples {
+                ours.examples.entry(kind).or_insert(detail);
             }
         }
     }
@@ -124,7 +142,7 @@ impl Summary {
         self.elapsed.as_secs_f64().max(1e-9)
     }
 
-    fn rows(&self) -> Vec<(&'static str, Row, &BTreeMap<String, u64>)> {
+    fn rows(&self) -> Vec<(&'static str, Row, &CommandStats)> {
         self.stats
             .commands
             .iter()
@@ -140,7 +158,7 @@ impl Summary {
                     max: sorted.last().map_or(0.0, |&m| f64::from(m) / 1000.0),
                     errors: stats.errors.values().sum(),
                 };
-                (*name, row, &stats.errors)
+                (*name, row, stats)
             })
             .collect()
     }
@@ -158,7 +176,7 @@ impl Summary {
         let per_command: serde_json::Map<String, Value> = self
             .rows()
             .into_iter()
-            .map(|(name, row, errors)| {
+            .map(|(name, row, stats)| {
                 (
                     name.to_string(),
                     json!({
@@ -169,7 +187,8 @@ impl Summary {
                         "p99_ms": round2(row.p99),
                         "max_ms": round2(row.max),
                         "errors": row.errors,
-                        "errors_by_kind": errors,
+                        "errors_by_kind": stats.errors,
+                        "error_examples": stats.examples,
                     }),
                 )
             })
@@ -227,8 +246,13 @@ impl Summary {
             "{:<12} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9} {:>7}  errors by kind",
             "command", "count", "per s", "p50 ms", "p95 ms", "p99 ms", "max ms", "errors"
         );
-        for (name, row, errors) in self.rows() {
-            let kinds: Vec<String> = errors.iter().map(|(k, n)| format!("{k}: {n}")).collect();
+        let rows = self.rows();
+        for (name, row, stats) in &rows {
+            let kinds: Vec<String> = stats
+                .errors
+                .iter()
+                .map(|(k, n)| format!("{k}: {n}"))
+                .collect();
             let _ = writeln!(
                 out,
                 "{name:<12} {:>8} {:>9.1} {:>9.2} {:>9.2} {:>9.2} {:>9.2} {:>7}  {}",
@@ -241,6 +265,11 @@ impl Summary {
                 row.errors,
                 kinds.join(", ")
             );
+        }
+        for (name, _, stats) in &rows {
+            for (kind, detail) in &stats.examples {
+                let _ = writeln!(out, "  {name} {kind}, first: {detail}");
+            }
         }
         let _ = writeln!(
             out,
@@ -280,7 +309,11 @@ mod tests {
         for ms in 1..=100u64 {
             stats.record("NOOP", Duration::from_millis(ms), None, &live);
         }
-        stats.record("APPEND", Duration::from_millis(5), Some("NO".into()), &live);
+        let refused = Failure {
+            kind: "NO".into(),
+            detail: "refused".into(),
+        };
+        stats.record("APPEND", Duration::from_millis(5), Some(refused), &live);
         let summary = Summary {
             target: "h:1".into(),
             workload: "mixed".into(),
@@ -300,6 +333,10 @@ mod tests {
         assert_eq!(json["per_command"]["NOOP"]["p50_ms"], 51.0);
         assert_eq!(json["per_command"]["NOOP"]["p99_ms"], 99.0);
         assert_eq!(json["per_command"]["APPEND"]["errors"], 1);
+        assert_eq!(
+            json["per_command"]["APPEND"]["error_examples"]["NO"],
+            "refused"
+        );
         assert_eq!(json["errors"], 1);
         assert_eq!(json["commands_per_second"], 10.1);
         assert_eq!(json["graph_429"], 2);

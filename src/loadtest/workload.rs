@@ -21,7 +21,7 @@ use tokio::time::Instant;
 
 use super::client::{quoted, Answer, Client, ClientError, Target, Untagged, Value};
 use super::consistency::{self, fetch_item, kind, Discrepancies, Registry, View};
-use super::report::{Live, Stats};
+use super::report::{Failure, Live, Stats};
 use crate::secret::Secret;
 
 /// Which workload the sessions run.
@@ -156,10 +156,11 @@ impl Subscriber {
                 self.client = Some(client);
             }
             Err(err) => {
+                let failure = self.failure(err.kind().to_string(), err.to_string());
                 self.stats.record(
                     "CONNECT",
                     started.elapsed(),
-                    Some(err.kind().to_string()),
+                    Some(failure),
                     &self.shared.live,
                 );
                 return Err(err);
@@ -167,12 +168,12 @@ impl Subscriber {
         }
         let (Some(user), Some(password)) = (quoted(&self.user), quoted(self.password.expose()))
         else {
-            self.stats.record(
-                "LOGIN",
-                Duration::ZERO,
-                Some("not quotable".into()),
-                &self.shared.live,
+            let failure = self.failure(
+                "not quotable".into(),
+                "the user name or password holds CR, LF, NUL or 8-bit characters".into(),
             );
+            self.stats
+                .record("LOGIN", Duration::ZERO, Some(failure), &self.shared.live);
             return Ok(false);
         };
         if !self
@@ -269,18 +270,32 @@ impl Subscriber {
         let took = started.elapsed();
         match &result {
             Ok(answer) => {
-                let failure = answer.failed().then(|| answer.failure_kind());
+                let failure = answer
+                    .failed()
+                    .then(|| self.failure(answer.failure_kind(), answer.text.clone()));
                 self.stats.record(name, took, failure, &self.shared.live);
                 if let Some(view) = self.view.as_mut() {
                     view.apply(&answer.untagged, &self.shared.registry, &self.shared.found);
                 }
             }
             Err(err) => {
+                let failure = self.failure(err.kind().to_string(), err.to_string());
                 self.stats
-                    .record(name, took, Some(err.kind().to_string()), &self.shared.live);
+                    .record(name, took, Some(failure), &self.shared.live);
             }
         }
         result
+    }
+
+    /// A failure to count; should the server echo the password, it is blotted out.
+    fn failure(&self, kind: String, detail: String) -> Failure {
+        let secret = self.password.expose();
+        let detail = if secret.is_empty() {
+            detail
+        } else {
+            detail.replace(secret, "***")
+        };
+        Failure { kind, detail }
     }
 
     fn found(&self) -> &Discrepancies {
