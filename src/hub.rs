@@ -399,6 +399,8 @@ pub struct MailboxHub {
     well_known: HashMap<String, String>,
     tree: tokio::sync::Mutex<TreeState>,
     indexes: Mutex<HashMap<String, Arc<FolderIndex>>>,
+    /// Since when no session has held the hub, as the registry last looked.
+    unused_since: Mutex<Option<Instant>>,
     /// How often a folder that sessions IDLE on is listed again.
     poll_interval: Duration,
     /// A round this recent serves a folder that changed through this hub since (`pacing`).
@@ -685,6 +687,20 @@ impl MailboxHub {
     fn index(&self, folder_id: &str) -> Arc<FolderIndex> {
         let mut indexes = self.indexes.lock().unwrap_or_else(|e| e.into_inner());
         indexes.entry(folder_id.to_string()).or_default().clone()
+    }
+
+    /// Gives up the folder indexes nobody is using (no one holds one, watches it or is
+    /// synchronising it). A folder's next snapshot resumes from the uid store, as after a
+    /// restart.
+    fn release_indexes(&self) -> usize {
+        let mut indexes = self.indexes.lock().unwrap_or_else(|e| e.into_inner());
+        let before = indexes.len();
+        indexes.retain(|_, index| {
+            Arc::strong_count(index) > 1
+                || index.latest.receiver_count() > 0
+                || index.sync.try_lock().is_err()
+        });
+        before - indexes.len()
     }
 
     /// Marks the folder's snapshot out of date, after a change made through this hub, so the
@@ -990,6 +1006,11 @@ pub struct HubRegistry {
 /// How long an unused hub is kept.
 pub const HUB_LINGER: Duration = Duration::from_secs(10 * 60);
 
+/// How long a hub without sessions keeps its folders' indexes (each message's UID, flags and
+/// Graph state: hundreds of bytes per message), which a folder's next snapshot can rebuild from
+/// the uid store; the folder tree stays for the whole [`HUB_LINGER`].
+pub const INDEX_LINGER: Duration = Duration::from_secs(60);
+
 impl HubRegistry {
     pub fn new(config: Arc<Config>, graph: GraphClient, store: UidStore) -> HubRegistry {
         let bodies = Cache::builder()
@@ -1007,6 +1028,35 @@ impl HubRegistry {
             bodies,
             hubs: Cache::builder().time_to_idle(HUB_LINGER).build(),
         }
+    }
+
+    /// Makes hubs that no session has held for `linger` give up their folder indexes; returns
+    /// how many indexes went. Called every few seconds (`memory`): a hub only the registry
+    /// holds is counted unused from the first call that sees it so.
+    pub fn release_unused_indexes(&self, linger: Duration) -> usize {
+        let mut released = 0;
+        for (_, hub) in self.hubs.iter() {
+            // The registry's own reference and the one this loop holds.
+            let unused = Arc::strong_count(&hub) <= 2;
+            let mut since = hub.unused_since.lock().unwrap_or_else(|e| e.into_inner());
+            if !unused {
+                *since = None;
+                continue;
+            }
+            let since = *since.get_or_insert_with(Instant::now);
+            if since.elapsed() >= linger {
+                released += hub.release_indexes();
+            }
+        }
+        released
+    }
+
+    /// Folder indexes held by all hubs, for tests and measurement.
+    pub fn folder_indexes(&self) -> usize {
+        self.hubs
+            .iter()
+            .map(|(_, hub)| hub.indexes.lock().unwrap_or_else(|e| e.into_inner()).len())
+            .sum()
     }
 
     /// Login throttling, shared by every session of the process.
@@ -1046,6 +1096,7 @@ impl HubRegistry {
                 well_known,
                 tree: tokio::sync::Mutex::new(TreeState::default()),
                 indexes: Mutex::new(HashMap::new()),
+                unused_since: Mutex::new(None),
                 poll_interval: Duration::from_secs(self.config.imap.idle_poll_secs),
                 sync_coalesce: Duration::from_millis(self.config.pacing.sync_coalesce_ms),
                 tight_stretch: self.config.pacing.tight_stretch as f64,

@@ -6,11 +6,16 @@
 //! use). A watcher looks every few seconds at how far the resident size exceeds what the
 //! allocator has handed out and, when the gap has grown by more than a few megabytes since it
 //! last looked, asks glibc to give whole free pages back (`malloc_trim`, which also walks the
-//! arenas of other threads). Elsewhere than on glibc it does nothing.
+//! arenas of other threads). Elsewhere than on glibc it does nothing. The same watcher has hubs
+//! without sessions give up their folder indexes after a while (`HubRegistry`), so what a load
+//! leaves behind is the body cache's bound and little more.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::watch;
+
+use crate::hub::{HubRegistry, INDEX_LINGER};
 
 /// How often the gap between resident and allocated memory is looked at.
 const CHECK_INTERVAL: Duration = Duration::from_secs(5);
@@ -19,12 +24,12 @@ const CHECK_INTERVAL: Duration = Duration::from_secs(5);
 /// would give back little, and each one locks every arena while it walks it.
 const TRIM_SLACK_BYTES: u64 = 16 * 1024 * 1024;
 
-/// Gives freed memory back to the system every [`CHECK_INTERVAL`] while it is worth it, until
-/// `shutdown` turns true.
-pub async fn give_back_freed_memory(mut shutdown: watch::Receiver<bool>) {
-    if !trimming_supported() {
-        return;
-    }
+/// Releases the folder indexes of hubs without sessions, and gives freed memory back to the
+/// system while it is worth it, every [`CHECK_INTERVAL`] until `shutdown` turns true.
+pub async fn give_back_freed_memory(
+    registry: Arc<HubRegistry>,
+    mut shutdown: watch::Receiver<bool>,
+) {
     // The gap left by the last trim (or at start): free memory the allocator could not give
     // back (pages partly in use) is not trimmed again and again.
     let mut floor = None;
@@ -36,8 +41,15 @@ pub async fn give_back_freed_memory(mut shutdown: watch::Receiver<bool>) {
         if *shutdown.borrow() {
             return;
         }
+        let released = registry.release_unused_indexes(INDEX_LINGER);
+        if released > 0 {
+            tracing::debug!(released, "folder indexes of hubs without sessions released");
+        }
+        if !trimming_supported() {
+            continue;
+        }
         let Some(gap) = unallocated_resident_bytes() else {
-            return;
+            continue;
         };
         let floor = floor.get_or_insert(gap);
         if gap < *floor {

@@ -83,7 +83,10 @@ impl Gateway {
         listener: TcpListener,
         shutdown: watch::Receiver<bool>,
     ) -> Result<(), ServeError> {
-        let trimmer = tokio::spawn(crate::memory::give_back_freed_memory(shutdown.clone()));
+        let trimmer = tokio::spawn(crate::memory::give_back_freed_memory(
+            self.registry.clone(),
+            shutdown.clone(),
+        ));
         let served =
             crate::listener::run(listener, self.tls, self.registry, &self.config, shutdown).await;
         trimmer.abort();

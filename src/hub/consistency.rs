@@ -38,11 +38,20 @@ pub(super) async fn emulator() -> (Emulator, std::net::SocketAddr) {
 
 /// The demo mailbox's hub in a registry of its own (as in a gateway instance of its own).
 pub(super) async fn hub_of(address: std::net::SocketAddr, store: UidStore) -> Arc<MailboxHub> {
+    open_demo(&registry_of(address, store)).await
+}
+
+/// A registry (a gateway instance) on the emulator at `address`.
+fn registry_of(address: std::net::SocketAddr, store: UidStore) -> HubRegistry {
     let mut config = Config::default();
     config.graph.base_url = format!("http://{address}/v1.0");
     config.identity.authority = format!("http://{address}");
     let graph = GraphClient::new(&config.graph, &config.identity.authority).unwrap();
-    let registry = HubRegistry::new(Arc::new(config), graph, store);
+    HubRegistry::new(Arc::new(config), graph, store)
+}
+
+/// The demo mailbox's hub, as a login opens it.
+async fn open_demo(registry: &HubRegistry) -> Arc<MailboxHub> {
     let tenant = Tenant::parse(demo::TENANT).unwrap();
     let credentials = Credentials {
         client_id: ClientId::parse(demo::CLIENT_ID).unwrap(),
@@ -176,4 +185,48 @@ async fn a_uid_given_after_another_instances_shows_after_it() {
         synchronised_uids(&b, &folder_id).await,
         vec![earlier, later]
     );
+}
+
+/// A hub no session holds gives up its folder indexes once it has been unused for the linger
+/// (memory that returns, issue 13 item 4), and the folder's next snapshot, rebuilt from the uid
+/// store, shows the same UIDs, those the hub gave included.
+#[tokio::test]
+async fn a_hub_without_sessions_gives_up_its_folder_indexes() {
+    let (_emulator, address) = emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    let registry = registry_of(
+        address,
+        UidStore::open_sqlite(&dir.path().join("uids.sqlite")).unwrap(),
+    );
+    let hub = open_demo(&registry).await;
+    let inbox = hub
+        .folders(false)
+        .await
+        .unwrap()
+        .find("INBOX")
+        .unwrap()
+        .id
+        .clone();
+    append(&hub, &inbox, 1).await;
+    let before = synchronised_uids(&hub, &inbox).await;
+    assert_eq!(registry.folder_indexes(), 1);
+    // While a session holds the hub, nothing goes, however long it has been.
+    assert_eq!(registry.release_unused_indexes(Duration::ZERO), 0);
+    assert_eq!(registry.release_unused_indexes(Duration::ZERO), 0);
+    assert_eq!(registry.folder_indexes(), 1);
+    drop(hub);
+    assert_eq!(
+        registry.release_unused_indexes(Duration::from_secs(60)),
+        0,
+        "kept while the linger lasts"
+    );
+    assert_eq!(registry.release_unused_indexes(Duration::ZERO), 1);
+    assert_eq!(registry.folder_indexes(), 0);
+    let hub = open_demo(&registry).await;
+    let after = hub.folder_snapshot(&inbox).await.unwrap();
+    assert_eq!(
+        after.messages.iter().map(|m| m.uid).collect::<Vec<_>>(),
+        before
+    );
+    assert_eq!(registry.folder_indexes(), 1);
 }
