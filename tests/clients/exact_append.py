@@ -4,10 +4,11 @@ Graph's own API on the emulator as the hand of an Outlook user.
 Modes (first argument):
 - `voice`: a 2.8 MB voice message (Content-Class: voice, an MP3 attachment in base64 lines of
   72 characters, a quoted-printable text part, a Date in +0100) is APPENDed into voicemail@'s
-  INBOX; a second session finds BODY[], RFC822.SIZE, every part and the header byte for byte as
-  appended, and BINARY[2] the MP3's octets;
-- `verify [PORT]`: a new session (on the instance at PORT when given) finds that voice message,
-  by its Message-ID, byte for byte (after a restart, or on another instance sharing the store);
+  INBOX, and a 6 MB one (its MP3 goes through an upload session); a second session finds
+  BODY[], RFC822.SIZE, every part and the header byte for byte as appended, and BINARY[2] the
+  MP3's octets;
+- `verify [PORT]`: a new session (on the instance at PORT when given) finds those voice
+  messages, by their Message-ID, byte for byte (after a restart, or on another instance sharing the store);
 - `copymove`: the voice message COPYed and MOVEd to other folders is byte for byte the same
   there (and still in the source after COPY);
 - `draft MODE`: the voice message APPENDed with \\Draft into Drafts (a draft Graph creates from
@@ -31,13 +32,16 @@ from gwtest import check, finish, log
 
 MODE = sys.argv[1] if len(sys.argv) > 1 else "voice"
 VOICE_ID = "<vm-exact-20240309-1803@pbx.example>"
+# A longer message: its MP3 (4.5 MB) goes to Graph through an upload session.
+LONG_VOICE_ID = "<vm-exact-long@pbx.example>"
+VOICES = [(VOICE_ID, 2_100_000), (LONG_VOICE_ID, 4_500_000)]
 
 
 def mp3(size, seed):
     """MP3-like octets: an ID3v2 header, then pseudo-random frames."""
     rng = random.Random(seed)
     header = b"ID3\x04\x00\x00\x00\x00\x00\x0a" + b"\x00" * 10
-    return header + bytes(rng.getrandbits(8) for _ in range(size - len(header)))
+    return header + rng.randbytes(size - len(header))
 
 
 def b64_lines(data, width):
@@ -191,27 +195,29 @@ def append(imap, folder, raw, flags="(\\Seen)", date='"09-Mar-2024 18:03:11 +010
 
 
 def voice():
-    raw, audio = voice_message()
-    log("voice message: %d octets, MP3 %d octets" % (len(raw), len(audio)))
-    a = session_on(gwtest.VOICEMAIL)
-    uid = append(a, "INBOX", raw)
-    a.logout()
-    graph_differs(gwtest.VOICEMAIL, "INBOX", VOICE_ID, raw, "voice")
-    b = session_on(gwtest.VOICEMAIL)
-    gwtest.select(b, "INBOX")
-    check(uid_of(b, VOICE_ID) == uid, "the appended UID is the one SEARCH finds")
-    check_exact(b, uid, raw, audio, "second session")
-    b.logout()
+    for message_id, audio_octets in VOICES:
+        raw, audio = voice_message(message_id, audio_octets)
+        log("voice message %s: %d octets, MP3 %d octets" % (message_id, len(raw), len(audio)))
+        a = session_on(gwtest.VOICEMAIL)
+        uid = append(a, "INBOX", raw)
+        a.logout()
+        graph_differs(gwtest.VOICEMAIL, "INBOX", message_id, raw, "voice")
+        b = session_on(gwtest.VOICEMAIL)
+        gwtest.select(b, "INBOX")
+        check(uid_of(b, message_id) == uid, "the appended UID is the one SEARCH finds")
+        check_exact(b, uid, raw, audio, "second session")
+        b.logout()
 
 
 def verify():
     port = int(sys.argv[2]) if len(sys.argv) > 2 else None
-    raw, audio = voice_message()
     imap = session_on(gwtest.VOICEMAIL, port)
     gwtest.select(imap, "INBOX")
-    uid = uid_of(imap, VOICE_ID)
-    if uid is not None:
-        check_exact(imap, uid, raw, audio, "session on port %s" % (port or gwtest.PORT))
+    for message_id, audio_octets in VOICES:
+        raw, audio = voice_message(message_id, audio_octets)
+        uid = uid_of(imap, message_id)
+        if uid is not None:
+            check_exact(imap, uid, raw, audio, "%s on port %s" % (message_id, port or gwtest.PORT))
     imap.logout()
 
 
