@@ -46,6 +46,8 @@
 mod common;
 #[path = "corpus/mod.rs"]
 mod corpus;
+#[path = "common/dovecot_server.rs"]
+mod dovecot_server;
 
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -54,9 +56,7 @@ use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
 use common::{Gateway, ALICE, SECRET};
-
-/// Dovecot's IMAP binary in Debian's dovecot-imapd.
-const DOVECOT_IMAP: &str = "/usr/lib/dovecot/imap";
+use dovecot_server::{current_uid, require_dovecot, DOVECOT_IMAP};
 
 /// A difference between Dovecot's answer and the gateway's that the RFCs allow.
 struct Allowed {
@@ -955,15 +955,6 @@ fn flag_sets(imap: &mut Imap) -> Vec<BTreeSet<String>> {
 // ---------------------------------------------------------------------------------------------
 // Dovecot
 
-fn require_dovecot() {
-    assert!(
-        Path::new(DOVECOT_IMAP).is_file(),
-        "this test needs Dovecot's IMAP server ({DOVECOT_IMAP}, Debian package `dovecot-imapd`), \
-         which is not installed; install it (`apt-get install -y dovecot-imapd`, as .ci/run does) \
-         and run the tests again"
-    );
-}
-
 /// Dovecot's configuration, Maildir, base and state directories in one temporary directory.
 /// APPENDed messages are saved with CRLF (`mail_save_crlf`), as IMAP serves them: Dovecot
 /// computes BINARY.SIZE from the stored octets, which by default have bare LF.
@@ -1098,17 +1089,6 @@ impl DovecotDir {
             child,
         }
     }
-}
-
-fn current_uid() -> u32 {
-    let output = Command::new("id")
-        .arg("-u")
-        .output()
-        .expect("cannot run id");
-    String::from_utf8_lossy(&output.stdout)
-        .trim()
-        .parse()
-        .expect("id -u printed no number")
 }
 
 /// Dovecot's imap process, spoken to over its stdin and stdout.

@@ -1,10 +1,11 @@
 //! A private Dovecot (Debian's dovecot-imapd, 2.3) listening for IMAPS on a loopback port, with
 //! its configuration, state, log and mail in one temporary directory: any user name logs in
 //! with the one password given, each user's mail in an sdbox of its own (Dovecot's own format:
-//! concurrent sessions on one Maildir meet its uidlist races). For load tests that
-//! compare the gateway with Dovecot over the same kind of connection (tests/loadtest.rs,
-//! benches/loadtest.rs, which include this file by path). As root, mail is handled as `nobody`
-//! (Dovecot refuses mail access as root); as another user, Dovecot runs rootless as that user.
+//! concurrent sessions on one Maildir meet its uidlist races). For load tests that compare the
+//! gateway with Dovecot over the same kind of connection (tests/loadtest.rs, benches/loadtest.rs,
+//! which include this file by path); tests/dovecot.rs takes its checks for Dovecot from here.
+//! As root, mail is handled as `nobody` (Dovecot refuses mail access as root); as another user,
+//! Dovecot runs rootless as that user.
 #![allow(dead_code)]
 
 use std::io::Write;
@@ -41,7 +42,8 @@ pub fn require_dovecot() {
     }
 }
 
-fn current_uid() -> u32 {
+/// The uid this process runs as.
+pub fn current_uid() -> u32 {
     // SAFETY: getuid has no preconditions and cannot fail.
     unsafe { libc::getuid() }
 }
