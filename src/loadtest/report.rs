@@ -26,6 +26,9 @@ pub struct Failure {
     pub detail: String,
 }
 
+/// The row of connection set-ups (TCP and TLS to the greeting), counted apart from commands.
+pub const CONNECT: &str = "CONNECT";
+
 /// The longest detail kept for a failure.
 const DETAIL_CHARS: usize = 200;
 
@@ -79,10 +82,12 @@ impl Stats {
         }
     }
 
+    /// IMAP commands answered; connections (the CONNECT row) are not commands.
     pub fn total_commands(&self) -> u64 {
         self.commands
-            .values()
-            .map(|c| c.latencies_us.len() as u64)
+            .iter()
+            .filter(|(name, _)| **name != CONNECT)
+            .map(|(_, c)| c.latencies_us.len() as u64)
             .sum()
     }
 
@@ -309,6 +314,7 @@ mod tests {
         for ms in 1..=100u64 {
             stats.record("NOOP", Duration::from_millis(ms), None, &live);
         }
+        stats.record(CONNECT, Duration::from_millis(3), None, &live);
         let refused = Failure {
             kind: "NO".into(),
             detail: "refused".into(),
@@ -342,6 +348,7 @@ mod tests {
         assert_eq!(json["graph_429"], 2);
         assert_eq!(json["consistency_errors"], 0);
         assert!(summary.render().contains("APPEND"));
-        assert_eq!(live.commands.load(Ordering::Relaxed), 101);
+        assert_eq!(json["commands"], 101, "connections are not commands");
+        assert_eq!(json["per_command"][CONNECT]["count"], 1);
     }
 }

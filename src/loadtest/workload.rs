@@ -21,7 +21,7 @@ use tokio::time::Instant;
 
 use super::client::{quoted, Answer, Client, ClientError, Target, Untagged, Value};
 use super::consistency::{self, fetch_item, kind, Discrepancies, Registry, View};
-use super::report::{Failure, Live, Stats};
+use super::report::{Failure, Live, Stats, CONNECT};
 use crate::secret::Secret;
 
 /// Which workload the sessions run.
@@ -152,17 +152,13 @@ impl Subscriber {
         match Client::connect(&self.shared.target).await {
             Ok(client) => {
                 self.stats
-                    .record("CONNECT", started.elapsed(), None, &self.shared.live);
+                    .record(CONNECT, started.elapsed(), None, &self.shared.live);
                 self.client = Some(client);
             }
             Err(err) => {
                 let failure = self.failure(err.kind().to_string(), err.to_string());
-                self.stats.record(
-                    "CONNECT",
-                    started.elapsed(),
-                    Some(failure),
-                    &self.shared.live,
-                );
+                self.stats
+                    .record(CONNECT, started.elapsed(), Some(failure), &self.shared.live);
                 return Err(err);
             }
         }
