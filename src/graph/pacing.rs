@@ -29,7 +29,7 @@
 //! IDLE folders less often and to share synchronisation rounds more widely.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use tokio::sync::{Semaphore, SemaphorePermit};
@@ -103,6 +103,11 @@ impl TokenBucket {
     /// Takes `cost` tokens at `at` (not before [`ready_at`](Self::ready_at) said).
     fn take(&mut self, cost: f64, at: Instant) {
         self.full_at = self.full_at.max(at) + Duration::from_secs_f64(cost / self.per_sec);
+    }
+
+    /// Whether the bucket is full at `now`: one made afresh would be the same.
+    fn is_full(&self, now: Instant) -> bool {
+        self.full_at <= now
     }
 
     /// Tokens there at `now`, as a share of the capacity: 1 full, 0 or below spent.
@@ -204,6 +209,20 @@ impl MailboxBudget {
         }
     }
 
+    /// Whether nothing would change if this budget were made afresh: no request in flight or
+    /// paused, and its buckets full again.
+    fn is_fresh(&self, now: Instant) -> bool {
+        if self.in_flight.available_permits() < self.max_in_flight as usize {
+            return false;
+        }
+        self.buckets.as_ref().is_none_or(|buckets| {
+            let buckets = lock(buckets);
+            buckets.requests.is_full(now)
+                && buckets.upload.is_full(now)
+                && buckets.paused_until.is_none_or(|until| until <= now)
+        })
+    }
+
     /// How tight the mailbox's request budget is now: 0 with the burst untouched, 1 with it
     /// spent (or while Graph asked the mailbox to wait). Always 0 when pacing is off.
     pub fn tightness(&self) -> f64 {
@@ -219,13 +238,15 @@ impl MailboxBudget {
     }
 }
 
-/// The budgets of every mailbox and application the process talks to.
+/// The budgets of every mailbox and application the process talks to. A budget outlives the
+/// handles that use it until its buckets are full again: a mailbox closed and opened again
+/// (its hub let go while idle) must not get a second burst within one of Graph's windows.
 pub struct Pacer {
     pacing: Option<PacingConfig>,
     max_in_flight: usize,
     max_retry_after: Duration,
-    mailboxes: Mutex<HashMap<String, Weak<MailboxBudget>>>,
-    applications: Mutex<HashMap<String, Weak<ApplicationBucket>>>,
+    mailboxes: Mutex<HashMap<String, Arc<MailboxBudget>>>,
+    applications: Mutex<HashMap<String, Arc<ApplicationBucket>>>,
 }
 
 impl Pacer {
@@ -247,11 +268,12 @@ impl Pacer {
             mailbox.to_ascii_lowercase()
         );
         let mut mailboxes = lock(&self.mailboxes);
-        if let Some(budget) = mailboxes.get(&key).and_then(Weak::upgrade) {
-            return budget;
+        if let Some(budget) = mailboxes.get(&key) {
+            return budget.clone();
         }
-        mailboxes.retain(|_, weak| weak.strong_count() > 0);
         let now = Instant::now();
+        // Those no handle holds and a fresh one would equal are let go.
+        mailboxes.retain(|_, budget| Arc::strong_count(budget) > 1 || !budget.is_fresh(now));
         let budget = Arc::new(MailboxBudget {
             in_flight: Semaphore::new(self.max_in_flight),
             max_in_flight: self.max_in_flight.min(u32::MAX as usize) as u32,
@@ -275,7 +297,7 @@ impl Pacer {
             application: self.application(client_id, now),
             max_retry_after: self.max_retry_after,
         });
-        mailboxes.insert(key, Arc::downgrade(&budget));
+        mailboxes.insert(key, budget.clone());
         budget
     }
 
@@ -283,16 +305,17 @@ impl Pacer {
         let pacing = self.pacing.as_ref()?;
         let key = client_id.to_ascii_lowercase();
         let mut applications = lock(&self.applications);
-        if let Some(bucket) = applications.get(&key).and_then(Weak::upgrade) {
-            return Some(bucket);
+        if let Some(bucket) = applications.get(&key) {
+            return Some(bucket.clone());
         }
-        applications.retain(|_, weak| weak.strong_count() > 0);
+        applications
+            .retain(|_, bucket| Arc::strong_count(bucket) > 1 || !lock(bucket).is_full(now));
         let bucket = Arc::new(Mutex::new(TokenBucket::new(
             pacing.application_burst as f64,
             pacing.application_requests_per_sec as f64,
             now,
         )));
-        applications.insert(key, Arc::downgrade(&bucket));
+        applications.insert(key, bucket.clone());
         Some(bucket)
     }
 }
@@ -419,6 +442,31 @@ mod tests {
         .mailbox("app", "busy@x");
         unpaced.throttled(Duration::from_secs(376));
         assert!(unpaced.admit(Cost::one(0)).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_mailbox_opened_again_keeps_the_budget_it_spent() {
+        let pacer = Pacer::new(&GraphConfig::default(), &PacingConfig::default());
+        let budget = pacer.mailbox("App", "X@y");
+        drop(
+            budget
+                .admit(Cost {
+                    requests: 900,
+                    upload_bytes: 0,
+                })
+                .await
+                .unwrap(),
+        );
+        let tight = budget.tightness();
+        drop(budget);
+        // Another mailbox opening prunes only budgets a fresh one would equal.
+        drop(pacer.mailbox("app", "other@y"));
+        let again = pacer.mailbox("app", "x@y");
+        assert!(
+            again.tightness() >= tight * 0.99,
+            "a second burst was given"
+        );
+        assert!(tight > 0.8, "{tight}");
     }
 
     #[tokio::test]
