@@ -310,7 +310,7 @@ fn has_keyword(keywords: &[String], keyword: &str) -> bool {
 }
 
 /// One message of a folder's index.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct MessageMeta {
     pub uid: u32,
     pub id: Arc<str>,
@@ -332,6 +332,31 @@ pub struct FolderSnapshot {
     /// Graph says the folder no longer exists (deleted elsewhere): sessions that selected it
     /// must end.
     pub vanished: bool,
+    /// `messages` as one list the sessions whose view of the folder is this snapshot share.
+    pub shared: SharedMessages,
+}
+
+impl FolderSnapshot {
+    /// The messages as a list shared with every session that asks, made at the first ask: a
+    /// session keeps its own copy only while its view differs from the folder's (issue 13,
+    /// item 4: ten thousand sessions on one folder hold its list once, not ten thousand times).
+    pub fn shared_messages(&self) -> Arc<Vec<MessageMeta>> {
+        self.shared
+            .0
+            .get_or_init(|| Arc::new(self.messages.clone()))
+            .clone()
+    }
+}
+
+/// A snapshot's messages shared by sessions ([`FolderSnapshot::shared_messages`]). A clone
+/// starts empty: a snapshot is cloned to be amended, and the list would no longer match.
+#[derive(Debug, Default)]
+pub struct SharedMessages(std::sync::OnceLock<Arc<Vec<MessageMeta>>>);
+
+impl Clone for SharedMessages {
+    fn clone(&self) -> Self {
+        SharedMessages::default()
+    }
 }
 
 /// The folder tree as last synchronised, and Graph's flat list it was built from.

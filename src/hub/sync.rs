@@ -469,6 +469,7 @@ impl MailboxHub {
             uid_next,
             messages,
             vanished: false,
+            shared: Default::default(),
         }))
     }
 

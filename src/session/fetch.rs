@@ -5,6 +5,7 @@
 //! they are rendered, so fetching a whole folder holds at most one window of bodies in memory.
 
 use std::borrow::Cow;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use imap_codec::imap_types::core::AString;
@@ -82,7 +83,10 @@ pub(super) async fn fetch(
                 }
             };
             if let Some(body) = &body {
-                selection.messages[*position].size = Some(body.len() as u64);
+                let size = Some(body.len() as u64);
+                if selection.messages[*position].size != size {
+                    Arc::make_mut(&mut selection.messages)[*position].size = size;
+                }
             }
             let parsed = match (&body, needs_structure) {
                 (Some(body), true) => Some(ParsedMessage::parse(body.clone())),

@@ -108,7 +108,9 @@ struct Selection {
     folder: Folder,
     uid_validity: u32,
     uid_next: u32,
-    messages: Vec<MessageMeta>,
+    /// The folder's messages as this session shows them: the snapshot's own shared list while
+    /// they agree, a copy of its own (made on change) while they differ.
+    messages: Arc<Vec<MessageMeta>>,
     /// The keywords named to the client in FLAGS so far, sorted.
     keywords: Vec<String>,
     /// Opened with EXAMINE, or by an application that may only read.
@@ -923,7 +925,7 @@ fn selection_from(folder: Folder, snapshot: &FolderSnapshot, read_only: bool) ->
         folder,
         uid_validity: snapshot.uid_validity,
         uid_next: snapshot.uid_next,
-        messages: snapshot.messages.clone(),
+        messages: snapshot.shared_messages(),
         keywords,
         read_only,
         recent: HashSet::new(),

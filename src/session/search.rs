@@ -9,6 +9,7 @@
 //! does; a header key matches the raw value too.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use chrono::NaiveDate;
 use imap_codec::imap_types::core::{AString, Charset};
@@ -73,7 +74,10 @@ pub(super) async fn search(
                 Err(HubError::Graph(err)) if err.is_not_found() => continue,
                 Err(err) => return Err(Refusal::from_hub(err)),
             };
-            selection.messages[index].size = Some(body.len() as u64);
+            let size = Some(body.len() as u64);
+            if selection.messages[index].size != size {
+                Arc::make_mut(&mut selection.messages)[index].size = size;
+            }
             let content = Content::read(&body);
             let meta = &selection.messages[index];
             if evaluate(&key, &context, index as u32 + 1, meta, Some(&content)) == Some(true) {

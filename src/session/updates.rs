@@ -7,6 +7,7 @@
 //! first response that shows it (RFC 3501 7.2.6).
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use super::fetch::write_flags;
 use super::Selection;
@@ -39,16 +40,22 @@ pub(super) fn apply(
     if allow_expunge {
         for position in (0..selection.messages.len()).rev() {
             if !current.contains_key(&selection.messages[position].uid) {
-                selection.messages.remove(position);
+                Arc::make_mut(&mut selection.messages).remove(position);
                 out.extend_from_slice(format!("* {} EXPUNGE\r\n", position + 1).as_bytes());
             }
         }
     }
-    for (position, mine) in selection.messages.iter_mut().enumerate() {
-        let Some(theirs) = current.get(&mine.uid) else {
+    for position in 0..selection.messages.len() {
+        let Some(theirs) = current.get(&selection.messages[position].uid) else {
             continue;
         };
-        if mine.size.is_none() {
+        let mine = &selection.messages[position];
+        let learned_size = mine.size.is_none() && theirs.size.is_some();
+        if !learned_size && mine.flags == theirs.flags {
+            continue;
+        }
+        let mine = &mut Arc::make_mut(&mut selection.messages)[position];
+        if learned_size {
             mine.size = theirs.size;
         }
         if mine.flags != theirs.flags {
@@ -69,8 +76,12 @@ pub(super) fn apply(
         .collect();
     let arrived_uids: Vec<u32> = arrived.iter().map(|m| m.uid).collect();
     if !arrived.is_empty() {
-        selection.messages.extend(arrived);
+        Arc::make_mut(&mut selection.messages).extend(arrived);
         out.extend_from_slice(format!("* {} EXISTS\r\n", selection.messages.len()).as_bytes());
+    }
+    // A view that has caught up with the folder shares the snapshot's list again.
+    if *selection.messages == snapshot.messages {
+        selection.messages = snapshot.shared_messages();
     }
     selection.uid_next = selection.uid_next.max(snapshot.uid_next);
     arrived_uids
@@ -167,6 +178,7 @@ mod tests {
             uid_next: messages.last().map(|m| m.uid + 1).unwrap_or(1),
             messages,
             vanished: false,
+            shared: Default::default(),
         }
     }
 
@@ -182,7 +194,7 @@ mod tests {
             },
             uid_validity: 7,
             uid_next: messages.last().map(|m| m.uid + 1).unwrap_or(1),
-            messages,
+            messages: Arc::new(messages),
             keywords: Vec::new(),
             read_only: false,
             recent: Default::default(),
@@ -209,6 +221,32 @@ mod tests {
             vec![1, 3, 5]
         );
         assert_eq!(view.uid_next, 6);
+        // Caught up with the folder, the view is the snapshot's shared list, not a copy.
+        assert!(Arc::ptr_eq(&view.messages, &now.shared_messages()));
+    }
+
+    /// Sessions whose view is the folder's share one list of its messages (issue 13, item 4);
+    /// one that changes its view gets a copy of its own and leaves the others' alone.
+    #[test]
+    fn sessions_share_the_folder_list_until_their_views_differ() {
+        let now = snapshot(vec![message(1, false), message(2, false)]);
+        let folder = selection(Vec::new()).folder;
+        let mut first = super::super::selection_from(folder.clone(), &now, false);
+        let second = super::super::selection_from(folder, &now, false);
+        assert!(Arc::ptr_eq(&first.messages, &second.messages));
+        Arc::make_mut(&mut first.messages).remove(0);
+        assert!(!Arc::ptr_eq(&first.messages, &second.messages));
+        assert_eq!(second.messages.len(), 2);
+        // A view behind the folder (an EXPUNGE it may not announce yet) keeps its copy.
+        let mut out = Vec::new();
+        let mut behind = selection(vec![
+            message(1, false),
+            message(2, false),
+            message(3, false),
+        ]);
+        apply(&mut behind, &now, false, &mut out);
+        assert!(!Arc::ptr_eq(&behind.messages, &now.shared_messages()));
+        assert_eq!(behind.messages.len(), 3);
     }
 
     #[test]

@@ -217,7 +217,7 @@ pub(super) async fn store(
     let mut failed: Vec<HubError> = Vec::new();
     for (&position, result) in changing.iter().zip(results) {
         match result {
-            Ok(held) => selection.messages[position].flags = held,
+            Ok(held) => Arc::make_mut(&mut selection.messages)[position].flags = held,
             // Expunged elsewhere meanwhile: the STORE succeeds without it (RFC 2180 4.2.1), and
             // the EXPUNGE is announced when the session next learns of changes.
             Err(HubError::Graph(err)) if err.is_not_found() => {}
@@ -330,7 +330,7 @@ pub(super) async fn mark_seen(
         .zip(hub.set_flags(&selection.folder.id, &updates).await)
     {
         match result {
-            Ok(held) => selection.messages[position].flags = held,
+            Ok(held) => Arc::make_mut(&mut selection.messages)[position].flags = held,
             Err(err) => {
                 tracing::warn!(mailbox = %hub.mailbox(), error = %err, "could not set \\Seen")
             }
@@ -377,7 +377,7 @@ pub(super) async fn expunge(
     for (&position, result) in positions.iter().zip(&results).rev() {
         match result {
             Ok(()) => {
-                selection.messages.remove(position);
+                Arc::make_mut(&mut selection.messages).remove(position);
                 if !silent {
                     out.push(format!("* {} EXPUNGE\r\n", position + 1).as_bytes());
                 }
@@ -492,7 +492,7 @@ pub(super) async fn transfer(
             out.push(format!("* OK {copyuid} Moved\r\n").as_bytes());
         }
         for &position in done.iter().rev() {
-            selection.messages.remove(position);
+            Arc::make_mut(&mut selection.messages).remove(position);
             out.push(format!("* {} EXPUNGE\r\n", position + 1).as_bytes());
         }
     }
