@@ -45,6 +45,14 @@ pub const MIN_REFERENCED: usize = 8 * 1024;
 /// Bytes taken at once for a rebuilt literal (Graph's messages are at most 150 MB).
 const MAX_PREALLOCATED: u64 = 160 * 1024 * 1024;
 
+/// The key under which an APPEND in progress marks the message it is making, before Graph
+/// gives its id: its folder and receivedDateTime (the INTERNALDATE, to the second), which every
+/// instance knows of a message it sees. A body of a message without a record whose key is
+/// pending is not given until the APPEND ends.
+pub fn pending_key(folder_id: &str, received: chrono::DateTime<chrono::Utc>) -> String {
+    format!("pending:{folder_id}:{}", received.timestamp())
+}
+
 /// What the uid store holds for one message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StoredExact {

@@ -844,9 +844,15 @@ impl MailboxHub {
         messages: &[&MessageMeta],
         results: &mut [Option<Result<Bytes, HubError>>],
     ) {
+        // Each message's record, and the mark of an APPEND in progress that may be making it.
         let missing: Vec<String> = (0..messages.len())
             .filter(|&i| results[i].is_none())
-            .map(|i| messages[i].id.to_string())
+            .flat_map(|i| {
+                [
+                    messages[i].id.to_string(),
+                    crate::exact::pending_key(folder_id, messages[i].internal_date),
+                ]
+            })
             .collect();
         let mut records = match self
             .store
@@ -865,7 +871,14 @@ impl MailboxHub {
         };
         let with_record: Vec<(usize, _)> = (0..messages.len())
             .filter(|&i| results[i].is_none())
-            .filter_map(|i| Some((i, records.remove(&*messages[i].id)?)))
+            .filter_map(|i| {
+                let own = records.remove(&*messages[i].id);
+                let record = own.or_else(|| {
+                    let key = crate::exact::pending_key(folder_id, messages[i].internal_date);
+                    records.get(&key).cloned()
+                })?;
+                Some((i, record))
+            })
             .collect();
         let rebuilds = with_record.into_iter().map(|(i, record)| async move {
             (i, self.exact_body(folder_id, messages[i], record).await)

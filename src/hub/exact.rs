@@ -32,15 +32,16 @@ fn is_absent(err: &GraphError) -> bool {
 }
 
 impl MailboxHub {
-    /// Marks a message just created for an APPEND as pending in the uid store, before anything
-    /// else happens to it (see [`StoredExact::Pending`]).
-    pub(super) async fn exact_pending(&self, message_id: &str) -> Result<(), HubError> {
+    /// Marks a message an APPEND is making as pending in the uid store (see
+    /// [`StoredExact::Pending`]): under its id once Graph gave it, before anything else
+    /// happens to it, and before that under its pending key (`crate::exact::pending_key`).
+    pub(super) async fn exact_pending(&self, key: &str) -> Result<(), HubError> {
         let pending = StoredExact::Pending {
             since: chrono::Utc::now().timestamp(),
         };
         Ok(self
             .store
-            .put_exact(self.mailbox().as_str(), message_id, &pending)
+            .put_exact(self.mailbox().as_str(), key, &pending)
             .await?)
     }
 
@@ -492,7 +493,8 @@ mod tests {
         let body = rebuilt_body(&hub, &copies, uids[0]).await.unwrap();
         assert_ne!(body, literal);
 
-        // Records go with their messages: expunged through the gateway, or deleted in Outlook.
+        // Records go with their messages: expunged for good through the gateway, or deleted in
+        // Outlook.
         let record_of = |id: Arc<str>| {
             let hub = hub.clone();
             async move {
@@ -508,7 +510,7 @@ mod tests {
             .expunge(
                 &copies,
                 std::slice::from_ref(&copy.id),
-                crate::config::ExpungeMode::Soft,
+                crate::config::ExpungeMode::Hard,
             )
             .await;
         assert!(expunged[0].is_ok());

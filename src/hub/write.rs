@@ -440,8 +440,12 @@ impl MailboxHub {
             .map(|(id, _)| id.to_string())
             .collect();
         self.amend_removed(folder_id, &gone);
-        // A message moved to Deleted Items keeps its id, and its exact record.
-        if !matches!(action, MessageAction::Move(_)) {
+        // Only a message deleted for good loses its exact record here: one moved to Deleted
+        // Items keeps its id and record, and one deleted softly may still be read by its id
+        // (by a session of another instance that has not learned of the EXPUNGE yet, which
+        // must get the bytes it showed); synchronisation rounds drop records of messages Graph
+        // no longer knows.
+        if action == MessageAction::PermanentDelete {
             if let Err(err) = self
                 .store
                 .drop_exact(self.mailbox().as_str(), gone.clone())
@@ -528,22 +532,23 @@ impl MailboxHub {
             self.amend_removed(source_id, &gone);
             self.forget(source_id, gone).await;
         }
-        if !moving {
-            // Each copy is exact too (a move keeps its id, and so its record).
+        let allocating = self.allocating(destination_id).await;
+        let (uids, folder) = if moving {
+            self.store
+                .reconcile(&mailbox, destination_id, created, Vec::new())
+                .await?
+        } else {
+            // Each copy is exact too, when it gets its UID here (a move keeps its id, and so
+            // its record).
             let copies: Vec<(String, String)> = new_ids
                 .iter()
                 .zip(messages)
                 .filter_map(|(r, m)| Some((m.id.to_string(), r.as_ref().ok()?.clone())))
                 .collect();
-            if let Err(err) = self.store.copy_exact(&mailbox, copies).await {
-                tracing::warn!(error = %err, "could not give copies their exact records");
-            }
-        }
-        let allocating = self.allocating(destination_id).await;
-        let (uids, folder) = self
-            .store
-            .reconcile(&mailbox, destination_id, created, Vec::new())
-            .await?;
+            self.store
+                .reconcile_copies(&mailbox, destination_id, copies)
+                .await?
+        };
         let deleted: Vec<String> = new_ids
             .iter()
             .zip(messages)
@@ -701,110 +706,130 @@ impl MailboxHub {
         // What of the literal Graph will hold and give back (issue 11, `crate::exact`).
         let candidates = crate::exact::candidates(mime);
         self.ensure_listed(folder_id).await?;
-        let _changing = self.changing(&[folder_id]).await;
-        let id = if let Some(composed) = composed {
-            let started = Utc::now() - chrono::Duration::seconds(5);
-            let id = match self.graph.create_message(folder_id, composed.json).await {
-                Ok(id) => id,
-                // The answer was lost: Graph may have created it all the same.
-                Err(GraphError::Unavailable(reason)) => {
-                    let found = self
-                        .graph
-                        .find_created(folder_id, started, &composed.internet_message_id)
-                        .await?;
-                    tracing::info!(
-                        mailbox = %self.mailbox(),
-                        found = found.is_some(),
-                        "APPEND: the create answer was lost; looked for what Graph made"
-                    );
-                    found.ok_or(GraphError::Unavailable(reason))?
-                }
-                Err(err) => return Err(err.into()),
-            };
-            if let Err(err) = self.exact_pending(&id).await {
-                self.undo_create(&id).await;
-                return Err(err.into());
-            }
-            for attachment in &composed.later_attachments {
-                if let Err(err) = self.graph.add_attachment(&id, attachment).await {
+        // Until its record is written, no instance shows a message Graph holds that may be this
+        // one (`crate::exact`): its folder and receivedDateTime are marked pending.
+        let pending = (!flags.draft).then(|| crate::exact::pending_key(folder_id, internal_date));
+        if let Some(key) = &pending {
+            self.exact_pending(key).await?;
+        }
+        let appended: Result<(u32, u32), AppendError> = async {
+            self.ensure_listed(folder_id).await?;
+            let _changing = self.changing(&[folder_id]).await;
+            let id = if let Some(composed) = composed {
+                let started = Utc::now() - chrono::Duration::seconds(5);
+                let id = match self.graph.create_message(folder_id, composed.json).await {
+                    Ok(id) => id,
+                    // The answer was lost: Graph may have created it all the same.
+                    Err(GraphError::Unavailable(reason)) => {
+                        let found = self
+                            .graph
+                            .find_created(folder_id, started, &composed.internet_message_id)
+                            .await?;
+                        tracing::info!(
+                            mailbox = %self.mailbox(),
+                            found = found.is_some(),
+                            "APPEND: the create answer was lost; looked for what Graph made"
+                        );
+                        found.ok_or(GraphError::Unavailable(reason))?
+                    }
+                    Err(err) => return Err(err.into()),
+                };
+                if let Err(err) = self.exact_pending(&id).await {
                     self.undo_create(&id).await;
                     return Err(err.into());
                 }
-            }
-            id
-        } else {
-            let id = self.graph.create_mime_draft(folder_id, mime).await?;
-            if let Err(err) = self.exact_pending(&id).await {
-                self.undo_create(&id).await;
-                return Err(err.into());
-            }
-            if let Some(patch) = graph_patch(&as_created, &graph) {
-                if let Err(err) = self.patch_one(&id, patch).await {
-                    self.undo_create(&id).await;
-                    return Err(err.into());
+                for attachment in &composed.later_attachments {
+                    if let Err(err) = self.graph.add_attachment(&id, attachment).await {
+                        self.undo_create(&id).await;
+                        return Err(err.into());
+                    }
                 }
-            }
-            id
-        };
-        let mailbox = self.mailbox().as_str().to_string();
-        // The record is in the store before the message has a UID: no session ever reads it
-        // without.
-        let record = self.exact_record(&id, mime, &candidates, flags.draft).await;
-        if let Err(err) = self.store.put_exact(&mailbox, &id, &record).await {
-            self.undo_create(&id).await;
-            return Err(err.into());
-        }
-        let allocating = self.allocating(folder_id).await;
-        let (uids, folder) = self
-            .store
-            .reconcile(&mailbox, folder_id, vec![id.clone()], Vec::new())
-            .await?;
-        if flags.deleted {
-            self.store
-                .set_deleted(&mailbox, folder_id, vec![id.clone()], true)
-                .await?;
-        }
-        if !held.is_empty() {
-            self.store
-                .set_held_flags(&mailbox, folder_id, vec![(id.clone(), held.clone())])
-                .await?;
-        }
-        let uid = uids
-            .get(&id)
-            .copied()
-            .ok_or_else(|| HubError::Store("the new message's UID was not allocated".into()))?;
-        let size = mime.len() as u64;
-        if let Err(err) = self
-            .store
-            .set_sizes(&mailbox, folder_id, vec![(id.clone(), size)])
-            .await
-        {
-            tracing::warn!(error = %err, "could not record an appended message's size");
-        }
-        self.bodies
-            .insert(Arc::from(id.as_str()), bytes::Bytes::copy_from_slice(mime))
-            .await;
-        // Sessions with the folder selected learn of it (EXISTS) at the end of their next
-        // command; the next delta round brings what Graph made of it (size, attachments).
-        let appended = MessageMeta {
-            uid,
-            id: Arc::from(id.as_str()),
-            flags: MessageFlags {
-                deleted: flags.deleted,
-                ..graph.holding(held)
-            },
-            internal_date: if flags.draft {
-                Utc::now()
+                id
             } else {
-                internal_date
-            },
-            size: Some(size),
-            has_attachments: false,
-        };
-        self.amend_arrived(folder_id, vec![appended]);
-        drop(allocating);
-        self.invalidate(folder_id);
-        Ok((folder.uid_validity, uid))
+                let id = self.graph.create_mime_draft(folder_id, mime).await?;
+                if let Err(err) = self.exact_pending(&id).await {
+                    self.undo_create(&id).await;
+                    return Err(err.into());
+                }
+                if let Some(patch) = graph_patch(&as_created, &graph) {
+                    if let Err(err) = self.patch_one(&id, patch).await {
+                        self.undo_create(&id).await;
+                        return Err(err.into());
+                    }
+                }
+                id
+            };
+            let mailbox = self.mailbox().as_str().to_string();
+            // The record is in the store before the message has a UID: no session ever reads it
+            // without.
+            let record = self.exact_record(&id, mime, &candidates, flags.draft).await;
+            if let Err(err) = self.store.put_exact(&mailbox, &id, &record).await {
+                self.undo_create(&id).await;
+                return Err(err.into());
+            }
+            let allocating = self.allocating(folder_id).await;
+            let (uids, folder) = self
+                .store
+                .reconcile(&mailbox, folder_id, vec![id.clone()], Vec::new())
+                .await?;
+            if flags.deleted {
+                self.store
+                    .set_deleted(&mailbox, folder_id, vec![id.clone()], true)
+                    .await?;
+            }
+            if !held.is_empty() {
+                self.store
+                    .set_held_flags(&mailbox, folder_id, vec![(id.clone(), held.clone())])
+                    .await?;
+            }
+            let uid = uids
+                .get(&id)
+                .copied()
+                .ok_or_else(|| HubError::Store("the new message's UID was not allocated".into()))?;
+            let size = mime.len() as u64;
+            if let Err(err) = self
+                .store
+                .set_sizes(&mailbox, folder_id, vec![(id.clone(), size)])
+                .await
+            {
+                tracing::warn!(error = %err, "could not record an appended message's size");
+            }
+            self.bodies
+                .insert(Arc::from(id.as_str()), bytes::Bytes::copy_from_slice(mime))
+                .await;
+            // Sessions with the folder selected learn of it (EXISTS) at the end of their next
+            // command; the next delta round brings what Graph made of it (size, attachments).
+            let appended = MessageMeta {
+                uid,
+                id: Arc::from(id.as_str()),
+                flags: MessageFlags {
+                    deleted: flags.deleted,
+                    ..graph.holding(held)
+                },
+                internal_date: if flags.draft {
+                    Utc::now()
+                } else {
+                    internal_date
+                },
+                size: Some(size),
+                has_attachments: false,
+            };
+            self.amend_arrived(folder_id, vec![appended]);
+            drop(allocating);
+            self.invalidate(folder_id);
+            Ok((folder.uid_validity, uid))
+        }
+        .await;
+        if let Some(key) = pending {
+            if let Err(err) = self
+                .store
+                .drop_exact(self.mailbox().as_str(), vec![key])
+                .await
+            {
+                tracing::warn!(error = %err, "could not drop an APPEND's pending mark");
+            }
+        }
+        appended
     }
 
     async fn patch_one(&self, id: &str, patch: Value) -> Result<(), HubError> {

@@ -504,20 +504,21 @@ impl UidStore {
         }
     }
 
-    /// Gives each copy (second id) the exact record of its original (first id), where the
-    /// original has one, in one transaction.
-    pub async fn copy_exact(
+    /// Gives UIDs to copies just made in the folder, as [`reconcile`](Self::reconcile) does,
+    /// and, in the same transaction, each copy (second id) the exact record of its original
+    /// (first id), where the original has one, but only when this gives the copy its UID:
+    /// a copy another instance's synchronisation numbered first may have been shown with
+    /// Graph's bytes already, and keeps them.
+    pub async fn reconcile_copies(
         &self,
         mailbox: &str,
+        folder_id: &str,
         copies: Vec<(String, String)>,
-    ) -> Result<(), StoreError> {
-        if copies.is_empty() {
-            return Ok(());
-        }
-        match &self.backend {
-            Backend::Sqlite(store) => store.copy_exact(mailbox, copies).await,
-            Backend::Postgres(store) => store.copy_exact(mailbox, copies).await,
-        }
+    ) -> Result<(HashMap<String, u32>, FolderUids), StoreError> {
+        let new_ids = copies.iter().map(|(_, copy)| copy.clone()).collect();
+        let mut changes = FolderChanges::reconcile(new_ids, Vec::new());
+        changes.copy_exact = copies;
+        self.change_folder(mailbox, folder_id, changes).await
     }
 
     /// Of these messages, those with an exact record and no UID in any folder of the mailbox:
@@ -566,6 +567,7 @@ impl UidStore {
             forget: Vec::new(),
             only_present: false,
             renumber: vec![(message_id.to_string(), old_uid)],
+            copy_exact: Vec::new(),
             present: vec![(message_id.to_string(), None)],
             delta_link: None,
         };
@@ -590,6 +592,9 @@ struct FolderChanges {
     /// Message rows that go when they still hold that UID (their marks and held flags stay),
     /// so that, being in `present`, they get a new UID.
     renumber: Vec<(String, u32)>,
+    /// (original, copy): each copy in `present` that gets its UID here gets the original's
+    /// exact record.
+    copy_exact: Vec<(String, String)>,
     /// Ids that must have a UID, each once, in allocation order, with the JSON of the state to
     /// store: None keeps an existing row's state (NULL for a new row).
     present: Vec<(String, Option<String>)>,
@@ -603,6 +608,7 @@ impl FolderChanges {
             forget: gone_ids,
             only_present: false,
             renumber: Vec::new(),
+            copy_exact: Vec::new(),
             present: Self::each_once(new_ids.into_iter().map(|id| (id, None))),
             delta_link: None,
         }
@@ -625,6 +631,7 @@ impl FolderChanges {
             forget,
             only_present: sync.complete,
             renumber: Vec::new(),
+            copy_exact: Vec::new(),
             present,
             delta_link: Some(sync.delta_link),
         }
@@ -654,6 +661,15 @@ impl FolderChanges {
 
     fn present_ids(&self) -> Vec<&str> {
         self.present.iter().map(|(id, _)| id.as_str()).collect()
+    }
+
+    /// The (original, copy) pairs whose copy had no UID before this transaction.
+    fn fresh_copies(&self, existing: &HashMap<String, u32>) -> (Vec<String>, Vec<String>) {
+        self.copy_exact
+            .iter()
+            .filter(|(_, copy)| !existing.contains_key(copy))
+            .cloned()
+            .unzip()
     }
 }
 
@@ -1073,20 +1089,36 @@ pub mod conformance {
             .put_exact(&mailbox, "m1", &literal)
             .await
             .map_err(err)?;
+        // c3 was numbered by a synchronisation before its copy's UID came: it keeps Graph's
+        // bytes.
         store
-            .copy_exact(
+            .reconcile(&mailbox, "K", vec!["c3".into()], vec![])
+            .await
+            .map_err(err)?;
+        let (copied, _) = store
+            .reconcile_copies(
                 &mailbox,
-                vec![("m1".into(), "c1".into()), ("none".into(), "c2".into())],
+                "K",
+                vec![
+                    ("m1".into(), "c1".into()),
+                    ("none".into(), "c2".into()),
+                    ("m1".into(), "c3".into()),
+                ],
             )
             .await
             .map_err(err)?;
-        let ids = || vec!["m1".to_string(), "c1".to_string(), "c2".to_string()];
+        check(
+            (copied["c3"], copied["c1"], copied["c2"]) == (1, 2, 3),
+            "copies get UIDs in order",
+        )?;
+        let ids = || ["m1", "c1", "c2", "c3"].map(str::to_string).to_vec();
         let records = reopen.exact_records(&mailbox, ids()).await.map_err(err)?;
         check(
             records.len() == 2
                 && records.get("m1") == Some(&Ok(literal.clone()))
                 && records.get("c1") == Some(&Ok(literal.clone())),
-            "a record is seen by the other handle and copied to a copy, bytes as they were",
+            "a record is seen by the other handle and copied to a copy numbered with it, bytes \
+             as they were",
         )?;
         reopen
             .put_exact(&mailbox, "c1", &superseded)

@@ -355,6 +355,19 @@ impl PostgresStore {
             .iter()
             .map(|row| (row.get::<_, String>(0), row.get::<_, i64>(1) as u32))
             .collect();
+        let (originals, copies) = changes.fresh_copies(&existing);
+        if !copies.is_empty() {
+            tx.execute(
+                "INSERT INTO exact_records (mailbox, message_id, kind, data)
+                 SELECT r.mailbox, c.copy, r.kind, r.data
+                 FROM UNNEST($2::TEXT[], $3::TEXT[]) AS c (original, copy)
+                 JOIN exact_records r ON r.mailbox = $1 AND r.message_id = c.original
+                 ON CONFLICT (mailbox, message_id) DO UPDATE SET kind = excluded.kind, data = excluded.data",
+                &[&mailbox, &originals, &copies],
+            )
+            .await
+            .map_err(pg_error)?;
+        }
         let allocation = allocate(changes.present, &existing, next_uid, folder_id)?;
         if !allocation.writes.is_empty() {
             let ids: Vec<&str> = allocation.writes.iter().map(|w| w.id.as_str()).collect();
@@ -648,27 +661,6 @@ impl PostgresStore {
                 "INSERT INTO exact_records (mailbox, message_id, kind, data) VALUES ($1, $2, $3, $4)
                  ON CONFLICT (mailbox, message_id) DO UPDATE SET kind = excluded.kind, data = excluded.data",
                 &[&mailbox, &message_id, &kind, &data],
-            )
-            .await
-            .map_err(pg_error)?;
-        Ok(())
-    }
-
-    pub async fn copy_exact(
-        &self,
-        mailbox: &str,
-        copies: Vec<(String, String)>,
-    ) -> Result<(), StoreError> {
-        let client = self.pool.get().await.map_err(pg_error)?;
-        let (from, to): (Vec<String>, Vec<String>) = copies.into_iter().unzip();
-        client
-            .execute(
-                "INSERT INTO exact_records (mailbox, message_id, kind, data)
-                 SELECT r.mailbox, c.copy, r.kind, r.data
-                 FROM UNNEST($2::TEXT[], $3::TEXT[]) AS c (original, copy)
-                 JOIN exact_records r ON r.mailbox = $1 AND r.message_id = c.original
-                 ON CONFLICT (mailbox, message_id) DO UPDATE SET kind = excluded.kind, data = excluded.data",
-                &[&mailbox, &from, &to],
             )
             .await
             .map_err(pg_error)?;

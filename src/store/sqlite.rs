@@ -327,6 +327,16 @@ impl SqliteStore {
                     Ok((row.get(0)?, row.get(1)?))
                 })?
                 .collect::<Result<_, _>>()?;
+            let (originals, copies) = changes.fresh_copies(&existing);
+            for (original, copy) in originals.iter().zip(&copies) {
+                tx.execute(
+                    "INSERT INTO exact_records (mailbox, message_id, kind, data)
+                     SELECT mailbox, ?3, kind, data FROM exact_records
+                     WHERE mailbox = ?1 AND message_id = ?2
+                     ON CONFLICT (mailbox, message_id) DO UPDATE SET kind = excluded.kind, data = excluded.data",
+                    params![mailbox, original, copy],
+                )?;
+            }
             let allocation = match allocate(changes.present, &existing, next_uid, &folder_id) {
                 Ok(allocation) => allocation,
                 Err(exhausted) => return Ok(Err(exhausted)),
@@ -603,28 +613,6 @@ impl SqliteStore {
                 params![mailbox, message_id, kind, data],
             )
             .map(|_| ())
-        })
-        .await
-    }
-
-    pub async fn copy_exact(
-        &self,
-        mailbox: &str,
-        copies: Vec<(String, String)>,
-    ) -> Result<(), StoreError> {
-        let mailbox = mailbox.to_string();
-        self.with_connection(move |conn| {
-            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            for (from, to) in &copies {
-                tx.execute(
-                    "INSERT INTO exact_records (mailbox, message_id, kind, data)
-                     SELECT mailbox, ?3, kind, data FROM exact_records
-                     WHERE mailbox = ?1 AND message_id = ?2
-                     ON CONFLICT (mailbox, message_id) DO UPDATE SET kind = excluded.kind, data = excluded.data",
-                    params![mailbox, from, to],
-                )?;
-            }
-            tx.commit()
         })
         .await
     }
