@@ -19,6 +19,7 @@
 //! <https://learn.microsoft.com/en-us/graph/api/mailfolder-delete>.
 
 use bytes::Bytes;
+use chrono::{DateTime, Utc};
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -240,12 +241,12 @@ impl MailboxGraph {
     }
 
     /// Creates a draft in a folder from its MIME (sent base64 as `text/plain`, which Graph
-    /// always saves as a draft); returns its id.
+    /// always saves as a draft); returns its id and the receivedDateTime its answer gave it.
     pub async fn create_mime_draft(
         &self,
         folder_id: &str,
         mime: &[u8],
-    ) -> Result<String, GraphError> {
+    ) -> Result<(String, Option<DateTime<Utc>>), GraphError> {
         use base64::Engine;
         let url = self.folder_messages_url(folder_id);
         let (_, body) = self
@@ -258,7 +259,16 @@ impl MailboxGraph {
                 idempotent: false,
             })
             .await?;
-        created_id(&body)
+        let received = serde_json::from_slice::<Value>(&body)
+            .ok()
+            .and_then(|value| {
+                value
+                    .get("receivedDateTime")
+                    .and_then(Value::as_str)
+                    .and_then(|text| DateTime::parse_from_rfc3339(text).ok())
+            })
+            .map(|time| time.with_timezone(&Utc));
+        Ok((created_id(&body)?, received))
     }
 
     /// Attaches a file to a message: in one POST under 3 MB, else through an upload session.

@@ -715,6 +715,7 @@ impl MailboxHub {
         let appended: Result<(u32, u32), AppendError> = async {
             self.ensure_listed(folder_id).await?;
             let _changing = self.changing(&[folder_id]).await;
+            let mut draft_received = None;
             let id = if let Some(composed) = composed {
                 let started = Utc::now() - chrono::Duration::seconds(5);
                 let id = match self.graph.create_message(folder_id, composed.json).await {
@@ -746,7 +747,8 @@ impl MailboxHub {
                 }
                 id
             } else {
-                let id = self.graph.create_mime_draft(folder_id, mime).await?;
+                let (id, received) = self.graph.create_mime_draft(folder_id, mime).await?;
+                draft_received = received;
                 if let Err(err) = self.exact_pending(&id).await {
                     self.undo_create(&id).await;
                     return Err(err.into());
@@ -806,8 +808,10 @@ impl MailboxHub {
                     deleted: flags.deleted,
                     ..graph.holding(held)
                 },
+                // A draft's time is Graph's, set when it was created: the one its answer gave,
+                // so the next round does not change this UID's INTERNALDATE.
                 internal_date: if flags.draft {
-                    Utc::now()
+                    draft_received.unwrap_or_else(Utc::now)
                 } else {
                     internal_date
                 },

@@ -21,6 +21,7 @@ Modes (first argument):
 """
 
 import base64
+import datetime
 import random
 import re
 import sys
@@ -263,6 +264,21 @@ def draft():
     imap = session_on(gwtest.ALICE)
     drafts = next(f["imap"] for f in gwtest.Graph(gwtest.ALICE).folders() if f["special"] == "\\Drafts")
     uid = append(imap, drafts, raw, flags="(\\Draft \\Seen)")
+    # Graph sets a draft's time when it creates it; the UID shows that time from the start,
+    # not the gateway's clock a moment later (a round would change its INTERNALDATE).
+    gwtest.select(imap, drafts)
+    typ, data = imap.uid("FETCH", str(uid), "(INTERNALDATE)")
+    shown = re.search(rb'INTERNALDATE "([^"]+)"', data[0] if data and data[0] else b"")
+    graph = gwtest.Graph(gwtest.ALICE)
+    folder = next(f for f in graph.folders() if f["imap"] == drafts)
+    received = [m.get("receivedDateTime") for m in graph.messages(folder["id"])
+                if m.get("internetMessageId") == message_id]
+    if check(shown is not None and len(received) == 1,
+             "draft: INTERNALDATE %r and Graph's receivedDateTime %r" % (data, received)):
+        graph_time = datetime.datetime.fromisoformat(received[0].replace("Z", "+00:00"))
+        imap_time = datetime.datetime.strptime(shown.group(1).decode(), "%d-%b-%Y %H:%M:%S %z")
+        check(imap_time == graph_time.replace(microsecond=0),
+              "draft (%s): INTERNALDATE %s is Graph's receivedDateTime %s" % (mode, imap_time, graph_time))
     imap.logout()
     if mode == "regenerated":
         graph_differs(gwtest.ALICE, drafts, message_id, raw, "draft")
