@@ -8,11 +8,12 @@
 //!   IDLE; the figure is (RSS holding them − RSS before) / N, then the RSS once they left.
 //! - After a load: S sessions over the M mailboxes repeat a voicemail-like round (LOGIN, SELECT
 //!   INBOX, APPEND, UID FETCH of flags and sizes, FETCH of the newest bodies, STORE \Seen,
-//!   LOGOUT) for D seconds; the figures are the RSS before, at its peak during, and a few seconds
-//!   after the last session left, beside the body cache's bound (`cache.body_bytes`).
+//!   LOGOUT) for D seconds; the figures are the RSS before, at its peak during, at its end, 10 s
+//!   and L s after the last session left, beside the body cache's bound (`cache.body_bytes`).
 //!
 //! `cargo bench --bench memory -- [--idle 1000,10000] [--mailboxes 100] [--load-sessions 100]
-//!   [--load-seconds 30] [--body-cache-mib 64] [--message-kib 32]`
+//!   [--load-seconds 30] [--body-cache-mib 64] [--message-kib 32] [--messages 20]
+//!   [--linger-seconds 100]`
 //! With `IMAP2GRAPH_BENCH_WRAP="heaptrack -o /tmp/x"` the gateway runs under that command (a
 //! heap profiler, whose own bookkeeping then inflates the RSS figures: read its report instead).
 //! The gateway is killed (SIGKILL) at the end of each phase, so the report's "leaked" memory is
@@ -37,10 +38,9 @@ use common::Client;
 
 const KIB: usize = 1024;
 const MIB: usize = 1024 * 1024;
-/// Messages each mailbox's INBOX is seeded with.
-const SEEDED_MESSAGES: usize = 20;
-/// How long RSS is left to settle before it is read.
-const SETTLE: Duration = Duration::from_secs(3);
+/// How long RSS is left to settle before it is read: past the gateway's memory watcher's
+/// interval (5 s), which gives freed memory back.
+const SETTLE: Duration = Duration::from_secs(10);
 
 struct Options {
     idle: Vec<usize>,
@@ -49,6 +49,8 @@ struct Options {
     load_seconds: u64,
     body_cache_mib: usize,
     message_kib: usize,
+    seeded_messages: usize,
+    linger_seconds: u64,
 }
 
 fn options() -> Options {
@@ -70,6 +72,8 @@ fn options() -> Options {
         load_seconds: number("--load-seconds", 30) as u64,
         body_cache_mib: number("--body-cache-mib", 64),
         message_kib: number("--message-kib", 32),
+        seeded_messages: number("--messages", 20),
+        linger_seconds: number("--linger-seconds", 100) as u64,
     }
 }
 
@@ -101,12 +105,12 @@ fn message(bytes: usize, serial: u64) -> String {
 }
 
 /// Seeds `mailboxes` mailboxes, each INBOX holding a few small messages.
-fn write_seed(dir: &Path, mailboxes: usize) {
+fn write_seed(dir: &Path, mailboxes: usize, messages: usize) {
     for m in 0..mailboxes {
         let inbox = dir.join(mailbox(m)).join("Inbox");
         std::fs::create_dir_all(&inbox).expect("seed dir");
-        for n in 0..SEEDED_MESSAGES {
-            let serial = (m * SEEDED_MESSAGES + n) as u64;
+        for n in 0..messages {
+            let serial = (m * messages + n) as u64;
             std::fs::write(inbox.join(format!("{n:03}.eml")), message(2 * KIB, serial))
                 .expect("seed message");
         }
@@ -472,29 +476,36 @@ async fn measure_load(graph: &Graph, options: &Options) {
     let ended = gateway.rss();
     tokio::time::sleep(SETTLE).await;
     let settled = gateway.rss();
+    let linger = Duration::from_secs(options.linger_seconds);
+    tokio::time::sleep(linger.saturating_sub(SETTLE)).await;
+    let lingered = gateway.rss();
     println!(
         "load: {} sessions over {} mailboxes for {} s, {} KiB messages: {rounds} rounds, {failures} failed",
         options.load_sessions, options.mailboxes, options.load_seconds, options.message_kib
     );
+    let after_linger = format!("{} s later", options.linger_seconds);
     println!(
-        "| {:>11} | {:>11} | {:>15} | {:>15} | {:>16} |",
-        "RSS before", "RSS peak", "RSS at the end", "RSS 3 s later", "body cache bound"
+        "| {:>11} | {:>11} | {:>11} | {:>11} | {:>11} | {:>16} |",
+        "RSS before", "RSS peak", "at the end", "10 s later", after_linger, "body cache bound"
     );
     println!(
-        "|{:-<13}|{:-<13}|{:-<17}|{:-<17}|{:-<18}|",
-        "", "", "", "", ""
+        "|{:-<13}|{:-<13}|{:-<13}|{:-<13}|{:-<13}|{:-<18}|",
+        "", "", "", "", "", ""
     );
     println!(
-        "| {:>11} | {:>11} | {:>15} | {:>15} | {:>16} |",
+        "| {:>11} | {:>11} | {:>11} | {:>11} | {:>11} | {:>16} |",
         mib(before),
         mib(peak),
         mib(ended),
         mib(settled),
+        mib(lingered),
         mib(bound)
     );
     println!(
-        "after the load: {} above the RSS before it, the body cache's bound being {}",
+        "after the load: {} above the RSS before it 10 s later, {} after {} s (folder indexes of hubs without sessions go after 60 s, idle Graph connections after 90 s); the body cache's bound is {}",
         mib(settled.saturating_sub(before)),
+        mib(lingered.saturating_sub(before)),
+        options.linger_seconds,
         mib(bound)
     );
 }
@@ -508,11 +519,12 @@ fn main() {
         .build()
         .expect("runtime");
     let seed = tempfile::tempdir().expect("temp dir");
-    write_seed(seed.path(), options.mailboxes);
+    write_seed(seed.path(), options.mailboxes, options.seeded_messages);
     runtime.block_on(async {
         let graph = Graph::start(seed.path()).await;
         println!(
-            "Gateway memory per idle session: N sessions over M mailboxes, each logged in with INBOX selected and in IDLE (VmRSS of the gateway process; {SEEDED_MESSAGES} messages per INBOX)"
+            "Gateway memory per idle session: N sessions over M mailboxes, each logged in with INBOX selected and in IDLE (VmRSS of the gateway process; {} messages per INBOX; RSS after: 10 s after they left)",
+            options.seeded_messages
         );
         println!(
             "| {:>8} | {:>9} | {:>11} | {:>11} | {:>17} | {:>13} | {:>8} |",
