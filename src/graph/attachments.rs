@@ -9,7 +9,6 @@
 //! item attachment's as MIME).
 
 use bytes::Bytes;
-use reqwest::Method;
 use serde::Deserialize;
 
 use super::client::{encode, MailboxGraph, RequestSpec};
@@ -88,16 +87,7 @@ impl MailboxGraph {
             self.attachments_url(message_id),
             encode(attachment_id)
         );
-        let (_, body) = self
-            .execute(RequestSpec {
-                method: Method::GET,
-                url,
-                json: None,
-                text: None,
-                extra_prefer: None,
-                idempotent: true,
-            })
-            .await?;
+        let (_, body) = self.execute(RequestSpec::get(url)).await?;
         Ok(body)
     }
 
@@ -114,7 +104,7 @@ impl MailboxGraph {
             encode(attachment_id)
         );
         self.execute(RequestSpec {
-            method: Method::DELETE,
+            method: reqwest::Method::DELETE,
             url,
             json: None,
             text: None,

@@ -168,6 +168,20 @@ pub(super) struct RequestSpec {
     pub(super) idempotent: bool,
 }
 
+impl RequestSpec {
+    /// A plain GET: no body, safe to send again.
+    pub(super) fn get(url: String) -> RequestSpec {
+        RequestSpec {
+            method: Method::GET,
+            url,
+            json: None,
+            text: None,
+            extra_prefer: None,
+            idempotent: true,
+        }
+    }
+}
+
 /// One request inside a `$batch`: method, URL relative to the version root, optional JSON body.
 #[derive(Debug, Clone)]
 pub struct BatchRequest {
@@ -411,16 +425,7 @@ impl MailboxGraph {
     /// The message's MIME, byte for byte as Exchange holds it.
     pub async fn message_mime(&self, message_id: &str) -> Result<Bytes, GraphError> {
         let url = format!("{}/messages/{}/$value", self.user_path, encode(message_id));
-        let (_, body) = self
-            .execute(RequestSpec {
-                method: Method::GET,
-                url,
-                json: None,
-                text: None,
-                extra_prefer: None,
-                idempotent: true,
-            })
-            .await?;
+        let (_, body) = self.execute(RequestSpec::get(url)).await?;
         Ok(body)
     }
 
@@ -495,12 +500,8 @@ impl MailboxGraph {
     ) -> Result<T, GraphError> {
         let (_, body) = self
             .execute(RequestSpec {
-                method: Method::GET,
-                url,
-                json: None,
-                text: None,
                 extra_prefer,
-                idempotent: true,
+                ..RequestSpec::get(url)
             })
             .await?;
         serde_json::from_slice(&body).map_err(|err| GraphError::Decode(err.to_string()))
