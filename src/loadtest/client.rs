@@ -280,19 +280,11 @@ impl Client {
             .await?;
         let mut untagged = Vec::new();
         let mut received = 0;
-        loop {
-            let (line, size) = self.read_raw_timed().await?;
-            received += size;
-            match line {
-                Line::Continuation => break,
-                Line::Untagged(raw) => self.keep_untagged(&raw, &mut untagged)?,
-                Line::Tagged(got, rest) if got == tag => {
-                    let mut answer = tagged_answer(&rest, untagged);
-                    answer.received = received;
-                    return Ok(answer);
-                }
-                Line::Tagged(..) => {}
-            }
+        if let Some(answer) = self
+            .until_continuation(&tag, &mut untagged, &mut received)
+            .await?
+        {
+            return Ok(answer);
         }
         let mut bytes = literal.to_vec();
         bytes.extend_from_slice(format!("{after}\r\n").as_bytes());
@@ -308,19 +300,11 @@ impl Client {
         self.write(format!("{tag} IDLE\r\n").as_bytes()).await?;
         let mut untagged = Vec::new();
         let mut received = 0;
-        loop {
-            let (line, size) = self.read_raw_timed().await?;
-            received += size;
-            match line {
-                Line::Continuation => break,
-                Line::Untagged(raw) => self.keep_untagged(&raw, &mut untagged)?,
-                Line::Tagged(got, rest) if got == tag => {
-                    let mut answer = tagged_answer(&rest, untagged);
-                    answer.received = received;
-                    return Ok(answer);
-                }
-                Line::Tagged(..) => {}
-            }
+        if let Some(answer) = self
+            .until_continuation(&tag, &mut untagged, &mut received)
+            .await?
+        {
+            return Ok(answer);
         }
         let deadline = tokio::time::Instant::now() + wait;
         loop {
@@ -379,6 +363,30 @@ impl Client {
                         }
                     }
                     return Ok(answer);
+                }
+                Line::Tagged(..) => {}
+            }
+        }
+    }
+
+    /// Reads up to the server's continuation request, keeping the untagged responses and
+    /// counting the octets; the tagged answer instead when the server ended the command there.
+    async fn until_continuation(
+        &mut self,
+        tag: &str,
+        untagged: &mut Vec<Untagged>,
+        received: &mut usize,
+    ) -> Result<Option<Answer>, ClientError> {
+        loop {
+            let (line, size) = self.read_raw_timed().await?;
+            *received += size;
+            match line {
+                Line::Continuation => return Ok(None),
+                Line::Untagged(raw) => self.keep_untagged(&raw, untagged)?,
+                Line::Tagged(got, rest) if got == tag => {
+                    let mut answer = tagged_answer(&rest, std::mem::take(untagged));
+                    answer.received = *received;
+                    return Ok(Some(answer));
                 }
                 Line::Tagged(..) => {}
             }
